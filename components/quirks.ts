@@ -1,0 +1,123 @@
+/**
+ * The provider-quirks catalogue: every attribute we ignore or treat specially because of
+ * how the Proxmox provider (bpg/terraform-provider-proxmox, bridged as
+ * @muhlba91/pulumi-proxmoxve) behaves, each with the upstream issue it comes from.
+ *
+ * One place on purpose: components take their `ignoreChanges` and special options from
+ * here, and `npm run drift` reports differences on these paths as known noise, not drift.
+ * When an upstream fix lands, delete the entry and the tests show what changes.
+ */
+
+export interface Quirk {
+    /** property paths passed to `ignoreChanges` (and treated as noise by drift) */
+    readonly ignoreChanges: readonly string[];
+    /** what goes wrong without the workaround */
+    readonly why: string;
+    /** the upstream issues or docs it comes from */
+    readonly sources: readonly string[];
+}
+
+export const QUIRKS = {
+    /**
+     * `addStorage` is applied at create time only and cannot be read back, so refresh and
+     * import report it as changed; re-using the devices after a destroy needs `wipefs`.
+     */
+    zfsPool: {
+        ignoreChanges: ["addStorage", "cleanupConfig", "cleanupDisks"],
+        why: "create-time, write-only attributes the provider cannot read back",
+        sources: ["pulumi-proxmoxve node.disk.Zfs docs", "bpg/terraform-provider-proxmox#1163"],
+    },
+    /** Disk tuning fields (`speed`, ...) are re-reported on every refresh. */
+    vmDiskSpeed: {
+        ignoreChanges: ["disks[0].speed", "disks[1].speed"],
+        why: "disk speed limits come back from the API in another shape and show a diff every run",
+        sources: ["muhlba91/pulumi-proxmoxve#35", "muhlba91/pulumi-proxmoxve#664"],
+    },
+    /**
+     * Any change to cloud-init user-data (the snippet) or its SSH keys replaces the VM,
+     * taking its OS disk with it. cloud-init only runs on first boot anyway, so later edits
+     * would do nothing on the running VM: re-provision deliberately with
+     * `pulumi up --replace <vm urn>` instead.
+     */
+    vmCloudInit: {
+        ignoreChanges: ["initialization.userDataFileId", "initialization.userAccount"],
+        why: "changing the user-data snippet or SSH keys forces replacement of the VM",
+        sources: [
+            "bpg/terraform-provider-proxmox#1636",
+            "bpg/terraform-provider-proxmox#2901",
+            "bpg/terraform-provider-proxmox#2071",
+            "muhlba91/pulumi-proxmoxve#513",
+        ],
+    },
+    /**
+     * A `hostpci` that uses a resource mapping keeps showing a diff (upstream fix unmerged).
+     * Moving a VM to another GPU mapping therefore needs `pulumi up --replace <vm urn>`;
+     * the policy pack still checks the mapping from the program's inputs.
+     */
+    vmMappedHostpci: {
+        ignoreChanges: ["hostpcis"],
+        why: "mapped hostpci devices are re-reported as changed on every plan",
+        sources: ["bpg/terraform-provider-proxmox#517", "ClusterCreator ignores hostpci"],
+    },
+    /** VMs show phantom `vga` updates after creation. */
+    vmVga: {
+        ignoreChanges: ["vga"],
+        why: "the vga block is re-reported with server defaults",
+        sources: ["bpg/terraform-provider-proxmox#1224", "bpg/terraform-provider-proxmox#1494"],
+    },
+    /**
+     * Parallel creates on one node contend for `/var/lock/qemu-server/lock-N.conf`
+     * ("can't lock file"). We create guests in parallel, so every guest gets long create
+     * and clone timeouts instead of being serialised.
+     */
+    guestLockTimeout: {
+        ignoreChanges: [],
+        why: "parallel guest creation hits qemu-server lock timeouts",
+        sources: ["bpg/terraform-provider-proxmox#995", "bpg/terraform-provider-proxmox#1521"],
+    },
+    /**
+     * A container without an explicit `disk` block is replaced on every `up`; ours always
+     * sets it, and the mount point's size is re-reported in another unit.
+     */
+    containerDisk: {
+        ignoreChanges: ["mountPoints[0].size"],
+        why: "containers are replaced on every up unless disk is explicit; mount point sizes are re-reported",
+        sources: ["muhlba91/pulumi-proxmoxve#174"],
+    },
+    /** Destroying a running VM hangs unless the provider stops it first. */
+    vmStopOnDestroy: {
+        ignoreChanges: [],
+        why: "destroy waits for a graceful shutdown that never comes",
+        sources: ["bpg/terraform-provider-proxmox docs/guides/vm-lifecycle.md"],
+    },
+    /**
+     * A fixed VMID cannot be created while the old guest still exists
+     * ("config file already exists"), so guests are deleted before they are replaced.
+     */
+    fixedVmid: {
+        ignoreChanges: [],
+        why: "create-before-delete collides on a fixed VMID",
+        sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
+    },
+    /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
+    snippetUpload: {
+        ignoreChanges: [],
+        why: "snippets are not uploadable through the API; the provider needs ssh settings",
+        sources: ["bpg/terraform-provider-proxmox#1005", "bpg/terraform-provider-proxmox#1608"],
+    },
+} as const satisfies Record<string, Quirk>;
+
+export type QuirkName = keyof typeof QUIRKS;
+
+/** Timeouts (seconds) long enough to wait out another guest's lock on the same node. */
+export const GUEST_TIMEOUTS = {
+    create: 1800,
+    clone: 1800,
+    stop: 300,
+    shutdown: 300,
+} as const;
+
+/** All ignored paths for a resource built from these quirks, in a stable order. */
+export function ignoredPaths(...names: QuirkName[]): string[] {
+    return [...new Set(names.flatMap((n) => QUIRKS[n].ignoreChanges))];
+}

@@ -1,0 +1,155 @@
+/**
+ * Loads the stack config once: every `ai-dualstack:*` key, validated by the schema,
+ * frozen. Components receive the result; nothing else reads `pulumi.Config`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
+
+export const NAMESPACE = "ai-dualstack";
+
+/** Config keys that hold secrets: read with requireSecret, never validated as plain text. */
+export const SECRET_KEYS = {
+    /** Proxmox API token: `user@realm!tokenid=uuid` */
+    proxmoxApiToken: "proxmoxApiToken",
+    /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes */
+    sshPrivateKey: "sshPrivateKey",
+} as const;
+
+export interface Secrets {
+    readonly proxmoxApiToken: pulumi.Output<string>;
+    readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+export interface LoadedConfig {
+    readonly stack: StackConfig;
+    readonly secrets: Secrets;
+}
+
+/**
+ * Bad config: one line per problem, each naming the key path. A RunError, so the Pulumi
+ * CLI prints the lines without a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(public readonly problems: readonly string[]) {
+        super(`invalid stack config:\n${problems.join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+const API_TOKEN = /^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-f-]{36}$/;
+
+/**
+ * Validates raw config values (key without namespace -> string as Pulumi passes it).
+ * Pure: the plan tool and the tests call it without a Pulumi runtime. `secretKeys` is
+ * undefined when the caller cannot tell which keys were stored as secrets.
+ */
+export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined): StackConfig {
+    const problems: string[] = [];
+    const values: Record<string, unknown> = {};
+    const known = new Set<string>([...Object.keys(stackConfigSchema.shape), ...Object.values(SECRET_KEYS)]);
+
+    for (const [key, text] of Object.entries(raw)) {
+        if (!known.has(key)) {
+            problems.push(`${NAMESPACE}:${key}: unknown config key (known: ${[...known].sort().join(", ")})`);
+            continue;
+        }
+        if (Object.values<string>(SECRET_KEYS).includes(key)) {
+            continue;
+        }
+        values[key] = parseValue(text);
+    }
+
+    for (const key of Object.values(SECRET_KEYS)) {
+        const where = `${NAMESPACE}:${key}`;
+        if (raw[key] === undefined) {
+            problems.push(`${where}: is required; set it with: pulumi config set --secret ${key} <value>`);
+        } else if (secretKeys !== undefined && !secretKeys.has(key)) {
+            problems.push(`${where}: must be stored as a secret; set it again with: pulumi config set --secret ${key} <value>`);
+        }
+    }
+    const token = raw[SECRET_KEYS.proxmoxApiToken];
+    if (token !== undefined && !API_TOKEN.test(token) && !token.startsWith(PLACEHOLDER_PREFIX)) {
+        // The value itself is never printed.
+        problems.push(`${NAMESPACE}:${SECRET_KEYS.proxmoxApiToken}: expected the form user@realm!tokenid=<uuid> (value not shown)`);
+    }
+
+    const result = stackConfigSchema.safeParse(values);
+    if (!result.success) {
+        for (const issue of result.error.issues) {
+            if (issue.code === "unrecognized_keys") {
+                for (const key of issue.keys) {
+                    problems.push(`${NAMESPACE}:${formatPath([...issue.path, key])}: unknown key`);
+                }
+                continue;
+            }
+            problems.push(`${NAMESPACE}:${formatPath(issue.path)}: ${issue.message}`);
+        }
+    }
+    if (problems.length > 0 || !result.success) {
+        throw new ConfigError(sortProblems(problems));
+    }
+    return deepFreeze(withDefaults(result.data));
+}
+
+/** The plan tool stands in for secrets with values starting with this. */
+export const PLACEHOLDER_PREFIX = "plan-placeholder:";
+
+/** Loads and validates this stack's config from the running Pulumi program. */
+export function loadConfig(): LoadedConfig {
+    const raw: Record<string, string> = {};
+    const prefix = `${NAMESPACE}:`;
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (fullKey.startsWith(prefix)) {
+            raw[fullKey.slice(prefix.length)] = value;
+        }
+    }
+    const stack = validateRawConfig(raw, secretConfigKeys(prefix));
+    const config = new pulumi.Config(NAMESPACE);
+    return {
+        stack,
+        secrets: {
+            proxmoxApiToken: config.requireSecret(SECRET_KEYS.proxmoxApiToken),
+            sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
+        },
+    };
+}
+
+/**
+ * Which keys the Pulumi CLI passed as secrets. The language host (and the plan tool) put
+ * them in PULUMI_CONFIG_SECRET_KEYS; the SDK has no public accessor for it.
+ */
+function secretConfigKeys(prefix: string): ReadonlySet<string> | undefined {
+    const env = process.env.PULUMI_CONFIG_SECRET_KEYS;
+    if (env === undefined || env === "") {
+        return undefined;
+    }
+    const listed: unknown = JSON.parse(env);
+    const keys = Array.isArray(listed) ? listed.filter((k): k is string => typeof k === "string") : [];
+    return new Set(keys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
+}
+
+function parseValue(text: string): unknown {
+    const trimmed = text.trim();
+    if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+        try {
+            return JSON.parse(trimmed);
+        } catch {
+            return text;
+        }
+    }
+    return text;
+}
+
+function sortProblems(problems: string[]): string[] {
+    return [...new Set(problems)].sort();
+}
+
+function deepFreeze<T>(value: T): T {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const child of Object.values(value)) {
+            deepFreeze(child);
+        }
+    }
+    return value;
+}

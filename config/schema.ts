@@ -1,0 +1,375 @@
+/**
+ * The whole stack config of ai-dualstack as one zod schema.
+ *
+ * Each top-level key here is one Pulumi config key in the `ai-dualstack:` namespace
+ * (`ai-dualstack:gpu`, `ai-dualstack:network`, ...). Secrets are separate keys read as
+ * secrets by the loader and never pass through this schema as plain text.
+ *
+ * Field rules (formats, ranges) live next to the field; rules that relate fields to each
+ * other (VMIDs inside the env range, IPs inside the env subnet, nodes that exist, RAM that
+ * fits the host) live in `crossFieldRules` below.
+ */
+import { z } from "zod";
+import { isHostInCidr, isIpv4, parseCidr } from "./net";
+
+const got = (input: unknown): string => `got ${JSON.stringify(input)}`;
+
+const pattern = (re: RegExp, expected: string) =>
+    z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${expected}, ${got(iss.input)}`) })
+        .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
+
+const int = (min: number, max: number, what = "a whole number") =>
+    z.number({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${what}, ${got(iss.input)}`) })
+        .int({ error: (iss) => `expected ${what}, ${got(iss.input)}` })
+        .min(min, { error: (iss) => `must be at least ${min}, ${got(iss.input)}` })
+        .max(max, { error: (iss) => `must be at most ${max}, ${got(iss.input)}` });
+
+const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected an IPv4 address, ${got(iss.input)}`) })
+    .refine(isIpv4, { error: (iss) => `expected an IPv4 address like 10.10.0.10, ${got(iss.input)}` });
+
+/** Proxmox node names are host names. */
+const nodeName = pattern(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a Proxmox node name like pve");
+/** Guest and resource names: DNS labels, so they work as host names and Proxmox names. */
+const guestName = pattern(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "a lower-case DNS label like private-ai");
+const pciAddress = pattern(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/, "0000:01:00.0 form");
+const hexId = pattern(/^[0-9a-f]{4}$/, "a 4-digit lower-case hex PCI id like 10de");
+const subsystemId = pattern(/^[0-9a-f]{4}:[0-9a-f]{4}$/, "a subsystem id like 1462:397d");
+const sha256 = pattern(/^[0-9a-f]{64}$/, "a 64-digit hex sha256 checksum");
+const sha512 = pattern(/^[0-9a-f]{128}$/, "a 128-digit hex sha512 checksum");
+const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
+/** `10-15` or `0,2,4-7`: the cpuset syntax Proxmox takes for `affinity`. */
+const cpuSet = pattern(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU set like 0-7 or 0,2,4-7");
+const sshPublicKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line");
+
+export const ENVIRONMENTS = ["private", "public"] as const;
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+
+export const CONTAINER_ROLES = ["database", "cache", "security", "cicd", "monitoring", "backup"] as const;
+export type ContainerRole = (typeof CONTAINER_ROLES)[number];
+
+const proxmoxSchema = z.strictObject({
+    /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
+    endpoint: pattern(/^https:\/\/[^\s/]+(:\d+)?\/?$/, "the API endpoint like https://192.168.1.10:8006/"),
+    /** skip TLS verification (self-signed PVE certificate) */
+    insecure: z.boolean().default(false),
+    /** SSH user for host preparation and snippet uploads (root, or a sudoer) */
+    sshUser: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name").default("root"),
+    sshPort: int(1, 65535, "a TCP port").default(22),
+});
+
+const hostSchema = z.strictObject({
+    /** Proxmox node name as shown in the cluster (`pvecm nodes`, the GUI) */
+    name: nodeName,
+    /** address the SSH host-preparation commands connect to */
+    address: ipv4,
+    cpuVendor: z.enum(["intel", "amd"], { error: (iss) => `expected intel or amd, ${got(iss.input)}` }),
+    /** physical RAM of the node */
+    memoryGiB: int(8, 4096).default(128),
+    /** CPU threads of the node */
+    cores: int(1, 1024).default(24),
+    /** physical NIC the env VLAN rides on */
+    uplink: pattern(/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/, "a network interface name like eno1").default("eno1"),
+});
+
+const networkSchema = z.strictObject({
+    /** this env's bridge, e.g. vmbr10 */
+    bridge: pattern(/^[a-zA-Z][a-zA-Z0-9_]{0,9}$/, "a bridge name like vmbr10 (letters, digits, _; at most 10)"),
+    vlanId: int(2, 4094, "a VLAN id"),
+    subnet: z.string().refine((s) => parseCidr(s) !== undefined, {
+        error: (iss) => `expected a CIDR block like 10.10.0.0/24 with zero host bits, ${got(iss.input)}`,
+    }),
+    gateway: ipv4,
+    dns: z.array(ipv4).min(1).optional(),
+});
+
+const storageSchema = z.strictObject({
+    /** ZFS pool name; also the Proxmox storage id guests' disks live on */
+    pool: pattern(/^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/, "a ZFS pool name like tank-private"),
+    /** node the NVMe mirror is in (default: the first host) */
+    node: nodeName.optional(),
+    /** the two NVMe devices, by stable /dev/disk/by-id/ path */
+    devices: z.array(pattern(/^\/dev\/disk\/by-id\/[^\s/]+$/, "a stable /dev/disk/by-id/ path")),
+    ashift: int(9, 16).default(12),
+    compression: z.enum(["lz4", "zstd", "on", "off"]).default("lz4"),
+    /** directory storage that holds downloaded images and templates */
+    imageDatastore: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
+    /** directory storage with the `snippets` content type for cloud-init user-data */
+    snippetDatastore: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
+});
+
+const gpuNodeSchema = z.strictObject({
+    node: nodeName,
+    pciAddress,
+    iommuGroup: int(0, 4096, "an IOMMU group number"),
+    subsystemId,
+});
+
+const gpuSchema = z.strictObject({
+    /** name of the Proxmox PCI resource mapping, e.g. private-gpu */
+    mappingName: guestName,
+    /** display name, e.g. "RTX 5090" */
+    model: z.string().min(1),
+    vendorId: hexId,
+    deviceId: hexId,
+    /** the card's HDMI audio function (same slot, function 1), passed through with it */
+    audioDeviceId: hexId.optional(),
+    vramGiB: int(1, 256),
+    /** node holding the card (default: the first host) */
+    node: nodeName.optional(),
+    pciAddress,
+    iommuGroup: int(0, 4096, "an IOMMU group number"),
+    subsystemId,
+    /** the same card model on other cluster nodes: the mapping then spans nodes */
+    otherNodes: z.array(gpuNodeSchema).default([]),
+});
+
+/** A downloaded image. `pinned` images must carry a checksum, so a changed upstream file fails the download. */
+const imageSchema = (pinned: boolean) => z.strictObject({
+    url: httpsUrl,
+    checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256"),
+    checksum: pinned ? z.string({ error: "is required: pin the image with the checksum from its SHA256SUMS" }) : z.string().optional(),
+}).superRefine((img, ctx) => {
+    if (img.checksum === undefined) {
+        return;
+    }
+    const check = img.checksumAlgorithm === "sha256" ? sha256 : sha512;
+    const result = check.safeParse(img.checksum);
+    if (!result.success) {
+        ctx.addIssue({ code: "custom", path: ["checksum"], message: result.error.issues[0].message });
+    }
+});
+
+const aiVmSchema = z.strictObject({
+    name: guestName,
+    vmid: int(100, 999_999_999, "a VMID"),
+    node: nodeName.optional(),
+    cores: int(1, 1024),
+    memoryGiB: int(2, 4096),
+    /** back guest RAM with hugepages reserved on the host (seed step 5) */
+    hugepages: z.enum(["none", "2M", "1G"]).default("1G"),
+    /** pin the VM's vCPUs to these host CPUs (seed step 5), e.g. 0-15 */
+    cpuAffinity: cpuSet.optional(),
+    ip: ipv4,
+    osDiskGiB: int(16, 65536),
+    /** models, vector store and documents live here, apart from the OS disk */
+    dataDiskGiB: int(16, 65536),
+    user: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name").default("ai"),
+    sshPublicKeys: z.array(sshPublicKey).min(1, { error: "needs at least one SSH public key" }),
+    /** Ubuntu package of the NVIDIA driver; RTX 50 (Blackwell) needs an -open flavour */
+    nvidiaDriver: pattern(/^nvidia-driver-\d{3}(-server)?(-open)?$/, "an Ubuntu NVIDIA driver package like nvidia-driver-570-open"),
+    startupOrder: int(1, 1000).default(1),
+});
+
+const containerSchema = z.strictObject({
+    name: guestName,
+    role: z.enum(CONTAINER_ROLES, { error: (iss) => `expected one of ${CONTAINER_ROLES.join(", ")}, ${got(iss.input)}` }),
+    vmid: int(100, 999_999_999, "a VMID"),
+    node: nodeName.optional(),
+    ip: ipv4,
+    cores: int(1, 1024),
+    memoryMiB: int(128, 4_194_304),
+    rootDiskGiB: int(2, 65536),
+    dataDiskGiB: int(1, 65536),
+    /** where the data volume is mounted inside the container */
+    dataMountPath: pattern(/^\/[a-zA-Z0-9_./-]+$/, "an absolute path"),
+    /** nesting is only for containers that run containers themselves (CI runners) */
+    nesting: z.boolean().default(false),
+    startupOrder: int(1, 1000),
+});
+
+const modelSchema = z.strictObject({
+    /** Ollama model tag, e.g. qwen2.5:32b */
+    name: pattern(/^[a-z0-9][a-z0-9._-]*:[a-z0-9][a-z0-9._-]*$/, "an Ollama model with an explicit tag like qwen2.5:32b"),
+    /** download size, which is about what the weights take in VRAM */
+    sizeGiB: z.number().positive(),
+});
+
+export const stackConfigSchema = z.strictObject({
+    /** which of the two worlds this stack builds */
+    environment: z.enum(ENVIRONMENTS, { error: (iss) => `expected private or public, ${got(iss.input)}` }),
+    proxmox: proxmoxSchema,
+    hosts: z.array(hostSchema).min(1, { error: "needs at least one Proxmox node" }),
+    vmidRange: z.strictObject({ start: int(100, 999_999_999, "a VMID"), end: int(100, 999_999_999, "a VMID") }),
+    network: networkSchema,
+    storage: storageSchema,
+    gpu: gpuSchema,
+    images: z.strictObject({
+        /** Ubuntu 24.04 cloud image the AI VM boots from (checksum required) */
+        ubuntuCloud: imageSchema(true),
+        /** Debian LXC template the service containers start from */
+        debianTemplate: imageSchema(false),
+    }),
+    aiVm: aiVmSchema,
+    containers: z.array(containerSchema).default([]),
+    models: z.array(modelSchema).default([]),
+}).superRefine(crossFieldRules);
+
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+type Parsed = z.output<typeof stackConfigSchema>;
+
+/** Validated config with every optional node filled in. */
+export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network"> & {
+    readonly network: Parsed["network"] & { readonly dns: string[] };
+    readonly storage: Parsed["storage"] & { readonly node: string };
+    readonly gpu: Parsed["gpu"] & { readonly node: string };
+    readonly aiVm: Parsed["aiVm"] & { readonly node: string };
+    readonly containers: ReadonlyArray<Parsed["containers"][number] & { readonly node: string }>;
+};
+export type HostConfig = StackConfig["hosts"][number];
+export type GpuConfig = StackConfig["gpu"];
+export type AiVmConfig = StackConfig["aiVm"];
+export type ContainerConfig = StackConfig["containers"][number];
+export type ImageConfig = StackConfig["images"]["ubuntuCloud"];
+
+type Ctx = z.RefinementCtx;
+type Path = (string | number)[];
+
+function crossFieldRules(c: Parsed, ctx: Ctx): void {
+    const problem = (path: Path, message: string) => ctx.addIssue({ code: "custom", path, message });
+    const hostNames = new Set(c.hosts.map((h) => h.name));
+    const defaultNode = c.hosts[0]?.name;
+
+    unique(c.hosts.map((h, i) => ({ value: h.name, path: ["hosts", i, "name"] })), "node name", problem);
+    unique(c.hosts.map((h, i) => ({ value: h.address, path: ["hosts", i, "address"] })), "host address", problem);
+
+    const knownNode = (node: string | undefined, path: Path) => {
+        if (node !== undefined && !hostNames.has(node)) {
+            problem(path, `names node "${node}", which is not in ai-dualstack:hosts (${[...hostNames].join(", ")})`);
+        }
+    };
+
+    // VMID range
+    const { start, end } = c.vmidRange;
+    if (start > end) {
+        problem(["vmidRange", "end"], `must not be below vmidRange.start (${start}), got ${end}`);
+    }
+    const inRange = (vmid: number, path: Path) => {
+        if (vmid < start || vmid > end) {
+            problem(path, `VMID ${vmid} is outside this environment's range ${start}-${end}`);
+        }
+    };
+
+    // Network
+    const subnet = parseCidr(c.network.subnet);
+    const inSubnet = (ip: string, path: Path) => {
+        if (subnet && isIpv4(ip) && !isHostInCidr(ip, subnet)) {
+            problem(path, `${ip} is not a host address inside this environment's subnet ${c.network.subnet}`);
+        }
+    };
+    inSubnet(c.network.gateway, ["network", "gateway"]);
+    for (const host of c.hosts) {
+        const hostIp = host.address;
+        if (subnet && isIpv4(hostIp) && isHostInCidr(hostIp, subnet)) {
+            problem(["network", "subnet"], `${c.network.subnet} contains the management address of node ${host.name} (${hostIp}): an environment needs a subnet of its own`);
+        }
+    }
+
+    // Storage
+    knownNode(c.storage.node, ["storage", "node"]);
+    if (c.storage.devices.length !== 2) {
+        problem(["storage", "devices"], `a mirror needs exactly 2 devices, got ${c.storage.devices.length}`);
+    }
+    unique(c.storage.devices.map((d, i) => ({ value: d, path: ["storage", "devices", i] })), "device", problem);
+
+    // GPU
+    knownNode(c.gpu.node, ["gpu", "node"]);
+    const gpuPrimary = c.gpu.node ?? defaultNode;
+    c.gpu.otherNodes.forEach((other, i) => {
+        knownNode(other.node, ["gpu", "otherNodes", i, "node"]);
+        if (other.node === gpuPrimary) {
+            problem(["gpu", "otherNodes", i, "node"], `node "${other.node}" is already the mapping's primary node (gpu.node)`);
+        }
+    });
+    unique(c.gpu.otherNodes.map((o, i) => ({ value: o.node, path: ["gpu", "otherNodes", i, "node"] })), "node", problem);
+    if (c.gpu.audioDeviceId === c.gpu.deviceId) {
+        problem(["gpu", "audioDeviceId"], `is the same id as gpu.deviceId (${c.gpu.deviceId}); use the audio function's own id from lspci -nn`);
+    }
+
+    // Guests
+    const guests: { vmid: number; ip: string; node: string | undefined; path: Path }[] = [
+        { vmid: c.aiVm.vmid, ip: c.aiVm.ip, node: c.aiVm.node, path: ["aiVm"] },
+        ...c.containers.map((ct, i) => ({ vmid: ct.vmid, ip: ct.ip, node: ct.node, path: ["containers", i] as Path })),
+    ];
+    for (const g of guests) {
+        inRange(g.vmid, [...g.path, "vmid"]);
+        inSubnet(g.ip, [...g.path, "ip"]);
+        knownNode(g.node, [...g.path, "node"]);
+        if (g.ip === c.network.gateway) {
+            problem([...g.path, "ip"], `${g.ip} is the environment's gateway (network.gateway)`);
+        }
+    }
+    unique(guests.map((g) => ({ value: String(g.vmid), path: [...g.path, "vmid"] })), "VMID", problem);
+    unique(guests.map((g) => ({ value: g.ip, path: [...g.path, "ip"] })), "IP address", problem);
+    unique(c.containers.map((ct, i) => ({ value: ct.name, path: ["containers", i, "name"] })).concat(
+        [{ value: c.aiVm.name, path: ["aiVm", "name"] }]), "guest name", problem);
+
+    // A GPU VM can only run on a node its mapping covers.
+    const vmNode = c.aiVm.node ?? defaultNode;
+    const mappedNodes = [gpuPrimary, ...c.gpu.otherNodes.map((o) => o.node)];
+    if (vmNode !== undefined && !mappedNodes.includes(vmNode)) {
+        problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
+    }
+
+    // Capacity per node: what the guests ask for must fit the node.
+    for (const host of c.hosts) {
+        const here = (node: string | undefined) => (node ?? defaultNode) === host.name;
+        const vmMiB = here(c.aiVm.node) ? c.aiVm.memoryGiB * 1024 : 0;
+        const ctMiB = c.containers.filter((ct) => here(ct.node)).reduce((sum, ct) => sum + ct.memoryMiB, 0);
+        const hostMiB = host.memoryGiB * 1024;
+        if (vmMiB + ctMiB > hostMiB) {
+            problem(["aiVm", "memoryGiB"], `this environment's guests on node ${host.name} ask for ${Math.ceil((vmMiB + ctMiB) / 1024)} GiB of RAM, more than the node's ${host.memoryGiB} GiB (hosts[].memoryGiB)`);
+        }
+        if (here(c.aiVm.node) && c.aiVm.hugepages !== "none" && c.aiVm.memoryGiB > host.memoryGiB - 8) {
+            problem(["aiVm", "hugepages"], `reserving ${c.aiVm.memoryGiB} GiB of hugepages leaves the host ${host.name} less than 8 GiB of its ${host.memoryGiB} GiB`);
+        }
+        if (here(c.aiVm.node) && c.aiVm.cores > host.cores) {
+            problem(["aiVm", "cores"], `${c.aiVm.cores} cores is more than node ${host.name} has (${host.cores})`);
+        }
+        if (here(c.aiVm.node) && c.aiVm.cpuAffinity !== undefined) {
+            const highest = Math.max(...c.aiVm.cpuAffinity.split(/[,-]/).map(Number));
+            if (highest >= host.cores) {
+                problem(["aiVm", "cpuAffinity"], `CPU ${highest} does not exist on node ${host.name} (CPUs 0-${host.cores - 1})`);
+            }
+        }
+        c.containers.forEach((ct, i) => {
+            if (here(ct.node) && ct.cores > host.cores) {
+                problem(["containers", i, "cores"], `${ct.cores} cores is more than node ${host.name} has (${host.cores})`);
+            }
+        });
+    }
+}
+
+function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {
+    const seen = new Map<string, Path>();
+    for (const item of items) {
+        const first = seen.get(item.value);
+        if (first) {
+            problem(item.path, `duplicate ${what} ${JSON.stringify(item.value)}, already used at ${formatPath(first)}`);
+        } else {
+            seen.set(item.value, item.path);
+        }
+    }
+}
+
+/** `["gpu","otherNodes",0,"node"]` -> `gpu.otherNodes[0].node` */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+    return path.reduce<string>((acc, part) => {
+        if (typeof part === "number") {
+            return `${acc}[${part}]`;
+        }
+        return acc === "" ? String(part) : `${acc}.${String(part)}`;
+    }, "");
+}
+
+/** Fills optional nodes with the first host, so components never guess. */
+export function withDefaults(c: Parsed): StackConfig {
+    const first = c.hosts[0].name;
+    return {
+        ...c,
+        network: { ...c.network, dns: c.network.dns ?? [c.network.gateway] },
+        storage: { ...c.storage, node: c.storage.node ?? first },
+        gpu: { ...c.gpu, node: c.gpu.node ?? first },
+        aiVm: { ...c.aiVm, node: c.aiVm.node ?? first },
+        containers: c.containers.map((ct) => ({ ...ct, node: ct.node ?? first })),
+    };
+}

@@ -1,0 +1,212 @@
+/**
+ * Evaluates the real program offline under Pulumi's mock runtime and records the resource
+ * graph it builds: every resource with its inputs (secrets masked), options and the
+ * resources it waits on. `npm run plan`, `npm run policy`, the benchmark and the tests all
+ * go through here, so what they check is what `pulumi up` would register.
+ *
+ * How it sees the graph (checked with @pulumi/pulumi 3.248 on Node 20): the engine-side
+ * resource transforms are unavailable under mocks, but a stack transformation registered
+ * inside `runInPulumiStack` sees each resource's type, name, props and options; the
+ * Outputs in props lead to the resources behind them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { validateRawConfig, NAMESPACE } from "../../config/load";
+import type { StackConfig } from "../../config/schema";
+import type { JsonValue, PlanGraph, PlanResource } from "./graph";
+import { inventoryFromConfig, PciInventory } from "./inventory";
+import type { StackConfigFile } from "./stackFile";
+
+export const SECRET_MASK = "[secret]";
+export const UNKNOWN_MASK = "[unknown]";
+
+export interface EvaluateOptions {
+    readonly stack: string;
+    readonly file: StackConfigFile;
+    /** what `hardware.getPci` answers; default: the configured GPU where the config puts it */
+    readonly inventory?: PciInventory;
+}
+
+export interface Evaluation {
+    readonly graph: PlanGraph;
+    readonly config: StackConfig;
+}
+
+/** The parts of an Output the SDK keeps internal; read only here, to see through Outputs. */
+interface OutputInternals {
+    readonly isKnown: Promise<boolean>;
+    readonly isSecret: Promise<boolean>;
+    promise(withUnknowns?: boolean): Promise<unknown>;
+    allResources(): Promise<Set<pulumi.Resource>>;
+}
+
+interface Captured {
+    readonly resource: pulumi.Resource;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    readonly props: pulumi.Inputs;
+    readonly opts: pulumi.ResourceOptions;
+}
+
+/** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
+export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
+    const { stack, file } = options;
+    const raw = Object.fromEntries(
+        Object.entries(file.config)
+            .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
+            .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v]),
+    );
+    const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
+    const config = validateRawConfig(raw, secretKeys);
+    const inventory = options.inventory ?? inventoryFromConfig(config);
+
+    // The program reads which keys are secret from the environment, as under the CLI.
+    process.env.PULUMI_CONFIG = JSON.stringify(file.config);
+    process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(file.secretKeys);
+    pulumi.runtime.setAllConfig(file.config, file.secretKeys);
+
+    const providers = new Map<string, string>();
+    await pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+            if (args.provider) {
+                providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
+            }
+            return { id: `${args.name}-id`, state: args.inputs };
+        },
+        call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+            if (args.token === "proxmoxve:hardware/getPci:getPci") {
+                return { ...args.inputs, devices: inventory(String(args.inputs.nodeName)) };
+            }
+            throw new Error(`the offline plan has no answer for invoke ${args.token}`);
+        },
+    }, "ai-dualstack", stack, true);
+
+    const captured: Captured[] = [];
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((t) => {
+            captured.push({
+                resource: t.resource,
+                type: t.type,
+                name: t.name,
+                custom: t.resource instanceof pulumi.CustomResource,
+                props: t.props,
+                opts: t.opts,
+            });
+            return undefined;
+        });
+        const { program } = await import("../../program");
+        return program();
+    });
+
+    const urnOf = new Map<pulumi.Resource, string>();
+    await Promise.all(captured.map(async (c) => urnOf.set(c.resource, String(await internals(c.resource.urn).promise()))));
+
+    const resources: PlanResource[] = await Promise.all(captured.map(async (c) => {
+        const deps = new Set<pulumi.Resource>();
+        const inputs = await resolveValue(c.props, deps);
+        for (const dep of await dependsOnOf(c.opts)) {
+            deps.add(dep);
+        }
+        const urn = urnOf.get(c.resource) ?? "";
+        const parentUrn = c.opts.parent ? urnOf.get(c.opts.parent) ?? null : null;
+        return {
+            urn,
+            type: c.type,
+            name: c.name,
+            parent: parentUrn,
+            custom: c.custom,
+            provider: c.custom ? providers.get(`${c.type}::${c.name}`) ?? null : null,
+            inputs: isObject(inputs) ? inputs : {},
+            dependencies: [...deps].map((d) => urnOf.get(d)).filter((u): u is string => u !== undefined && u !== urn).sort(),
+            options: {
+                protect: c.opts.protect === true,
+                retainOnDelete: c.opts.retainOnDelete === true,
+                ignoreChanges: [...(c.opts.ignoreChanges ?? [])].sort(),
+                deleteBeforeReplace: c.opts.deleteBeforeReplace === true,
+            },
+        };
+    }));
+    resources.sort((a, b) => a.urn.localeCompare(b.urn));
+
+    const resolvedOutputs = await resolveValue(outputs ?? {}, new Set());
+    return {
+        config,
+        graph: {
+            stack,
+            project: "ai-dualstack",
+            resources,
+            outputs: isObject(resolvedOutputs) ? resolvedOutputs : {},
+            policy: [],
+        },
+    };
+}
+
+function internals<T>(output: pulumi.Output<T>): OutputInternals {
+    return output as unknown as OutputInternals;
+}
+
+function isObject(value: JsonValue): value is { [key: string]: JsonValue } {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+async function dependsOnOf(opts: pulumi.ResourceOptions): Promise<pulumi.Resource[]> {
+    const deps = new Set<pulumi.Resource>();
+    const add = async (input: unknown): Promise<void> => {
+        if (pulumi.Output.isInstance(input)) {
+            await add(await internals(input).promise());
+        } else if (Array.isArray(input)) {
+            for (const item of input) {
+                await add(item);
+            }
+        } else if (pulumi.Resource.isInstance(input)) {
+            deps.add(input);
+        } else if (input instanceof Promise) {
+            await add(await input);
+        }
+    };
+    await add(opts.dependsOn);
+    return [...deps];
+}
+
+/** Plain JSON for an input: secrets masked, unknowns marked, keys sorted; records the resources behind Outputs. */
+async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise<JsonValue> {
+    if (pulumi.Output.isInstance(value)) {
+        const o = internals(value);
+        for (const r of await o.allResources()) {
+            deps.add(r);
+        }
+        if (!(await o.isKnown)) {
+            return UNKNOWN_MASK;
+        }
+        const inner = await resolveValue(await o.promise(), deps);
+        return (await o.isSecret) ? SECRET_MASK : inner;
+    }
+    if (value instanceof Promise) {
+        return resolveValue(await value, deps);
+    }
+    if (pulumi.Resource.isInstance(value)) {
+        deps.add(value);
+        return `[resource ${String(await internals(value.urn).promise())}]`;
+    }
+    if (Array.isArray(value)) {
+        const items: JsonValue[] = [];
+        for (const item of value) {
+            items.push(await resolveValue(item, deps));
+        }
+        return items;
+    }
+    if (value !== null && typeof value === "object") {
+        const out: { [key: string]: JsonValue } = {};
+        for (const key of Object.keys(value).sort()) {
+            const v: unknown = (value as Record<string, unknown>)[key];
+            if (v !== undefined) {
+                out[key] = await resolveValue(v, deps);
+            }
+        }
+        return out;
+    }
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean" || value === null) {
+        return value;
+    }
+    return value === undefined ? null : String(value);
+}

@@ -1,0 +1,67 @@
+/**
+ * Reads a stack settings file (Pulumi.<stack>.yaml) the way the Pulumi CLI hands config
+ * to a program: every value a string (objects as JSON), `secure:` values encrypted. Offline
+ * we cannot decrypt, so secrets become placeholders the program treats as secrets.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { NAMESPACE, PLACEHOLDER_PREFIX, SECRET_KEYS } from "../../config/load";
+
+export interface StackConfigFile {
+    /** namespaced key -> value as the CLI passes it */
+    readonly config: Record<string, string>;
+    /** namespaced keys that hold secrets */
+    readonly secretKeys: string[];
+    /** secret keys the file did not set, filled with placeholders for the offline plan */
+    readonly placeholders: string[];
+    readonly file: string;
+}
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+export function stackFilePath(stack: string): string {
+    return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
+}
+
+export function readStackFile(file: string): StackConfigFile {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch {
+        throw new Error(`cannot read stack config ${file}`);
+    }
+    const doc: unknown = parse(text);
+    const section = isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+    return fromConfigSection(section, file);
+}
+
+export function fromConfigSection(section: Record<string, unknown>, file = "<inline>"): StackConfigFile {
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [rawKey, value] of Object.entries(section)) {
+        const key = rawKey.includes(":") ? rawKey : `${NAMESPACE}:${rawKey}`;
+        if (isRecord(value) && typeof value.secure === "string") {
+            config[key] = `${PLACEHOLDER_PREFIX}${key}`;
+            secretKeys.push(key);
+        } else if (value !== null && typeof value === "object") {
+            config[key] = JSON.stringify(value);
+        } else {
+            config[key] = String(value);
+        }
+    }
+    const placeholders: string[] = [];
+    for (const secret of Object.values(SECRET_KEYS)) {
+        const key = `${NAMESPACE}:${secret}`;
+        if (config[key] === undefined) {
+            config[key] = `${PLACEHOLDER_PREFIX}${key}`;
+            secretKeys.push(key);
+            placeholders.push(key);
+        }
+    }
+    return { config, secretKeys: secretKeys.sort(), placeholders, file };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
