@@ -1,10 +1,16 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { aiVmPorts, roleProfile } from "./catalog";
+import { AiVm, fileStem } from "./compute/aiVm";
+import { ServiceContainer } from "./compute/serviceContainer";
 import { GpuPassthrough } from "./host/gpuPassthrough";
 import { ProxmoxHost } from "./host/proxmoxHost";
 import { ZfsMirror } from "./host/zfsMirror";
 import { typeToken } from "./naming";
+import { BackupJob } from "./ops/backupJob";
+import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
 
 export interface EnvironmentArgs {
@@ -21,6 +27,9 @@ export class Environment extends pulumi.ComponentResource {
     public readonly host: ProxmoxHost;
     public readonly storage: ZfsMirror;
     public readonly gpu: GpuPassthrough;
+    public readonly aiVm: AiVm;
+    public readonly containers: readonly ServiceContainer[];
+    public readonly backup: BackupJob;
     /** stack outputs: what a user needs to find this environment's parts */
     public readonly summary: Record<string, pulumi.Input<unknown>>;
 
@@ -51,6 +60,82 @@ export class Environment extends pulumi.ComponentResource {
 
         this.gpu = new GpuPassthrough(`${name}-gpu`, { environment: env, gpu: config.gpu }, child);
 
+        // Guests wait only for what they use (pool, bridge, image, mapping, host prep on
+        // their node) and never for each other, so Proxmox creates them in parallel.
+        const bridgeOn = (node: string) => {
+            const bridge = this.host.bridges.get(node);
+            if (bridge === undefined) {
+                throw new pulumi.ResourceError(`no ${config.network.bridge} bridge on node ${node}`, this);
+            }
+            return bridge.name;
+        };
+
+        this.aiVm = new AiVm(`${name}-ai`, {
+            environment: env,
+            vm: config.aiVm,
+            network: config.network,
+            image: config.images.ubuntuCloud,
+            imageDatastore: config.storage.imageDatastore,
+            snippetDatastore: config.storage.snippetDatastore,
+            storageId: this.storage.storageId,
+            bridge: bridgeOn(config.aiVm.node),
+            gpuMapping: this.gpu.mappingName,
+            hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
+        }, child);
+
+        const templates = new Map<string, proxmoxve.download.File>();
+        const templateOn = (node: string) => {
+            let template = templates.get(node);
+            if (template === undefined) {
+                const image = config.images.debianTemplate;
+                template = new proxmoxve.download.File(`${name}-lxc-template-${node}`, {
+                    nodeName: node,
+                    contentType: "vztmpl",
+                    datastoreId: config.storage.imageDatastore,
+                    fileName: `${env}-${fileStem(image.url)}.tar.zst`,
+                    url: image.url,
+                    checksum: image.checksum,
+                    checksumAlgorithm: image.checksum !== undefined ? image.checksumAlgorithm : undefined,
+                    overwrite: false,
+                }, { parent: this });
+                templates.set(node, template);
+            }
+            return template.id;
+        };
+
+        this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
+            environment: env,
+            container: ct,
+            network: config.network,
+            template: templateOn(ct.node),
+            storageId: this.storage.storageId,
+            bridge: bridgeOn(ct.node),
+            sshPublicKeys: config.aiVm.sshPublicKeys,
+        }, child));
+
+        const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };
+        new GuestFirewall(`${name}-ai-firewall`, {
+            ...firewallArgs,
+            node: config.aiVm.node,
+            vmId: config.aiVm.vmid,
+            ports: aiVmPorts(env),
+            guest: this.aiVm.vm,
+        }, child);
+        config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
+            ...firewallArgs,
+            node: ct.node,
+            containerId: ct.vmid,
+            ports: roleProfile(ct.role, env).ports,
+            guest: this.containers[i].container,
+        }, child));
+
+        this.backup = new BackupJob(`${name}-backup`, {
+            environment: env,
+            backup: config.backup,
+            vmids: [config.aiVm.dataVmid, ...config.containers.map((ct) => ct.vmid)],
+            guests: [this.aiVm.dataHolder, ...this.containers.map((c) => c.container)],
+        }, child);
+
         this.summary = {
             environment: env,
             gpuMapping: this.gpu.mappingName,
@@ -60,6 +145,9 @@ export class Environment extends pulumi.ComponentResource {
             vlanId: config.network.vlanId,
             subnet: config.network.subnet,
             vmidRange: `${config.vmidRange.start}-${config.vmidRange.end}`,
+            aiVm: { name: config.aiVm.name, vmid: config.aiVm.vmid, ip: config.aiVm.ip, dataVmid: config.aiVm.dataVmid },
+            containers: config.containers.map((ct) => ({ name: ct.name, role: ct.role, vmid: ct.vmid, ip: ct.ip })),
+            models: config.models.map((m) => m.name),
         };
         this.registerOutputs(this.summary);
     }

@@ -11,7 +11,9 @@ import type { Secrets } from "../config/load";
 export function proxmoxProvider(name: string, config: StackConfig, secrets: Secrets, opts: pulumi.CustomResourceOptions): proxmoxve.Provider {
     return new proxmoxve.Provider(name, {
         endpoint: config.proxmox.endpoint,
-        apiToken: secrets.proxmoxApiToken,
+        ...(config.proxmox.auth === "token"
+            ? { apiToken: secrets.proxmoxCredential }
+            : { username: config.proxmox.username, password: secrets.proxmoxCredential }),
         insecure: config.proxmox.insecure,
         // Snippet uploads and some disk imports go over SSH to the node.
         ssh: {

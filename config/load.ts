@@ -9,15 +9,25 @@ export const NAMESPACE = "ai-dualstack";
 
 /** Config keys that hold secrets: read with requireSecret, never validated as plain text. */
 export const SECRET_KEYS = {
-    /** Proxmox API token: `user@realm!tokenid=uuid` */
+    /** Proxmox API token: `user@realm!tokenid=uuid` (proxmox.auth = token) */
     proxmoxApiToken: "proxmoxApiToken",
+    /** password of proxmox.username (proxmox.auth = password) */
+    proxmoxPassword: "proxmoxPassword",
     /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes */
     sshPrivateKey: "sshPrivateKey",
 } as const;
 
 export interface Secrets {
-    readonly proxmoxApiToken: pulumi.Output<string>;
+    /** the API credential the auth mode asks for: token or password */
+    readonly proxmoxCredential: pulumi.Output<string>;
     readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
+
+/** The secret keys a config needs: the SSH key and the credential of its auth mode. */
+export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"]): SecretKey[] {
+    return [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
 }
 
 export interface LoadedConfig {
@@ -59,10 +69,14 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         values[key] = parseValue(text);
     }
 
+    const result = stackConfigSchema.safeParse(values);
+    const auth = result.success ? result.data.proxmox.auth : "token";
     for (const key of Object.values(SECRET_KEYS)) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
-            problems.push(`${where}: is required; set it with: pulumi config set --secret ${key} <value>`);
+            if (requiredSecretKeys(auth).includes(key)) {
+                problems.push(`${where}: is required${key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`}; set it with: pulumi config set --secret ${key} <value>`);
+            }
         } else if (secretKeys !== undefined && !secretKeys.has(key)) {
             problems.push(`${where}: must be stored as a secret; set it again with: pulumi config set --secret ${key} <value>`);
         }
@@ -73,7 +87,6 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         problems.push(`${NAMESPACE}:${SECRET_KEYS.proxmoxApiToken}: expected the form user@realm!tokenid=<uuid> (value not shown)`);
     }
 
-    const result = stackConfigSchema.safeParse(values);
     if (!result.success) {
         for (const issue of result.error.issues) {
             if (issue.code === "unrecognized_keys") {
@@ -105,10 +118,11 @@ export function loadConfig(): LoadedConfig {
     }
     const stack = validateRawConfig(raw, secretConfigKeys(prefix));
     const config = new pulumi.Config(NAMESPACE);
+    const credential = stack.proxmox.auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword;
     return {
         stack,
         secrets: {
-            proxmoxApiToken: config.requireSecret(SECRET_KEYS.proxmoxApiToken),
+            proxmoxCredential: config.requireSecret(credential),
             sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
         },
     };

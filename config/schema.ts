@@ -47,9 +47,18 @@ export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 export const CONTAINER_ROLES = ["database", "cache", "security", "cicd", "monitoring", "backup"] as const;
 export type ContainerRole = (typeof CONTAINER_ROLES)[number];
 
+export const AUTH_MODES = ["token", "password"] as const;
+
 const proxmoxSchema = z.strictObject({
     /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
     endpoint: pattern(/^https:\/\/[^\s/]+(:\d+)?\/?$/, "the API endpoint like https://192.168.1.10:8006/"),
+    /**
+     * token: the secret proxmoxApiToken. password: `username` with the secret proxmoxPassword;
+     * Proxmox only lets root@pam with a password set hugepages and CPU affinity.
+     */
+    auth: z.enum(AUTH_MODES, { error: (iss) => `expected token or password, ${got(iss.input)}` }).default("token"),
+    /** API user for password auth */
+    username: pattern(/^[^\s@!]+@[a-z0-9-]+$/, "a Proxmox user like root@pam").default("root@pam"),
     /** skip TLS verification (self-signed PVE certificate) */
     insecure: z.boolean().default(false),
     /** SSH user for host preparation and snippet uploads (root, or a sudoer) */
@@ -142,6 +151,8 @@ const imageSchema = (pinned: boolean) => z.strictObject({
 const aiVmSchema = z.strictObject({
     name: guestName,
     vmid: int(100, 999_999_999, "a VMID"),
+    /** VMID of the stopped holder VM that owns the data disk, so the AI VM can be rebuilt without it */
+    dataVmid: int(100, 999_999_999, "a VMID"),
     node: nodeName.optional(),
     cores: int(1, 1024),
     memoryGiB: int(2, 4096),
@@ -184,6 +195,26 @@ const modelSchema = z.strictObject({
     sizeGiB: z.number().positive(),
 });
 
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
+    error: (iss) => `expected an IPv4 address or CIDR block like 192.168.1.0/24, ${got(iss.input)}`,
+});
+
+const firewallSchema = z.strictObject({
+    /** where SSH and admin UIs may come from, e.g. the home LAN */
+    adminSources: z.array(cidr).min(1, { error: "needs at least one admin source (your LAN, e.g. 192.168.1.0/24)" }),
+});
+
+const backupSchema = z.strictObject({
+    /** Proxmox storage that receives vzdump archives (a PBS or directory storage) */
+    storage: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
+    /** systemd calendar event, e.g. *-*-* 02:00 */
+    schedule: pattern(/^[A-Za-z0-9*,./:~ -]+$/, "a systemd calendar event like *-*-* 02:00").default("*-*-* 02:00"),
+    mode: z.enum(["snapshot", "suspend", "stop"]).default("snapshot"),
+    keepDaily: int(0, 365).default(7),
+    keepWeekly: int(0, 52).default(4),
+    keepMonthly: int(0, 120).default(6),
+});
+
 export const stackConfigSchema = z.strictObject({
     /** which of the two worlds this stack builds */
     environment: z.enum(ENVIRONMENTS, { error: (iss) => `expected private or public, ${got(iss.input)}` }),
@@ -202,6 +233,8 @@ export const stackConfigSchema = z.strictObject({
     aiVm: aiVmSchema,
     containers: z.array(containerSchema).default([]),
     models: z.array(modelSchema).default([]),
+    firewall: firewallSchema,
+    backup: backupSchema.prefault({}),
 }).superRefine(crossFieldRules);
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
@@ -298,8 +331,18 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
             problem([...g.path, "ip"], `${g.ip} is the environment's gateway (network.gateway)`);
         }
     }
-    unique(guests.map((g) => ({ value: String(g.vmid), path: [...g.path, "vmid"] })), "VMID", problem);
+    inRange(c.aiVm.dataVmid, ["aiVm", "dataVmid"]);
+    unique([
+        ...guests.map((g) => ({ value: String(g.vmid), path: [...g.path, "vmid"] })),
+        { value: String(c.aiVm.dataVmid), path: ["aiVm", "dataVmid"] },
+    ], "VMID", problem);
     unique(guests.map((g) => ({ value: g.ip, path: [...g.path, "ip"] })), "IP address", problem);
+    // Guest names become resource names and host names: the environment's prefix keeps the stacks apart.
+    const envPrefix = `${c.environment}-`;
+    [{ name: c.aiVm.name, path: ["aiVm", "name"] as Path }, ...c.containers.map((ct, i) => ({ name: ct.name, path: ["containers", i, "name"] as Path }))]
+        .concat([{ name: c.gpu.mappingName, path: ["gpu", "mappingName"] }])
+        .filter((g) => !g.name.startsWith(envPrefix))
+        .forEach((g) => problem(g.path, `must start with "${envPrefix}" so the two environments never share a name, got "${g.name}"`));
     unique(c.containers.map((ct, i) => ({ value: ct.name, path: ["containers", i, "name"] })).concat(
         [{ value: c.aiVm.name, path: ["aiVm", "name"] }]), "guest name", problem);
 
@@ -308,6 +351,18 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
     const mappedNodes = [gpuPrimary, ...c.gpu.otherNodes.map((o) => o.node)];
     if (vmNode !== undefined && !mappedNodes.includes(vmNode)) {
         problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
+    }
+
+    // Proxmox refuses hugepages and CPU affinity to anyone but root@pam logged in with a password.
+    if (c.proxmox.auth === "token") {
+        if (c.aiVm.hugepages !== "none") {
+            problem(["aiVm", "hugepages"], `Proxmox only lets root@pam with a password set hugepages (API tokens are refused): set ai-dualstack:proxmox.auth to password (and the secret proxmoxPassword), or hugepages to none`);
+        }
+        if (c.aiVm.cpuAffinity !== undefined) {
+            problem(["aiVm", "cpuAffinity"], `Proxmox only lets root@pam with a password set CPU affinity (API tokens are refused): set ai-dualstack:proxmox.auth to password, or remove cpuAffinity`);
+        }
+    } else if (c.proxmox.username !== "root@pam" && (c.aiVm.hugepages !== "none" || c.aiVm.cpuAffinity !== undefined)) {
+        problem(["proxmox", "username"], `hugepages and CPU affinity need root@pam, got ${c.proxmox.username}`);
     }
 
     // Capacity per node: what the guests ask for must fit the node.

@@ -71,7 +71,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: args.inputs };
+            return { id: `${args.name}-id`, state: mockState(args.type, args.inputs) };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
@@ -122,7 +122,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
                 protect: c.opts.protect === true,
                 retainOnDelete: c.opts.retainOnDelete === true,
                 ignoreChanges: [...(c.opts.ignoreChanges ?? [])].sort(),
-                deleteBeforeReplace: c.opts.deleteBeforeReplace === true,
+                deleteBeforeReplace: (c.opts as pulumi.CustomResourceOptions).deleteBeforeReplace === true,
             },
         };
     }));
@@ -139,6 +139,21 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             policy: [],
         },
     };
+}
+
+/** What the provider computes on create that the program reads back: VM disk paths. */
+function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
+        const vmId = String(inputs.vmId);
+        return {
+            ...inputs,
+            disks: inputs.disks.map((disk: unknown, i: number) => {
+                const d = (disk !== null && typeof disk === "object" ? disk : {}) as Record<string, unknown>;
+                return { ...d, pathInDatastore: d.pathInDatastore ?? `vm-${vmId}-disk-${i}` };
+            }),
+        };
+    }
+    return inputs;
 }
 
 function internals<T>(output: pulumi.Output<T>): OutputInternals {

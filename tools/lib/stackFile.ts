@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { NAMESPACE, PLACEHOLDER_PREFIX, SECRET_KEYS } from "../../config/load";
+import { NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 
 export interface StackConfigFile {
     /** namespaced key -> value as the CLI passes it */
@@ -51,7 +51,9 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
         }
     }
     const placeholders: string[] = [];
-    for (const secret of Object.values(SECRET_KEYS)) {
+    const proxmox: unknown = section[`${NAMESPACE}:proxmox`] ?? section.proxmox;
+    const auth = isRecord(proxmox) && proxmox.auth === "password" ? "password" : "token";
+    for (const secret of requiredSecretKeys(auth)) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;

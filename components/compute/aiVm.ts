@@ -1,0 +1,208 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import type { AiVmConfig, EnvironmentName, ImageConfig, StackConfig } from "../../config/schema";
+import { typeToken } from "../naming";
+import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
+import { renderUserData } from "./cloudInit";
+
+export interface AiVmArgs {
+    readonly environment: EnvironmentName;
+    readonly vm: AiVmConfig;
+    readonly network: StackConfig["network"];
+    /** the pinned Ubuntu 24.04 cloud image */
+    readonly image: ImageConfig;
+    /** datastore holding downloaded images (content type import) */
+    readonly imageDatastore: string;
+    /** datastore with the snippets content type, for the user-data */
+    readonly snippetDatastore: string;
+    /** the environment's ZFS storage id: an Output, so the VM waits for the pool */
+    readonly storageId: pulumi.Input<string>;
+    /** the environment's bridge on this VM's node */
+    readonly bridge: pulumi.Input<string>;
+    /** the environment's PCI mapping name: an Output, so the VM waits for the mapping */
+    readonly gpuMapping: pulumi.Input<string>;
+    /** host preparation on this VM's node (vfio, hugepages) */
+    readonly hostPreparation: readonly pulumi.Resource[];
+}
+
+/** Where the data disk appears in the guest: the second disk on its own virtio-scsi controller. */
+export const DATA_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
+export const DATA_MOUNT = "/srv/ai";
+
+const GiB = 1024;
+
+/**
+ * The environment's Ubuntu 24.04 GPU VM that runs its Docker workloads (Ollama, vector
+ * store, apps), tuned as in the seed's step 5: q35 + OVMF, CPU `host`, NUMA, ballooning
+ * off, hugepages and optional pinning, the GPU through the environment's PCI mapping.
+ *
+ * Its data disk belongs to a stopped holder VM (protected), attached here by path, so the
+ * AI VM itself can be destroyed and rebuilt while models, vectors and documents stay.
+ */
+export class AiVm extends pulumi.ComponentResource {
+    public readonly vm: proxmoxve.VmLegacy;
+    /** stopped VM that owns the data disk; protected */
+    public readonly dataHolder: proxmoxve.VmLegacy;
+    public readonly image: proxmoxve.download.File;
+    public readonly userData: proxmoxve.FileLegacy;
+
+    constructor(name: string, args: AiVmArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(typeToken("compute", "AiVm"), name, {}, opts);
+        const { vm, environment: env } = args;
+        const tags = ["ai-dualstack", env];
+
+        // Env-prefixed file names: neither stack owns a file the other uses.
+        this.image = new proxmoxve.download.File(`${name}-image`, {
+            nodeName: vm.node,
+            contentType: "import",
+            datastoreId: args.imageDatastore,
+            fileName: `${env}-${fileStem(args.image.url)}.qcow2`,
+            url: args.image.url,
+            checksum: args.image.checksum,
+            checksumAlgorithm: args.image.checksumAlgorithm,
+            overwrite: false,
+        }, { parent: this });
+
+        this.userData = new proxmoxve.FileLegacy(`${name}-user-data`, {
+            nodeName: vm.node,
+            datastoreId: args.snippetDatastore,
+            contentType: "snippets",
+            sourceRaw: {
+                fileName: `${env}-${vm.name}-user-data.yaml`,
+                data: renderUserData({
+                    hostname: vm.name,
+                    user: vm.user,
+                    sshPublicKeys: vm.sshPublicKeys,
+                    nvidiaDriver: vm.nvidiaDriver,
+                    dataMount: DATA_MOUNT,
+                    dataDevice: DATA_DEVICE,
+                }),
+            },
+        }, { parent: this });
+
+        this.dataHolder = new proxmoxve.VmLegacy(`${name}-data`, {
+            nodeName: vm.node,
+            vmId: vm.dataVmid,
+            name: `${vm.name}-data`,
+            description: `Holds the data disk of ${vm.name} (ai-dualstack ${env}). Never started; do not delete.`,
+            tags: [...tags, "data"],
+            started: false,
+            onBoot: false,
+            // Proxmox-side protection too: the GUI and API refuse to remove it.
+            protection: true,
+            scsiHardware: "virtio-scsi-single",
+            disks: [{
+                interface: "scsi0",
+                datastoreId: args.storageId,
+                size: vm.dataDiskGiB,
+                fileFormat: "raw",
+                iothread: true,
+                discard: "on",
+                ssd: true,
+                backup: true,
+            }],
+            stopOnDestroy: true,
+            timeoutCreate: GUEST_TIMEOUTS.create,
+        }, {
+            parent: this,
+            protect: true,
+            retainOnDelete: true,
+            deleteBeforeReplace: true,
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmVga"),
+        });
+        const dataPath = this.dataHolder.disks.apply((disks) => {
+            const path = disks?.[0]?.pathInDatastore;
+            if (!path) {
+                throw new pulumi.ResourceError(`the data holder VM ${vm.dataVmid} reports no disk path`, this);
+            }
+            return path;
+        });
+
+        this.vm = new proxmoxve.VmLegacy(`${name}-vm`, {
+            nodeName: vm.node,
+            vmId: vm.vmid,
+            name: vm.name,
+            description: `ai-dualstack ${env} AI VM: Ollama, vector store and apps on the ${env} GPU`,
+            tags: [...tags, "gpu"],
+            machine: "q35",
+            bios: "ovmf",
+            // Secure Boot keys would refuse the DKMS-built NVIDIA module.
+            efiDisk: { datastoreId: args.storageId, fileFormat: "raw", type: "4m", preEnrolledKeys: false },
+            operatingSystem: { type: "l26" },
+            cpu: {
+                type: "host",
+                sockets: 1,
+                cores: vm.cores,
+                numa: true,
+                ...(vm.cpuAffinity !== undefined ? { affinity: vm.cpuAffinity } : {}),
+            },
+            memory: {
+                dedicated: vm.memoryGiB * GiB,
+                // 0 removes the balloon device: GPU DMA needs all guest RAM pinned anyway.
+                floating: 0,
+                ...(vm.hugepages !== "none" ? { hugepages: vm.hugepages === "1G" ? "1024" : "2", keepHugepages: true } : {}),
+            },
+            scsiHardware: "virtio-scsi-single",
+            disks: [
+                {
+                    interface: "scsi0",
+                    datastoreId: args.storageId,
+                    importFrom: this.image.id,
+                    size: vm.osDiskGiB,
+                    fileFormat: "raw",
+                    iothread: true,
+                    discard: "on",
+                    ssd: true,
+                },
+                {
+                    interface: "scsi1",
+                    datastoreId: args.storageId,
+                    pathInDatastore: dataPath,
+                    size: vm.dataDiskGiB,
+                    fileFormat: "raw",
+                    iothread: true,
+                    discard: "on",
+                    ssd: true,
+                    // The holder VM's backup covers this disk.
+                    backup: false,
+                },
+            ],
+            hostpcis: [{ device: "hostpci0", mapping: args.gpuMapping, pcie: true, rombar: true }],
+            networkDevices: [{ bridge: args.bridge, model: "virtio", firewall: true }],
+            initialization: {
+                datastoreId: args.storageId,
+                interface: "ide2",
+                ipConfigs: [{ ipv4: { address: `${vm.ip}/${prefixLength(args.network.subnet)}`, gateway: args.network.gateway } }],
+                dns: { servers: [...args.network.dns] },
+                userDataFileId: this.userData.id,
+            },
+            agent: { enabled: true, trim: true },
+            onBoot: true,
+            started: true,
+            startup: { order: vm.startupOrder, upDelay: 30 },
+            // Destroy otherwise waits for a guest shutdown that may never come.
+            stopOnDestroy: true,
+            timeoutCreate: GUEST_TIMEOUTS.create,
+            timeoutClone: GUEST_TIMEOUTS.clone,
+            timeoutStopVm: GUEST_TIMEOUTS.stop,
+            timeoutShutdownVm: GUEST_TIMEOUTS.shutdown,
+        }, {
+            parent: this,
+            dependsOn: [...args.hostPreparation],
+            deleteBeforeReplace: true,
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga"),
+        });
+
+        this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });
+    }
+}
+
+/** `https://.../ubuntu-24.04-server-cloudimg-amd64.img` -> `ubuntu-24.04-server-cloudimg-amd64` */
+export function fileStem(url: string): string {
+    const base = url.split("/").pop() ?? "image";
+    return base.replace(/\.(img|qcow2|raw|tar\.zst|tar\.gz|tar\.xz)$/, "");
+}
+
+export function prefixLength(cidr: string): number {
+    return Number(cidr.split("/")[1]);
+}

