@@ -97,7 +97,7 @@ export class Environment extends pulumi.ComponentResource {
                     checksum: image.checksum,
                     checksumAlgorithm: image.checksum !== undefined ? image.checksumAlgorithm : undefined,
                     overwrite: false,
-                }, { parent: this });
+                }, { parent: this, provider });
                 templates.set(node, template);
             }
             return template.id;

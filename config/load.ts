@@ -70,7 +70,9 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
     }
 
     const result = stackConfigSchema.safeParse(values);
-    const auth = result.success ? result.data.proxmox.auth : "token";
+    // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
+    const rawProxmox = values.proxmox;
+    const auth = rawProxmox !== null && typeof rawProxmox === "object" && "auth" in rawProxmox && rawProxmox.auth === "password" ? "password" : "token";
     for (const key of Object.values(SECRET_KEYS)) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {

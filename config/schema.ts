@@ -349,7 +349,8 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
     // A GPU VM can only run on a node its mapping covers.
     const vmNode = c.aiVm.node ?? defaultNode;
     const mappedNodes = [gpuPrimary, ...c.gpu.otherNodes.map((o) => o.node)];
-    if (vmNode !== undefined && !mappedNodes.includes(vmNode)) {
+    const mappingKnown = mappedNodes.every((n) => n !== undefined && hostNames.has(n));
+    if (vmNode !== undefined && mappingKnown && !mappedNodes.includes(vmNode)) {
         problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
     }
 

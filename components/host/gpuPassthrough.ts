@@ -23,6 +23,12 @@ export class GpuPassthrough extends pulumi.ComponentResource {
     public readonly mappingName: pulumi.Output<string>;
     /** nodes the mapping covers */
     public readonly nodes: readonly string[];
+    /**
+     * The preflight's problems, one line each naming the config key (empty when the card is
+     * where the config says). The program awaits it, so a mismatch fails the run cleanly;
+     * the mapping is never written with a failed preflight.
+     */
+    public readonly preflight: Promise<string[]>;
 
     constructor(name: string, args: GpuPassthroughArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "GpuPassthrough"), name, {}, opts);
@@ -33,16 +39,12 @@ export class GpuPassthrough extends pulumi.ComponentResource {
         ];
         this.nodes = placements.map((p) => p.node);
 
-        const preflights = placements.map((placement) =>
-            proxmoxve.hardware.getPciOutput({ nodeName: placement.node, pciClassBlacklists: [] }, { parent: this })
-                .apply((inventory) => {
-                    const result = checkGpuOnNode(inventory.devices, gpu, placement);
-                    result.warnings.forEach((w) => pulumi.log.warn(w, this));
-                    if (result.errors.length > 0) {
-                        throw new pulumi.ResourceError(`GPU preflight failed:\n${result.errors.join("\n")}`, this, true);
-                    }
-                    return placement.node;
-                }));
+        this.preflight = Promise.all(placements.map(async (placement) => {
+            const inventory = await proxmoxve.hardware.getPci({ nodeName: placement.node, pciClassBlacklists: [] }, { parent: this });
+            const result = checkGpuOnNode(inventory.devices, gpu, placement);
+            result.warnings.forEach((w) => pulumi.log.warn(w, this));
+            return result.errors;
+        })).then((errors) => errors.flat());
 
         // With the audio function configured, map the whole slot so video and HDMI audio pass together.
         const path = (address: string) => (gpu.audioDeviceId !== undefined ? pciSlot(address) : address);
@@ -50,14 +52,16 @@ export class GpuPassthrough extends pulumi.ComponentResource {
             name: gpu.mappingName,
             comment: `ai-dualstack ${args.environment}: ${gpu.model}`,
             mediatedDevices: false,
-            maps: pulumi.all(preflights).apply(() => placements.map((p) => ({
+            // A failed preflight holds the mapping back for good; the program then fails the
+            // run with the preflight's lines (see program.ts), so nothing is written.
+            maps: this.preflight.then((errors) => (errors.length > 0 ? new Promise<never>(() => undefined) : placements.map((p) => ({
                 node: p.node,
                 path: path(p.pciAddress),
                 id: `${gpu.vendorId}:${gpu.deviceId}`,
                 iommuGroup: p.iommuGroup,
                 subsystemId: p.subsystemId,
                 comment: `${gpu.model} on ${p.node}`,
-            }))),
+            })))),
         }, { parent: this });
         this.mappingName = this.mapping.name;
         this.registerOutputs({ mappingName: this.mappingName, nodes: this.nodes });

@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { ConfigError } from "../../config/load";
+import { PreflightError } from "../../program";
 import { readStackFile, stackFilePath, StackConfigFile, PROJECT_DIR } from "./stackFile";
 
 export class UsageError extends Error {}
@@ -47,6 +48,8 @@ export function runMain(main: () => Promise<number>): void {
     }, (err: unknown) => {
         if (err instanceof ConfigError) {
             process.stderr.write(`${err.problems.join("\n")}\n`);
+        } else if (err instanceof PreflightError) {
+            process.stderr.write(`${err.message}\n`);
         } else if (err instanceof UsageError) {
             process.stderr.write(`${err.message}\n`);
         } else {

@@ -81,7 +81,13 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
         },
     }, "ai-dualstack", stack, true);
 
+    return failFastOnProgramErrors(() => record(stack, config, providers));
+}
+
+/** Runs the program under the mocks already set and reads back the graph it built. */
+async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
+    let programError: unknown;
     const outputs = await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
             captured.push({
@@ -95,11 +101,22 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             return undefined;
         });
         const { program } = await import("../../program");
-        return program();
+        try {
+            return await program();
+        } catch (err) {
+            // The stack resource would leave this unhandled; keep it to fail the evaluation.
+            programError = err;
+            return {};
+        }
     });
+    if (programError !== undefined) {
+        throw programError;
+    }
 
-    const urnOf = new Map<pulumi.Resource, string>();
-    await Promise.all(captured.map(async (c) => urnOf.set(c.resource, String(await internals(c.resource.urn).promise()))));
+    const urnOf = engineUrns(captured, stack);
+    // The mock monitor names providers by its own URNs; translate them to the engine's.
+    const mockToEngine = new Map<string, string>();
+    await Promise.all(captured.map(async (c) => mockToEngine.set(String(await internals(c.resource.urn).promise()), urnOf.get(c.resource) ?? "")));
 
     const resources: PlanResource[] = await Promise.all(captured.map(async (c) => {
         const deps = new Set<pulumi.Resource>();
@@ -115,7 +132,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             name: c.name,
             parent: parentUrn,
             custom: c.custom,
-            provider: c.custom ? providers.get(`${c.type}::${c.name}`) ?? null : null,
+            provider: c.custom ? mockToEngine.get(providers.get(`${c.type}::${c.name}`) ?? "") ?? null : null,
             inputs: isObject(inputs) ? inputs : {},
             dependencies: [...deps].map((d) => urnOf.get(d)).filter((u): u is string => u !== undefined && u !== urn).sort(),
             options: {
@@ -154,6 +171,45 @@ function mockState(type: string, inputs: Record<string, unknown>): Record<string
         };
     }
     return inputs;
+}
+
+/**
+ * Under the CLI, an error thrown inside an apply (the GPU preflight, say) fails the run.
+ * Under mocks it only surfaces as an unhandled rejection and the resources waiting on it
+ * never resolve, so the evaluation listens for it and fails with that error instead.
+ */
+async function failFastOnProgramErrors<T>(work: () => Promise<T>): Promise<T> {
+    let onError: ((reason: unknown) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+        onError = (reason: unknown) => reject(reason instanceof Error ? reason : new Error(String(reason)));
+    });
+    const handler = (reason: unknown) => onError?.(reason);
+    process.on("unhandledRejection", handler);
+    try {
+        return await Promise.race([work(), failed]);
+    } finally {
+        process.off("unhandledRejection", handler);
+    }
+}
+
+/**
+ * URNs as the Pulumi engine forms them: the parent's whole qualified type chain, then the
+ * type. (The mock monitor keeps only the immediate parent's type, which is not what a real
+ * stack records, so pinned URNs are computed here.)
+ */
+function engineUrns(captured: readonly Captured[], stack: string): Map<pulumi.Resource, string> {
+    const byResource = new Map(captured.map((c) => [c.resource, c]));
+    const qualified = new Map<pulumi.Resource, string>();
+    const qualifiedType = (c: Captured): string => {
+        let q = qualified.get(c.resource);
+        if (q === undefined) {
+            const parent = c.opts.parent ? byResource.get(c.opts.parent) : undefined;
+            q = parent ? `${qualifiedType(parent)}$${c.type}` : c.type;
+            qualified.set(c.resource, q);
+        }
+        return q;
+    };
+    return new Map(captured.map((c) => [c.resource, `urn:pulumi:${stack}::ai-dualstack::${qualifiedType(c)}::${c.name}`]));
 }
 
 function internals<T>(output: pulumi.Output<T>): OutputInternals {

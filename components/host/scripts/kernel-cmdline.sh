@@ -58,8 +58,14 @@ desired_tokens() {
 # Applies the 1G/2M reservations now as far as free memory allows; the boot parameters make them exact.
 reserve_hugepages_now() {
     local size count sysfs
+    local -a fragments
+    shopt -s nullglob
+    fragments=("$STATE_DIR"/*)
     for size in 1048576kB:1G 2048kB:2M; do
-        count=$(cat "$STATE_DIR"/* 2>/dev/null | awk -F= -v key="hugepages-${size#*:}" '$1 == key { n += $2 } END { print n + 0 }')
+        count=0
+        if [[ ${#fragments[@]} -gt 0 ]]; then
+            count=$(awk -F= -v key="hugepages-${size#*:}" '$1 == key { n += $2 } END { print n + 0 }' "${fragments[@]}")
+        fi
         sysfs=$ROOT/sys/kernel/mm/hugepages/hugepages-${size%%:*}/nr_hugepages
         if [[ $count -gt 0 && -w $sysfs ]]; then
             echo "$count" >"$sysfs" || true

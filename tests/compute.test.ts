@@ -1,0 +1,164 @@
+/**
+ * The guests of each environment: the AI VM with its GPU and tuning, the service LXCs,
+ * and how they wait on the host layer but never on each other.
+ */
+import type { Evaluation } from "../tools/lib/evaluate";
+import type { PlanResource } from "../tools/lib/graph";
+import { byName, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+
+let privateEnv: Evaluation;
+let publicEnv: Evaluation;
+
+beforeAll(async () => {
+    privateEnv = await evaluate("private");
+    publicEnv = await evaluate("public");
+});
+
+const guests = (e: Evaluation): PlanResource[] =>
+    e.graph.resources.filter((r) => r.type === TYPES.vm || r.type === TYPES.container);
+
+describe("the private AI VM", () => {
+    let vm: PlanResource;
+    beforeAll(() => {
+        vm = byName(privateEnv.graph.resources, "private-ai-vm");
+    });
+
+    test("maps the private GPU mapping, never a raw PCI id", () => {
+        expect(input(vm, "hostpcis")).toEqual([{ device: "hostpci0", mapping: "private-gpu", pcie: true, rombar: true }]);
+    });
+
+    test("is tuned for passthrough: q35, OVMF without pre-enrolled keys, CPU host, NUMA, ballooning off", () => {
+        expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", scsiHardware: "virtio-scsi-single" });
+        expect(input(vm, "efiDisk.preEnrolledKeys")).toBe(false);
+        expect(input(vm, "cpu")).toMatchObject({ type: "host", cores: 8, numa: true, affinity: "0-7" });
+        expect(input(vm, "memory")).toEqual({ dedicated: 64 * 1024, floating: 0, hugepages: "1024", keepHugepages: true });
+    });
+
+    test("boots the pinned cloud image from the private pool and attaches the holder's data disk", () => {
+        const image = byName(privateEnv.graph.resources, "private-ai-image");
+        expect(image.inputs).toMatchObject({
+            contentType: "import",
+            fileName: "private-ubuntu-24.04-server-cloudimg-amd64.qcow2",
+            checksumAlgorithm: "sha256",
+            checksum: privateEnv.config.images.ubuntuCloud.checksum,
+        });
+        const [os, data] = input(vm, "disks") as Record<string, unknown>[];
+        expect(os).toMatchObject({ interface: "scsi0", datastoreId: "tank-private", importFrom: "private-ai-image-id", iothread: true, discard: "on", ssd: true, size: 64 });
+        expect(data).toMatchObject({ interface: "scsi1", datastoreId: "tank-private", pathInDatastore: "vm-150-disk-0", backup: false, size: 400 });
+    });
+
+    test("has a static IP on the private bridge, the agent, onBoot and stopOnDestroy", () => {
+        expect(input(vm, "initialization.ipConfigs")).toEqual([{ ipv4: { address: "10.10.10.10/24", gateway: "10.10.10.1" } }]);
+        expect(input(vm, "initialization.userDataFileId")).toBe("private-ai-user-data-id");
+        expect(input(vm, "networkDevices")).toEqual([{ bridge: "vmbr10", model: "virtio", firewall: true }]);
+        expect(vm.inputs).toMatchObject({ onBoot: true, stopOnDestroy: true, agent: { enabled: true, trim: true } });
+    });
+
+    test("takes its ignoreChanges from the quirks catalogue and is deleted before it is replaced", () => {
+        expect(vm.options.ignoreChanges).toEqual(["disks[0].speed", "disks[1].speed", "hostpcis", "initialization.userAccount", "initialization.userDataFileId", "vga"]);
+        expect(vm.options.deleteBeforeReplace).toBe(true);
+        // The VM itself is rebuildable; its data is in the holder.
+        expect(vm.options.protect).toBe(false);
+    });
+
+    test("keeps its data on a protected holder VM that is never started", () => {
+        const holder = byName(privateEnv.graph.resources, "private-ai-data");
+        expect(holder.inputs).toMatchObject({ vmId: 150, started: false, onBoot: false, protection: true });
+        expect(input(holder, "disks")).toEqual([expect.objectContaining({ interface: "scsi0", datastoreId: "tank-private", size: 400, backup: true })]);
+        expect(holder.options).toMatchObject({ protect: true, retainOnDelete: true });
+        expect(vm.dependencies).toContain(holder.urn);
+    });
+});
+
+describe("the public AI VM", () => {
+    test("maps the 3060's mapping with the public tuning", () => {
+        const vm = byName(publicEnv.graph.resources, "public-ai-vm");
+        expect(input(vm, "hostpcis")).toEqual([{ device: "hostpci0", mapping: "public-gpu", pcie: true, rombar: true }]);
+        expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", vmId: 201 });
+        expect(input(vm, "cpu")).toMatchObject({ type: "host", affinity: "8-15" });
+        expect(input(vm, "memory")).toMatchObject({ dedicated: 24 * 1024, floating: 0, hugepages: "1024" });
+    });
+
+    test("without hugepages or pinning it sets neither", async () => {
+        const e = await evaluate("public", (c) => {
+            const vm = c["ai-dualstack:aiVm"] as Record<string, unknown>;
+            vm.hugepages = "none";
+            delete vm.cpuAffinity;
+        });
+        const vm = byName(e.graph.resources, "public-ai-vm");
+        expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
+        expect(input(vm, "cpu.affinity")).toBeUndefined();
+        expect(ofType(e.graph.resources, TYPES.command).map((c) => c.name)).not.toContain("public-host-hugepages-pve");
+    });
+});
+
+describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]])("%s service containers", (env, get, count) => {
+    test(`are the ${count} configured LXCs, all unprivileged with an explicit disk and a data mount point`, () => {
+        const cts = ofType(get().graph.resources, TYPES.container);
+        expect(cts).toHaveLength(count);
+        for (const ct of cts) {
+            expect(ct.inputs).toMatchObject({ unprivileged: true, startOnBoot: true, protection: true });
+            expect(input(ct, "disk.datastoreId")).toBe(`tank-${env}`);
+            expect(input(ct, "mountPoints")).toEqual([expect.objectContaining({ volume: `tank-${env}`, backup: true })]);
+            expect(input(ct, "networkInterfaces")).toEqual([{ name: "eth0", bridge: env === "private" ? "vmbr10" : "vmbr20", firewall: true }]);
+            expect(ct.options).toMatchObject({ protect: true, retainOnDelete: true });
+            expect(input(ct, "operatingSystem.templateFileId")).toBe(`${env}-lxc-template-pve-id`);
+        }
+    });
+
+    test("nesting only where configured (the CI runner)", () => {
+        const nesting = ofType(get().graph.resources, TYPES.container)
+            .filter((ct) => input(ct, "features.nesting") === true)
+            .map((ct) => ct.name);
+        expect(nesting).toEqual(env === "private" ? ["private-ci-ct"] : []);
+    });
+
+    test("every guest has its firewall on with input DROP", () => {
+        const options = ofType(get().graph.resources, TYPES.firewallOptions);
+        expect(options).toHaveLength(count + 1);
+        for (const o of options) {
+            expect(o.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP" });
+        }
+    });
+});
+
+describe("parallelism and identity", () => {
+    test.each([["private", () => privateEnv], ["public", () => publicEnv]])("no %s guest waits on another guest (the AI VM only on its own data holder)", (env, get) => {
+        const all = guests(get());
+        const guestUrns = new Set(all.map((g) => g.urn));
+        const holder = byName(all, `${env}-ai-data`).urn;
+        for (const g of all) {
+            const waitsOn = [...transitiveDependencies(get().graph.resources, g.urn)].filter((u) => guestUrns.has(u));
+            expect({ guest: g.name, waitsOn }).toEqual({ guest: g.name, waitsOn: g.name === `${env}-ai-vm` ? [holder] : [] });
+        }
+    });
+
+    test("guests wait on the host layer they need: pool, bridge, mapping, host prep", () => {
+        const r = privateEnv.graph.resources;
+        const vmDeps = transitiveDependencies(r, byName(r, "private-ai-vm").urn);
+        for (const name of ["private-storage-pool", "private-host-bridge-pve", "private-gpu-mapping", "private-host-vfio-pve", "private-host-hugepages-pve", "private-ai-image", "private-ai-user-data"]) {
+            expect({ name, waited: vmDeps.has(byName(r, name).urn) }).toEqual({ name, waited: true });
+        }
+        const dbDeps = transitiveDependencies(r, byName(r, "private-db-ct").urn);
+        for (const name of ["private-storage-pool", "private-host-bridge-pve", "private-lxc-template-pve"]) {
+            expect({ name, waited: dbDeps.has(byName(r, name).urn) }).toEqual({ name, waited: true });
+        }
+    });
+
+    test.each([["private", () => privateEnv, 100, 199, "10.10.10."], ["public", () => publicEnv, 200, 299, "10.20.20."]])("%s VMIDs and IPs are unique and inside the environment", (_env, get, lo, hi, net) => {
+        const all = guests(get());
+        const vmids = all.map((g) => Number(input(g, "vmId")));
+        expect(new Set(vmids).size).toBe(vmids.length);
+        vmids.forEach((id) => expect(id >= lo && id <= hi).toBe(true));
+        const ips = all.flatMap((g) => (input(g, "initialization.ipConfigs") as { ipv4: { address: string } }[] | undefined ?? []).map((c) => c.ipv4.address));
+        expect(new Set(ips).size).toBe(ips.length);
+        ips.forEach((ip) => expect(ip.startsWith(net)).toBe(true));
+    });
+
+    test("the backup job covers every stateful guest", () => {
+        const job = ofType(privateEnv.graph.resources, TYPES.backupJob)[0];
+        expect(job.inputs).toMatchObject({ resourceId: "ai-dualstack-private", storage: "local", schedule: "*-*-* 02:00", mode: "snapshot" });
+        expect(input(job, "vmids")).toEqual(["110", "111", "112", "113", "114", "115", "150"]);
+        expect(input(job, "pruneBackups")).toEqual({ "keep-daily": "7", "keep-monthly": "6", "keep-weekly": "4" });
+    });
+});
