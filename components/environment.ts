@@ -73,6 +73,17 @@ export class Environment extends pulumi.ComponentResource {
         this.aiVm = new AiVm(`${name}-ai`, {
             environment: env,
             vm: config.aiVm,
+            services: {
+                environment: env,
+                gpuModel: config.gpu.model,
+                vramGiB: config.gpu.vramGiB,
+                models: config.models,
+                ollamaImage: config.workloads.ollamaImage,
+                vectorStore: config.workloads.vectorStore,
+                vectorStoreImage: config.workloads.vectorStoreImage,
+                kvCacheType: config.workloads.kvCacheType,
+                keepAlive: config.workloads.keepAlive,
+            },
             network: config.network,
             image: config.images.ubuntuCloud,
             imageDatastore: config.storage.imageDatastore,

@@ -215,6 +215,21 @@ const backupSchema = z.strictObject({
     keepMonthly: int(0, 120).default(6),
 });
 
+/** A container image with an explicit tag (or digest), never `latest`. */
+const pinnedImage = pattern(/^[a-z0-9][a-z0-9._/-]*(:(?!latest$)[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$/, "an image with a pinned tag like ollama/ollama:0.9.6 (not latest)");
+
+const workloadsSchema = z.strictObject({
+    /** the Ollama runtime image */
+    ollamaImage: pinnedImage,
+    /** Qdrant (private) or ChromaDB (public) */
+    vectorStore: z.enum(["qdrant", "chroma"]),
+    vectorStoreImage: pinnedImage,
+    /** KV cache quantisation: q8_0 halves, q4_0 quarters the f16 KV memory (needs flash attention) */
+    kvCacheType: z.enum(["f16", "q8_0", "q4_0"]).default("q8_0"),
+    /** how long a model stays loaded after its last request */
+    keepAlive: pattern(/^\d+[smh]$/, "a duration like 30m").default("30m"),
+});
+
 export const stackConfigSchema = z.strictObject({
     /** which of the two worlds this stack builds */
     environment: z.enum(ENVIRONMENTS, { error: (iss) => `expected private or public, ${got(iss.input)}` }),
@@ -232,7 +247,8 @@ export const stackConfigSchema = z.strictObject({
     }),
     aiVm: aiVmSchema,
     containers: z.array(containerSchema).default([]),
-    models: z.array(modelSchema).default([]),
+    models: z.array(modelSchema).min(1, { error: "needs at least one model for Ollama to serve" }),
+    workloads: workloadsSchema,
     firewall: firewallSchema,
     backup: backupSchema.prefault({}),
 }).superRefine(crossFieldRules);

@@ -3,11 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AiVmConfig, EnvironmentName, ImageConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
-import { renderUserData } from "./cloudInit";
+import { AiServices, renderUserData } from "./cloudInit";
 
 export interface AiVmArgs {
     readonly environment: EnvironmentName;
     readonly vm: AiVmConfig;
+    /** what the VM serves: models, images, GPU */
+    readonly services: AiServices;
     readonly network: StackConfig["network"];
     /** the pinned Ubuntu 24.04 cloud image */
     readonly image: ImageConfig;
@@ -76,6 +78,7 @@ export class AiVm extends pulumi.ComponentResource {
                     nvidiaDriver: vm.nvidiaDriver,
                     dataMount: DATA_MOUNT,
                     dataDevice: DATA_DEVICE,
+                    services: args.services,
                 }),
             },
         }, { parent: this });
