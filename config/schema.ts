@@ -356,7 +356,6 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
     // Guest names become resource names and host names: the environment's prefix keeps the stacks apart.
     const envPrefix = `${c.environment}-`;
     [{ name: c.aiVm.name, path: ["aiVm", "name"] as Path }, ...c.containers.map((ct, i) => ({ name: ct.name, path: ["containers", i, "name"] as Path }))]
-        .concat([{ name: c.gpu.mappingName, path: ["gpu", "mappingName"] }])
         .filter((g) => !g.name.startsWith(envPrefix))
         .forEach((g) => problem(g.path, `must start with "${envPrefix}" so the two environments never share a name, got "${g.name}"`));
     unique(c.containers.map((ct, i) => ({ value: ct.name, path: ["containers", i, "name"] })).concat(

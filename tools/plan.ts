@@ -8,7 +8,7 @@
 import { evaluateStack } from "./lib/evaluate";
 import { loadStackFile, parseFlags, runMain } from "./lib/cli";
 import { renderPlan } from "./lib/render";
-const runPolicies = (..._a: unknown[]) => [];
+import { runPolicies } from "../policy/offline";
 
 const USAGE = "usage: npm run plan -- --stack <private|public> [--json] [--config FILE]";
 
@@ -26,8 +26,8 @@ async function main(): Promise<number> {
     if (!flags.json) {
         process.stderr.write(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...\n`);
     }
-    const { graph, config } = await evaluateStack({ stack, file });
-    graph.policy = runPolicies(graph, config);
+    const { graph } = await evaluateStack({ stack, file });
+    graph.policy = runPolicies(graph);
 
     if (flags.json) {
         process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);

@@ -1,0 +1,34 @@
+/**
+ * Each environment's identity for the isolation policy, read from the project's stack
+ * files (Pulumi.<stack>.yaml), so the facts live in one place. Policy config can override.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import type { EnvironmentIdentity } from "./rules/isolation";
+import { isRecord } from "./rules/model";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+export function stackIdentities(dir: string = PROJECT_DIR): EnvironmentIdentity[] {
+    const files = fs.readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).sort();
+    const identities: EnvironmentIdentity[] = [];
+    for (const file of files) {
+        const doc: unknown = parse(fs.readFileSync(path.join(dir, file), "utf8"));
+        const config = isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+        const at = (key: string): Record<string, unknown> => {
+            const v = config[`ai-dualstack:${key}`];
+            return isRecord(v) ? v : {};
+        };
+        const environment = config["ai-dualstack:environment"];
+        const { pool } = at("storage");
+        const { mappingName } = at("gpu");
+        const { bridge, vlanId, subnet } = at("network");
+        const { start, end } = at("vmidRange");
+        if (typeof environment === "string" && typeof pool === "string" && typeof mappingName === "string" && typeof bridge === "string"
+            && typeof vlanId === "number" && typeof subnet === "string" && typeof start === "number" && typeof end === "number") {
+            identities.push({ environment, pool, gpuMapping: mappingName, bridge, vlanId, subnet, vmidStart: start, vmidEnd: end });
+        }
+    }
+    return identities;
+}

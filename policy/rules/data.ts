@@ -1,0 +1,48 @@
+/** Data safety: what holds data is protected, and every stateful guest is backed up. */
+import { Finding, guestId, ofType, PolicyResource, Rule, statefulGuests, StackView, TYPES } from "./model";
+
+function statefulResources(stack: StackView): { resource: PolicyResource; what: string }[] {
+    return [
+        ...ofType(stack, TYPES.zfs).map((r) => ({ resource: r, what: "ZFS pool" })),
+        ...statefulGuests(stack).map((r) => ({ resource: r, what: r.type === TYPES.vm ? "VM owning a data disk" : "container with a data mount point" })),
+        ...ofType(stack, TYPES.dockerVolume).map((r) => ({ resource: r, what: "Docker volume" })),
+    ];
+}
+
+export const statefulProtected: Rule = {
+    name: "stateful-protected",
+    description: "ZFS pools, data disks, data mount points and database or vector-store volumes are protected.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        return statefulResources(stack)
+            .filter(({ resource }) => !resource.protect)
+            .map(({ resource, what }) => ({
+                urn: resource.urn,
+                message: `${what} ${resource.name} is not protected: a destroy or replacement would delete its data (set protect)`,
+            }));
+    },
+};
+
+export const backupCoverage: Rule = {
+    name: "backup-coverage",
+    description: "Every stateful guest is in an enabled backup job.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        const jobs = ofType(stack, TYPES.backupJob).filter((j) => j.props.enabled !== false);
+        const listed = (value: unknown, id: number) => Array.isArray(value) && value.map(String).includes(String(id));
+        const covered = (id: number) => jobs.some((j) =>
+            (j.props.all === true && !listed(j.props.excludes, id)) || listed(j.props.vmids, id));
+        const findings: Finding[] = [];
+        for (const guest of statefulGuests(stack)) {
+            const id = guestId(guest);
+            if (id === undefined) {
+                findings.push({ urn: guest.urn, message: `stateful guest ${guest.name} has no fixed VMID, so no backup job can name it` });
+            } else if (!covered(id)) {
+                findings.push({ urn: guest.urn, message: `stateful guest ${guest.name} (VMID ${id}) is in no enabled backup job` });
+            }
+        }
+        return findings;
+    },
+};

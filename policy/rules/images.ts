@@ -1,0 +1,37 @@
+/** Container images carry a pinned tag or digest, never none and never `latest`. */
+import { composeImages } from "./userData";
+import { ofType, PolicyResource, Rule, TYPES } from "./model";
+
+/** `repo:tag` or `repo@sha256:…`, with the tag not `latest` (a registry port is not a tag). */
+export function isPinned(image: string): boolean {
+    if (/@sha256:[0-9a-f]{64}$/.test(image)) {
+        return true;
+    }
+    const lastSlash = image.lastIndexOf("/");
+    const colon = image.indexOf(":", lastSlash + 1);
+    if (colon < 0) {
+        return false;
+    }
+    const tag = image.slice(colon + 1);
+    return tag !== "" && tag !== "latest";
+}
+
+export const imagesPinned: Rule = {
+    name: "images-pinned",
+    description: "No container image without a tag, or with the tag latest.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        const images: { resource: PolicyResource; image: string; where: string }[] = [
+            ...ofType(stack, TYPES.dockerContainer).map((r) => ({ resource: r, image: String(r.props.image ?? ""), where: "image" })),
+            ...ofType(stack, TYPES.dockerImage).map((r) => ({ resource: r, image: String(r.props.name ?? ""), where: "name" })),
+            ...composeImages(stack),
+        ];
+        return images
+            .filter(({ image }) => image !== "[unknown]" && !isPinned(image))
+            .map(({ resource, image, where }) => ({
+                urn: resource.urn,
+                message: `${resource.name} (${where}) uses image ${image || "(none)"} without a pinned tag; name a version like ollama/ollama:0.9.6`,
+            }));
+    },
+};

@@ -1,0 +1,98 @@
+/**
+ * Environment isolation: nothing in one environment's stack names the other's pool, GPU
+ * mapping, bridge, VLAN, subnet, VMID range or guest names. The identities come from policy
+ * config (by default read from the stack files, see ../identities.ts).
+ */
+import { isHostInCidr, isIpv4, parseCidr } from "../../config/net";
+import { Finding, isRecord, Rule } from "./model";
+
+export interface EnvironmentIdentity {
+    readonly environment: string;
+    readonly pool: string;
+    readonly gpuMapping: string;
+    readonly bridge: string;
+    readonly vlanId: number;
+    readonly subnet: string;
+    readonly vmidStart: number;
+    readonly vmidEnd: number;
+}
+
+export interface IsolationConfig {
+    readonly environments: readonly EnvironmentIdentity[];
+    /** exact tokens that may cross (e.g. a monitoring source the user opened on purpose) */
+    readonly allow: readonly string[];
+}
+
+const VMID_KEYS = new Set(["vmId", "vmid", "containerId", "dataVmid"]);
+const VLAN_KEYS = new Set(["vlan", "vlanId", "tag"]);
+
+export function isolationFindings(urn: string, props: Record<string, unknown>, other: EnvironmentIdentity, allow: ReadonlySet<string>): string[] {
+    const found = new Set<string>();
+    const subnet = parseCidr(other.subnet);
+    const names = new Map<string, string>([
+        [other.pool, `the ${other.environment} ZFS pool`],
+        [other.gpuMapping, `the ${other.environment} GPU mapping`],
+        [other.bridge, `the ${other.environment} bridge`],
+    ]);
+    const visit = (value: unknown, key: string | undefined, inVmids: boolean) => {
+        if (typeof value === "string") {
+            for (const token of value.split(/[^A-Za-z0-9_./-]+/).filter(Boolean)) {
+                if (allow.has(token)) continue;
+                const ip = token.replace(/\/\d+$/, "");
+                const what = names.get(token)
+                    ?? (token.startsWith(`${other.environment}-`) ? `a ${other.environment} name` : undefined)
+                    ?? (subnet && isIpv4(ip) && (isHostInCidr(ip, subnet) || token === other.subnet) ? `an address in the ${other.environment} subnet ${other.subnet}` : undefined)
+                    ?? (new RegExp(`^[A-Za-z][A-Za-z0-9_-]*\\.${other.vlanId}$`).test(token) ? `the ${other.environment} VLAN ${other.vlanId}` : undefined)
+                    ?? (inVmids && /^\d+$/.test(token) && Number(token) >= other.vmidStart && Number(token) <= other.vmidEnd ? `a VMID in the ${other.environment} range ${other.vmidStart}-${other.vmidEnd}` : undefined);
+                if (what) found.add(`${token} (${what})`);
+            }
+        } else if (typeof value === "number") {
+            if (key !== undefined && (VMID_KEYS.has(key) || inVmids) && value >= other.vmidStart && value <= other.vmidEnd && !allow.has(String(value))) {
+                found.add(`${value} (a VMID in the ${other.environment} range ${other.vmidStart}-${other.vmidEnd})`);
+            }
+            if (key !== undefined && VLAN_KEYS.has(key) && value === other.vlanId && !allow.has(String(value))) {
+                found.add(`${value} (the ${other.environment} VLAN)`);
+            }
+        } else if (Array.isArray(value)) {
+            value.forEach((v) => visit(v, key, inVmids || key === "vmids"));
+        } else if (isRecord(value)) {
+            Object.entries(value).forEach(([k, v]) => visit(v, k, false));
+        }
+    };
+    visit(props, undefined, false);
+    return [...found].sort().map((f) => `${urn.split("::").pop()} names ${f}`);
+}
+
+export const environmentIsolation: Rule<IsolationConfig> = {
+    name: "environment-isolation",
+    description: "Nothing in one environment names the other's pool, GPU mapping, bridge, VLAN, subnet, VMID range or guests.",
+    level: "mandatory",
+    config: {
+        environments: {
+            type: "array",
+            default: [],
+            description: "each environment's identity: {environment, pool, gpuMapping, bridge, vlanId, subnet, vmidStart, vmidEnd}",
+            items: { type: "object" },
+        },
+        allow: { type: "array", default: [], items: { type: "string" }, description: "tokens allowed to cross, e.g. a monitoring host's address" },
+    },
+    check(stack, config) {
+        if (stack.environment === undefined) {
+            return [{ urn: null, message: "the stack has no ai-dualstack Environment, so its side cannot be told" }];
+        }
+        const others = config.environments.filter((e) => e.environment !== stack.environment);
+        if (others.length === 0) {
+            return [{ urn: null, message: `policy config lists no environment other than ${stack.environment} to keep apart from` }];
+        }
+        const allow = new Set(config.allow);
+        const findings: Finding[] = [];
+        for (const r of stack.resources) {
+            for (const other of others) {
+                // The resource's own name counts too: a public stack must not hold "private-…".
+                isolationFindings(r.urn, { name: r.name, ...r.props }, other, allow)
+                    .forEach((message) => findings.push({ urn: r.urn, message: `${stack.environment} stack: ${message}` }));
+            }
+        }
+        return findings;
+    },
+};

@@ -1,0 +1,263 @@
+/**
+ * Every policy passes on what the program really builds and fails when its rule is
+ * broken, either in the stack config or in a minimal resource.
+ */
+import { Secret } from "@pulumi/policy";
+import { evaluate, key } from "../../tests/helpers";
+import type { PlanGraph } from "../../tools/lib/graph";
+import { runPolicies, stackViewOf } from "../offline";
+import { secretsRemediation, POLICIES } from "../pack";
+import { RULES } from "../rules";
+import { isPinned } from "../rules/images";
+import type { PolicyResource, StackView } from "../rules/model";
+import { wrapPlainSecrets } from "../rules/secrets";
+import { packDefaults } from "../settings";
+
+let privateGraph: PlanGraph;
+let publicGraph: PlanGraph;
+
+beforeAll(async () => {
+    privateGraph = (await evaluate("private")).graph;
+    publicGraph = (await evaluate("public")).graph;
+});
+
+function run(policy: string, stack: StackView, given: Record<string, unknown> = packDefaults()[policy] ?? {}) {
+    const rule = RULES.find((r) => r.name === policy);
+    if (!rule) throw new Error(`no policy ${policy}`);
+    return rule.run(stack, given).map((f) => f.message);
+}
+
+/** The stack view of a graph with one resource's props (or protect) changed. */
+function changed(graph: PlanGraph, name: string, change: (r: { props: Record<string, unknown>; protect: boolean }) => void): StackView {
+    const view = stackViewOf(graph);
+    const copy = JSON.parse(JSON.stringify(view)) as { resources: PolicyResource[]; environment: string | undefined };
+    const target = copy.resources.find((r) => r.name === name);
+    if (!target) throw new Error(`no resource ${name}`);
+    const mutable = target as { props: Record<string, unknown>; protect: boolean };
+    change(mutable);
+    return copy;
+}
+
+const minimal = (resources: Partial<PolicyResource>[], environment = "public"): StackView => ({
+    environment,
+    resources: resources.map((r, i) => ({ urn: `urn:pulumi:test::ai-dualstack::t::r${i}`, type: "t", name: `r${i}`, props: {}, protect: false, ...r })),
+});
+
+test("the two committed stacks pass every policy", () => {
+    expect(runPolicies(privateGraph)).toEqual([]);
+    expect(runPolicies(publicGraph)).toEqual([]);
+});
+
+describe("gpu-mapping-exclusive", () => {
+    test("fails when a second VM uses the same mapping", () => {
+        const view = stackViewOf(privateGraph);
+        const vm = view.resources.find((r) => r.name === "private-ai-vm") as PolicyResource;
+        const second = { ...vm, urn: `${vm.urn}-2`, name: "private-ai-vm-2" };
+        expect(run("gpu-mapping-exclusive", { ...view, resources: [...view.resources, second] }))
+            .toEqual(["PCI mapping private-gpu is used by 2 VMs (private-ai-vm, private-ai-vm-2); a GPU can be passed to only one VM"]);
+    });
+});
+
+describe("gpu-vm-settings", () => {
+    test("names every setting a GPU VM gets wrong", () => {
+        const view = changed(privateGraph, "private-ai-vm", (r) => {
+            Object.assign(r.props, { machine: "pc", bios: "seabios", cpu: { type: "kvm64" }, memory: { dedicated: 1024, floating: 1024 } });
+            r.props.hostpcis = [{ device: "hostpci0", id: "0000:01:00.0", pcie: false }];
+        });
+        expect(run("gpu-vm-settings", view)).toEqual([
+            "GPU VM private-ai-vm: machine is pc, needs q35",
+            "GPU VM private-ai-vm: bios is seabios, needs ovmf",
+            "GPU VM private-ai-vm: CPU type is kvm64, needs host",
+            "GPU VM private-ai-vm: ballooning is on (memory.floating must be 0)",
+            "GPU VM private-ai-vm: hostpcis[0] uses the raw PCI id 0000:01:00.0; use a PCI mapping",
+            "GPU VM private-ai-vm: hostpcis[0] has no mapping",
+            "GPU VM private-ai-vm: hostpcis[0] has PCIe off",
+        ]);
+    });
+});
+
+describe("environment-isolation", () => {
+    test("fails when the public stack is given the private GPU mapping", async () => {
+        const { graph } = await evaluate("public", (c) => { key(c, "gpu").mappingName = "private-gpu"; });
+        expect(run("environment-isolation", stackViewOf(graph))).toEqual([
+            "public stack: public-ai-vm names private-gpu (the private GPU mapping)",
+            "public stack: public-gpu-mapping names private-gpu (the private GPU mapping)",
+        ]);
+    });
+
+    test("fails the other way round too: private on the public bridge, VLAN and VMIDs", async () => {
+        const { graph } = await evaluate("private", (c) => {
+            key(c, "network").bridge = "vmbr20";
+            key(c, "network").vlanId = 20;
+        });
+        const messages = run("environment-isolation", stackViewOf(graph));
+        expect(messages).toContain("private stack: private-host-bridge-pve names vmbr20 (the public bridge)");
+        expect(messages).toContain("private stack: private-host-vlan-pve names eno1.20 (the public VLAN 20)");
+        expect(messages).toContain("private stack: private-ai-vm names vmbr20 (the public bridge)");
+    });
+
+    test("addresses and VMIDs of the other side are found wherever they are; the allow list lets one through", () => {
+        const view = changed(publicGraph, "public-db-firewall-rules", (r) => {
+            (r.props.rules as Record<string, unknown>[])[0].source = "10.10.10.24/32";
+        });
+        expect(run("environment-isolation", view)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.24/32 (an address in the private subnet 10.10.10.0/24)"]);
+        expect(run("environment-isolation", view, { ...packDefaults()["environment-isolation"], allow: ["10.10.10.24/32"] })).toEqual([]);
+        const backup = changed(publicGraph, "public-backup-job", (r) => { (r.props.vmids as string[]).push("150"); });
+        expect(run("environment-isolation", backup)).toEqual(["public stack: public-backup-job names 150 (a VMID in the private range 100-199)"]);
+    });
+});
+
+describe("stateful-protected", () => {
+    test("fails for an unprotected data holder, pool or data container", () => {
+        const unprotected = new Set(["public-ai-data", "public-db-ct"]);
+        const view = stackViewOf({
+            ...publicGraph,
+            resources: publicGraph.resources.map((r) => (unprotected.has(r.name) ? { ...r, options: { ...r.options, protect: false } } : r)),
+        });
+        expect(run("stateful-protected", view)).toEqual([
+            "VM owning a data disk public-ai-data is not protected: a destroy or replacement would delete its data (set protect)",
+            "container with a data mount point public-db-ct is not protected: a destroy or replacement would delete its data (set protect)",
+        ]);
+        expect(run("stateful-protected", minimal([{ type: "proxmoxve:node/disk/zfs:Zfs", name: "tank" }]))).toEqual([
+            "ZFS pool tank is not protected: a destroy or replacement would delete its data (set protect)",
+        ]);
+    });
+
+    test("a VM whose disks are only the OS image and attached data is not stateful itself", () => {
+        expect(run("stateful-protected", stackViewOf(publicGraph))).toEqual([]);
+        expect(stackViewOf(publicGraph).resources.find((r) => r.name === "public-ai-vm")?.protect).toBe(false);
+    });
+});
+
+describe("secrets-are-secret", () => {
+    test("fails for a plain password, token or private key, and passes masked ones", () => {
+        const view = minimal([
+            { name: "ct", props: { initialization: { userAccount: { password: "hunter2" } } } },
+            { name: "prov", props: { apiToken: "root@pam!t=x", ssh: { privateKey: "-----BEGIN" } } },
+            { name: "ok", props: { password: "[secret]", connection: "[secret]" } },
+        ]);
+        expect(run("secrets-are-secret", view)).toEqual([
+            "ct.initialization.userAccount.password is a secret-bearing input given in plain text; take it from pulumi config --secret or @pulumi/random, or wrap it in pulumi.secret()",
+            "prov.apiToken is a secret-bearing input given in plain text; take it from pulumi config --secret or @pulumi/random, or wrap it in pulumi.secret()",
+            "prov.ssh.privateKey is a secret-bearing input given in plain text; take it from pulumi config --secret or @pulumi/random, or wrap it in pulumi.secret()",
+        ]);
+    });
+
+    test("under the CLI the pack remediates: plain secret-bearing inputs become secrets", () => {
+        const remediate = secretsRemediation.remediateResource;
+        if (!remediate) throw new Error("no remediation");
+        const already = new Secret("kept");
+        const args = { props: { connection: { host: "10.0.0.1", privateKey: "PEM" }, password: already } } as unknown as Parameters<typeof remediate>[0];
+        const result = remediate(args) as Record<string, Record<string, unknown>>;
+        expect(result.connection.privateKey).toBeInstanceOf(Secret);
+        expect((result.connection.privateKey as Secret).value).toBe("PEM");
+        expect(result.connection.host).toBe("10.0.0.1");
+        expect(result.password).toBe(already);
+        expect(wrapPlainSecrets({ a: 1 }, () => false, (v) => v).wrapped).toBe(0);
+    });
+});
+
+describe("images-pinned", () => {
+    test("fails for an untagged or latest image in the AI VM's compose file", () => {
+        const view = changed(privateGraph, "private-ai-user-data", (r) => {
+            const raw = r.props.sourceRaw as Record<string, string>;
+            raw.data = raw.data.replace("image: ollama/ollama:0.9.6", "image: ollama/ollama").replace("image: qdrant/qdrant:v1.14.1", "image: qdrant/qdrant:latest");
+        });
+        expect(run("images-pinned", view)).toEqual([
+            "private-ai-user-data (/etc/ai-dualstack/compose.yaml service ollama) uses image ollama/ollama without a pinned tag; name a version like ollama/ollama:0.9.6",
+            "private-ai-user-data (/etc/ai-dualstack/compose.yaml service qdrant) uses image qdrant/qdrant:latest without a pinned tag; name a version like ollama/ollama:0.9.6",
+        ]);
+    });
+
+    test("reads Docker provider resources too, and knows tags from registry ports", () => {
+        const view = minimal([{ type: "docker:index/container:Container", name: "web", props: { image: "nginx" } }]);
+        expect(run("images-pinned", view)).toHaveLength(1);
+        expect(isPinned("registry.lan:5000/app")).toBe(false);
+        expect(isPinned("registry.lan:5000/app:1.2")).toBe(true);
+        expect(isPinned(`app@sha256:${"a".repeat(64)}`)).toBe(true);
+        expect(isPinned("app:latest")).toBe(false);
+    });
+});
+
+describe("public-default-deny", () => {
+    test("fails for a public guest with input ACCEPT or a NIC without firewall", () => {
+        let view = changed(publicGraph, "public-proxy-firewall-options", (r) => { r.props.inputPolicy = "ACCEPT"; });
+        const nicOff = changed(publicGraph, "public-ai-vm", (r) => { (r.props.networkDevices as Record<string, unknown>[])[0].firewall = false; });
+        expect(run("public-default-deny", view)).toEqual(["public guest public-proxy-ct: input policy is ACCEPT, needs DROP"]);
+        expect(run("public-default-deny", nicOff)).toEqual(["public guest public-ai-vm: NIC 0 has firewall off, so no rule applies"]);
+        view = { ...view, resources: view.resources.filter((r) => r.name !== "public-db-firewall-options") };
+        expect(run("public-default-deny", view)).toContain("public guest public-db-ct: has no firewall options (enabled, input DROP)");
+    });
+
+    test("does not apply to the private environment unless configured", () => {
+        const view = changed(privateGraph, "private-db-firewall-options", (r) => { r.props.inputPolicy = "ACCEPT"; });
+        expect(run("public-default-deny", view)).toEqual([]);
+        expect(run("public-default-deny", view, { environments: ["public", "private"] })).toEqual(["private guest private-db-ct: input policy is ACCEPT, needs DROP"]);
+    });
+});
+
+describe("backup-coverage", () => {
+    test("fails for a stateful guest no enabled job names", () => {
+        const view = changed(publicGraph, "public-backup-job", (r) => { r.props.vmids = ["210", "211", "250"]; });
+        expect(run("backup-coverage", view)).toEqual(["stateful guest public-proxy-ct (VMID 212) is in no enabled backup job"]);
+        const disabled = changed(publicGraph, "public-backup-job", (r) => { r.props.enabled = false; });
+        expect(run("backup-coverage", disabled)).toHaveLength(4);
+        const all = changed(publicGraph, "public-backup-job", (r) => { r.props.vmids = []; r.props.all = true; r.props.excludes = ["212"]; });
+        expect(run("backup-coverage", all)).toEqual(["stateful guest public-proxy-ct (VMID 212) is in no enabled backup job"]);
+    });
+});
+
+describe("unprivileged-containers", () => {
+    test("a privileged container is mandatory in public and advisory in private (policy/config/<env>.json)", () => {
+        const privileged = (graph: PlanGraph, name: string): PlanGraph => ({
+            ...graph,
+            resources: graph.resources.map((r) => (r.name === name ? { ...r, inputs: { ...r.inputs, unprivileged: false } } : r)),
+        });
+        expect(runPolicies(privileged(publicGraph, "public-db-ct"))).toEqual([
+            expect.objectContaining({ policy: "unprivileged-containers", level: "mandatory", message: "container public-db-ct is privileged: root inside is root on the Proxmox host" }),
+        ]);
+        expect(runPolicies(privileged(privateGraph, "private-ci-ct"))).toEqual([
+            expect.objectContaining({ policy: "unprivileged-containers", level: "advisory" }),
+        ]);
+    });
+});
+
+describe("model-fits-vram", () => {
+    test("advises when a configured model does not fit the GPU", async () => {
+        const { graph } = await evaluate("public", (c) => {
+            (c["ai-dualstack:models"] as unknown[]).push({ name: "qwen2.5:32b", sizeGiB: 20 });
+        });
+        expect(runPolicies(graph)).toEqual([expect.objectContaining({
+            policy: "model-fits-vram",
+            level: "advisory",
+            message: "model qwen2.5:32b (20 GiB + 15% headroom) does not fit the RTX 3060's 12 GiB; Ollama would spill to CPU and slow down",
+        })]);
+        expect(run("model-fits-vram", stackViewOf(graph), { headroomPercent: 0 })).toHaveLength(1);
+    });
+});
+
+describe("the CrossGuard pack", () => {
+    test("has every policy once, secrets as a remediation, isolation defaults from the stack files", () => {
+        expect(POLICIES.map((p) => p.name).sort()).toEqual(RULES.map((r) => r.name).sort());
+        expect(POLICIES.find((p) => p.name === "secrets-are-secret")?.enforcementLevel).toBe("remediate");
+        const isolation = POLICIES.find((p) => p.name === "environment-isolation");
+        const envs = isolation?.configSchema?.properties.environments.default as { environment: string }[];
+        expect(envs.map((e) => e.environment)).toEqual(["private", "public"]);
+    });
+
+    test("a stack validation reports through CrossGuard what the offline check finds", async () => {
+        const policy = POLICIES.find((p) => p.name === "environment-isolation");
+        if (!policy || !("validateStack" in policy)) throw new Error("no stack policy");
+        const { graph } = await evaluate("public", (c) => { key(c, "gpu").mappingName = "private-gpu"; });
+        const reported: [string, string | undefined][] = [];
+        const args = {
+            resources: graph.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, props: r.inputs, opts: { protect: r.options.protect } })),
+            getConfig: () => ({}),
+        } as unknown as Parameters<typeof policy.validateStack>[0];
+        await policy.validateStack(args, (message, urn) => reported.push([message, urn]));
+        expect(reported.map(([m]) => m)).toEqual([
+            "public stack: public-ai-vm names private-gpu (the private GPU mapping)",
+            "public stack: public-gpu-mapping names private-gpu (the private GPU mapping)",
+        ]);
+    });
+});

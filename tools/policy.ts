@@ -1,0 +1,57 @@
+/**
+ * npm run policy [-- --stack <name> [--config FILE]] [--json]
+ *
+ * Runs the policy pack offline against the plan graph of both stacks (or one), prints
+ * every violation with its policy, level, resource and message, and exits 1 when any is
+ * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
+ */
+import { evaluateStack } from "./lib/evaluate";
+import { knownStacks, loadStackFile, parseFlags, runMain, UsageError } from "./lib/cli";
+import type { PolicyFinding } from "./lib/graph";
+import { runPolicies } from "../policy/offline";
+import { RULES } from "../policy/rules";
+
+const USAGE = "usage: npm run policy [-- --stack <private|public> [--config FILE]] [--json]";
+
+async function main(): Promise<number> {
+    const flags = parseFlags(process.argv.slice(2), {
+        stack: { type: "string" },
+        config: { type: "string" },
+        json: { type: "boolean" },
+    }, USAGE);
+    if (flags.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
+    if (flags.config !== undefined && flags.stack === undefined) {
+        throw new UsageError(`--config needs --stack\n${USAGE}`);
+    }
+    const stacks = flags.stack !== undefined ? [flags.stack] : knownStacks();
+    const report: Record<string, PolicyFinding[]> = {};
+    for (const name of stacks) {
+        const { stack, file } = loadStackFile(name, flags.config, USAGE);
+        if (!flags.json) {
+            process.stderr.write(`checking stack ${stack} against ${RULES.length} policies...\n`);
+        }
+        const { graph } = await evaluateStack({ stack, file });
+        report[stack] = runPolicies(graph);
+    }
+
+    const all = Object.values(report).flat();
+    const mandatory = all.filter((f) => f.level === "mandatory").length;
+    if (flags.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+        for (const [stack, findings] of Object.entries(report)) {
+            process.stdout.write(`stack ${stack}: ${findings.length === 0 ? "all policies pass" : `${findings.length} finding(s)`}\n`);
+            for (const f of findings) {
+                const where = f.urn ? f.urn.split("::").pop() : "(stack)";
+                process.stdout.write(`  ${f.level === "mandatory" ? "FAIL" : "warn"} [${f.level}] ${f.policy} ${where}: ${f.message}\n`);
+            }
+        }
+        process.stdout.write(`${mandatory} mandatory violation(s), ${all.length - mandatory} advisory finding(s) across ${stacks.join(", ")}\n`);
+    }
+    return mandatory > 0 ? 1 : 0;
+}
+
+runMain(main);
