@@ -162,3 +162,18 @@ describe("parallelism and identity", () => {
         expect(input(job, "pruneBackups")).toEqual({ "keep-daily": "7", "keep-monthly": "6", "keep-weekly": "4" });
     });
 });
+
+describe("the graph scales out, not up", () => {
+    test("more guests make the graph wider, never longer: the critical path stays the same", async () => {
+        const { scaledSection } = await import("../tools/bench");
+        const { fromConfigSection } = await import("../tools/lib/stackFile");
+        const { evaluateStack } = await import("../tools/lib/evaluate");
+        const { graphShape } = await import("../tools/lib/graphMetrics");
+        const shape = async (n: number) => graphShape((await evaluateStack({ stack: "private", file: fromConfigSection(scaledSection(n)) })).graph);
+        const small = await shape(6);
+        const large = await shape(30);
+        expect(large.criticalPath).toBe(small.criticalPath);
+        expect(large.widestLevel).toBeGreaterThanOrEqual(small.widestLevel + 24);
+        expect(graphShape(privateEnv.graph).criticalPath).toBe(small.criticalPath);
+    });
+});

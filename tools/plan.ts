@@ -5,7 +5,7 @@
  * stack's config and prints the resource tree, the policy verdicts and a summary, or the
  * graph as JSON. Bad config: exit 1, one line per problem naming the config key.
  */
-import { evaluateStack } from "./lib/evaluate";
+import { evaluateStack, validateStackFile } from "./lib/evaluate";
 import { loadStackFile, parseFlags, runMain } from "./lib/cli";
 import { renderPlan } from "./lib/render";
 import { runPolicies } from "../policy/offline";
@@ -23,6 +23,7 @@ async function main(): Promise<number> {
         return 0;
     }
     const { stack, file } = loadStackFile(flags.stack, flags.config, USAGE);
+    validateStackFile(file);
     if (!flags.json) {
         process.stderr.write(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...\n`);
     }

@@ -5,7 +5,7 @@
  * every violation with its policy, level, resource and message, and exits 1 when any is
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
-import { evaluateStack } from "./lib/evaluate";
+import { evaluateStack, validateStackFile } from "./lib/evaluate";
 import { knownStacks, loadStackFile, parseFlags, runMain, UsageError } from "./lib/cli";
 import type { PolicyFinding } from "./lib/graph";
 import { runPolicies } from "../policy/offline";
@@ -30,6 +30,7 @@ async function main(): Promise<number> {
     const report: Record<string, PolicyFinding[]> = {};
     for (const name of stacks) {
         const { stack, file } = loadStackFile(name, flags.config, USAGE);
+        validateStackFile(file);
         if (!flags.json) {
             process.stderr.write(`checking stack ${stack} against ${RULES.length} policies...\n`);
         }

@@ -48,16 +48,21 @@ interface Captured {
     readonly opts: pulumi.ResourceOptions;
 }
 
-/** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
-export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
-    const { stack, file } = options;
+/** The stack file's config, validated as the program will (throws ConfigError). */
+export function validateStackFile(file: StackConfigFile): StackConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
             .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v]),
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
-    const config = validateRawConfig(raw, secretKeys);
+    return validateRawConfig(raw, secretKeys);
+}
+
+/** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
+export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
+    const { stack, file } = options;
+    const config = validateStackFile(file);
     const inventory = options.inventory ?? inventoryFromConfig(config);
 
     // The program reads which keys are secret from the environment, as under the CLI.

@@ -1,0 +1,92 @@
+/**
+ * The command-line tools as a user runs them: `npm run plan` and `npm run policy`.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { evaluate } from "./helpers";
+
+const ROOT = path.join(__dirname, "..");
+
+function tool(script: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "tools", script), ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_CONFIG: "", PULUMI_CONFIG_SECRET_KEYS: "" },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function brokenCopy(stack: string, from: string, to: string): string {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), `Pulumi.${stack}.yaml`);
+    const text = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
+    expect(text).toContain(from);
+    fs.writeFileSync(file, text.replace(from, to));
+    return file;
+}
+
+describe("npm run plan", () => {
+    test("--json prints only the graph, as the DESIGN contract says", () => {
+        const { code, stdout } = tool("plan.ts", ["--stack", "private", "--json"]);
+        expect(code).toBe(0);
+        const graph = JSON.parse(stdout);
+        expect(Object.keys(graph).sort()).toEqual(["outputs", "policy", "project", "resources", "stack"]);
+        expect(graph).toMatchObject({ stack: "private", project: "ai-dualstack", policy: [] });
+        for (const r of graph.resources) {
+            expect(Object.keys(r).sort()).toEqual(["custom", "dependencies", "inputs", "name", "options", "parent", "provider", "type", "urn"]);
+            expect(Object.keys(r.options).sort()).toEqual(["deleteBeforeReplace", "ignoreChanges", "protect", "retainOnDelete"]);
+        }
+        const urns = graph.resources.map((r: { urn: string }) => r.urn);
+        expect(urns).toEqual([...urns].sort((a: string, b: string) => a.localeCompare(b)));
+        // Secrets stay masked: no placeholder value leaks into the JSON.
+        expect(stdout).not.toContain("plan-placeholder");
+        expect(stdout).toContain('"[secret]"');
+    });
+
+    test("the same config gives the same JSON", async () => {
+        const a = JSON.stringify((await evaluate("public")).graph);
+        const b = JSON.stringify((await evaluate("public")).graph);
+        expect(a).toBe(b);
+    });
+
+    test("the text view shows the tree, counts by type, policy and summary", () => {
+        const { code, stdout, stderr } = tool("plan.ts", ["--stack", "public"]);
+        expect(code).toBe(0);
+        expect(stdout).toMatch(/^stack public \(ai-dualstack\)\n└─ public {2}\(ai-dualstack:env:Environment\)/);
+        expect(stdout).toContain("public-storage-pool  (proxmoxve:node/disk/zfs:Zfs)  [protected, retained]");
+        expect(stdout).toMatch(/proxmoxve:index\/containerLegacy:ContainerLegacy +3/);
+        expect(stdout).toContain("policy:\n  all policies pass");
+        expect(stdout).toMatch(/summary: \d+ resources/);
+        expect(stderr).toContain("evaluating stack public");
+    });
+
+    test("bad config: exit 1, one line per problem naming the key, no stack trace", () => {
+        const file = brokenCopy("private", `pciAddress: "0000:01:00.0"`, `pciAddress: "1:0"`);
+        const { code, stdout, stderr } = tool("plan.ts", ["--stack", "private", "--config", file]);
+        expect(code).toBe(1);
+        expect(stdout).toBe("");
+        expect(stderr).toBe(`ai-dualstack:gpu.pciAddress: expected 0000:01:00.0 form, got "1:0"\n`);
+    });
+
+    test("an unknown stack names the stacks there are", () => {
+        const { code, stderr } = tool("plan.ts", ["--stack", "staging"]);
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/no stack config .*Pulumi\.staging\.yaml \(stacks here: private, public\)/);
+    });
+});
+
+describe("npm run policy", () => {
+    test("passes on both committed stacks", () => {
+        const { code, stdout } = tool("policy.ts", []);
+        expect(code).toBe(0);
+        expect(stdout).toContain("stack private: all policies pass\nstack public: all policies pass\n0 mandatory violation(s)");
+    });
+
+    test("exits 1 naming the policy when the public VM is given the private mapping", () => {
+        const file = brokenCopy("public", "mappingName: public-gpu", "mappingName: private-gpu");
+        const { code, stdout } = tool("policy.ts", ["--stack", "public", "--config", file]);
+        expect(code).toBe(1);
+        expect(stdout).toContain("FAIL [mandatory] environment-isolation public-ai-vm: public stack: public-ai-vm names private-gpu (the private GPU mapping)");
+    });
+});
