@@ -8,7 +8,16 @@
  * When an upstream fix lands, delete the entry and the tests show what changes.
  */
 
+/** Resource types the quirks are about. */
+export const QUIRK_TYPES = {
+    vm: "proxmoxve:index/vmLegacy:VmLegacy",
+    container: "proxmoxve:index/containerLegacy:ContainerLegacy",
+    zfs: "proxmoxve:node/disk/zfs:Zfs",
+} as const;
+
 export interface Quirk {
+    /** the resource types it affects */
+    readonly appliesTo: readonly string[];
     /** property paths passed to `ignoreChanges` (and treated as noise by drift) */
     readonly ignoreChanges: readonly string[];
     /** what goes wrong without the workaround */
@@ -23,12 +32,14 @@ export const QUIRKS = {
      * import report it as changed; re-using the devices after a destroy needs `wipefs`.
      */
     zfsPool: {
+        appliesTo: [QUIRK_TYPES.zfs],
         ignoreChanges: ["addStorage", "cleanupConfig", "cleanupDisks"],
         why: "create-time, write-only attributes the provider cannot read back",
         sources: ["pulumi-proxmoxve node.disk.Zfs docs", "bpg/terraform-provider-proxmox#1163"],
     },
     /** Disk tuning fields (`speed`, ...) are re-reported on every refresh. */
     vmDiskSpeed: {
+        appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: ["disks[0].speed", "disks[1].speed"],
         why: "disk speed limits come back from the API in another shape and show a diff every run",
         sources: ["muhlba91/pulumi-proxmoxve#35", "muhlba91/pulumi-proxmoxve#664"],
@@ -40,6 +51,7 @@ export const QUIRKS = {
      * `pulumi up --replace <vm urn>` instead.
      */
     vmCloudInit: {
+        appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: ["initialization.userDataFileId", "initialization.userAccount"],
         why: "changing the user-data snippet or SSH keys forces replacement of the VM",
         sources: [
@@ -55,12 +67,14 @@ export const QUIRKS = {
      * the policy pack still checks the mapping from the program's inputs.
      */
     vmMappedHostpci: {
+        appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: ["hostpcis"],
         why: "mapped hostpci devices are re-reported as changed on every plan",
         sources: ["bpg/terraform-provider-proxmox#517", "ClusterCreator ignores hostpci"],
     },
     /** VMs show phantom `vga` updates after creation. */
     vmVga: {
+        appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: ["vga"],
         why: "the vga block is re-reported with server defaults",
         sources: ["bpg/terraform-provider-proxmox#1224", "bpg/terraform-provider-proxmox#1494"],
@@ -71,6 +85,7 @@ export const QUIRKS = {
      * and clone timeouts instead of being serialised.
      */
     guestLockTimeout: {
+        appliesTo: [QUIRK_TYPES.vm, QUIRK_TYPES.container],
         ignoreChanges: [],
         why: "parallel guest creation hits qemu-server lock timeouts",
         sources: ["bpg/terraform-provider-proxmox#995", "bpg/terraform-provider-proxmox#1521"],
@@ -80,12 +95,14 @@ export const QUIRKS = {
      * sets it, and the mount point's size is re-reported in another unit.
      */
     containerDisk: {
+        appliesTo: [QUIRK_TYPES.container],
         ignoreChanges: ["mountPoints[0].size"],
         why: "containers are replaced on every up unless disk is explicit; mount point sizes are re-reported",
         sources: ["muhlba91/pulumi-proxmoxve#174"],
     },
     /** Destroying a running VM hangs unless the provider stops it first. */
     vmStopOnDestroy: {
+        appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: [],
         why: "destroy waits for a graceful shutdown that never comes",
         sources: ["bpg/terraform-provider-proxmox docs/guides/vm-lifecycle.md"],
@@ -95,12 +112,14 @@ export const QUIRKS = {
      * ("config file already exists"), so guests are deleted before they are replaced.
      */
     fixedVmid: {
+        appliesTo: [QUIRK_TYPES.vm, QUIRK_TYPES.container],
         ignoreChanges: [],
         why: "create-before-delete collides on a fixed VMID",
         sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
     },
     /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
     snippetUpload: {
+        appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: [],
         why: "snippets are not uploadable through the API; the provider needs ssh settings",
         sources: ["bpg/terraform-provider-proxmox#1005", "bpg/terraform-provider-proxmox#1608"],
@@ -120,4 +139,13 @@ export const GUEST_TIMEOUTS = {
 /** All ignored paths for a resource built from these quirks, in a stable order. */
 export function ignoredPaths(...names: QuirkName[]): string[] {
     return [...new Set(names.flatMap((n) => QUIRKS[n].ignoreChanges))];
+}
+
+/**
+ * Whether a drifted property is a known provider quirk rather than real drift: the path
+ * is (or lies under) an ignored path of a quirk that applies to the resource's type.
+ */
+export function isKnownNoise(type: string, path: string): boolean {
+    return Object.values(QUIRKS).some((q: Quirk) => q.appliesTo.includes(type)
+        && q.ignoreChanges.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`)));
 }

@@ -1,7 +1,7 @@
 /** Data safety: what holds data is protected, and every stateful guest is backed up. */
 import { Finding, guestId, ofType, PolicyResource, Rule, statefulGuests, StackView, TYPES } from "./model";
 
-function statefulResources(stack: StackView): { resource: PolicyResource; what: string }[] {
+export function statefulResources(stack: StackView): { resource: PolicyResource; what: string }[] {
     return [
         ...ofType(stack, TYPES.zfs).map((r) => ({ resource: r, what: "ZFS pool" })),
         ...statefulGuests(stack).map((r) => ({ resource: r, what: r.type === TYPES.vm ? "VM owning a data disk" : "container with a data mount point" })),

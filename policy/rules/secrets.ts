@@ -6,6 +6,11 @@ import { isRecord, Rule } from "./model";
 
 const SECRET_KEY = /^(password|passwd|token|apiToken|apiKey|secret|clientSecret|privateKey|privateKeyPassword|secretKey|accessKey|authTicket)$/i;
 
+/** Whether a property name says its value is a secret (passwords, tokens, keys). */
+export function isSecretBearingKey(key: string): boolean {
+    return SECRET_KEY.test(key);
+}
+
 /** Paths of secret-bearing values that are not secret; `isSecret` says what a secret looks like where the rule runs. */
 export function plainSecretPaths(props: Record<string, unknown>, isSecret: (value: unknown) => boolean): string[] {
     const paths: string[] = [];

@@ -1,0 +1,128 @@
+/**
+ * The thin layer over the Pulumi Automation API that `npm run drift` and `npm run rebuild`
+ * use. Everything that needs the Pulumi CLI goes through `StackOps`, so the tools' logic
+ * is tested with a fake and this file stays small.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
+import { PROJECT_DIR } from "./stackFile";
+
+/** A resource as the stack's state records it (`pulumi stack export`). */
+export interface StateResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly custom: boolean;
+    readonly protect: boolean;
+    readonly dependencies: readonly string[];
+    readonly parent?: string;
+    /** `urn::id` of the provider it uses */
+    readonly provider?: string;
+    readonly inputs: Record<string, unknown>;
+}
+
+export interface StackOps {
+    readonly name: string;
+    /** the stack's resources from its state */
+    resources(): Promise<StateResource[]>;
+    /** `pulumi refresh --preview-only`: reads Proxmox, changes no state */
+    previewRefresh(onEvent: (event: EngineEvent) => void): Promise<void>;
+    /** destroys everything but the protected resources and `exclude` */
+    destroy(exclude: readonly string[], onOutput: (line: string) => void): Promise<OpMap>;
+    up(onOutput: (line: string) => void): Promise<OpMap>;
+}
+
+export interface Backend {
+    open(stack: string): Promise<StackOps>;
+}
+
+/** The Pulumi CLI is not installed here. */
+export class CliMissingError extends Error {
+    constructor() {
+        super("Pulumi CLI not found: drift and rebuild drive the real `pulumi` binary. Install the Pulumi CLI on this machine or runner "
+            + "(see the README, \"Real use with the Pulumi CLI\"), or put it on PATH, then run this again.");
+        this.name = "CliMissingError";
+    }
+}
+
+/** Where the `pulumi` binary is: on PATH, or where its installer puts it (~/.pulumi/bin). */
+export function findPulumiCli(env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = fs.existsSync): string | undefined {
+    const dirs = (env.PATH ?? "").split(path.delimiter).filter(Boolean);
+    dirs.push(path.join(env.PULUMI_HOME ?? path.join(env.HOME ?? os.homedir(), ".pulumi"), "bin"));
+    return dirs.map((d) => path.join(d, "pulumi")).find((p) => exists(p));
+}
+
+/** Turns what the CLI says when it fails into one line that says what to do. */
+export function explainAutomationError(stack: string, err: unknown): string {
+    const text = err instanceof Error ? err.message : String(err);
+    if (/no stack named|stack .* not found|could not find stack/i.test(text)) {
+        return `stack ${stack} does not exist in the current backend: create it with \`pulumi stack init ${stack}\` (or \`pulumi login\` to the backend that has it)`;
+    }
+    if (/not logged in|PULUMI_ACCESS_TOKEN|unauthorized|401|login/i.test(text) && !/proxmox/i.test(text)) {
+        return "not logged in to a Pulumi state backend: run `pulumi login` (Pulumi Cloud, s3://…, or file://…; see the README) or set PULUMI_ACCESS_TOKEN";
+    }
+    if (/passphrase/i.test(text)) {
+        return "the stack's secrets are passphrase-encrypted: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)";
+    }
+    if (/authentication|permission denied|403|ticket|api token/i.test(text)) {
+        return `Proxmox refused the credentials: check ai-dualstack:proxmoxPassword / proxmoxApiToken (pulumi config set --secret …)\n${firstLine(text)}`;
+    }
+    return firstLine(text);
+}
+
+function firstLine(text: string): string {
+    return text.split("\n").map((l) => l.trim()).find((l) => l.startsWith("error:")) ?? text.split("\n")[0];
+}
+
+/** The real backend: this project's stacks through LocalWorkspace and the installed CLI. */
+export function pulumiBackend(workDir: string = PROJECT_DIR): Backend {
+    return {
+        async open(stackName: string): Promise<StackOps> {
+            const cli = findPulumiCli();
+            if (cli === undefined) {
+                throw new CliMissingError();
+            }
+            const auto = await import("@pulumi/pulumi/automation");
+            const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(path.dirname(cli)) });
+            const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir }, { pulumiCommand });
+            return {
+                name: stackName,
+                async resources() {
+                    const exported = await stack.exportStack();
+                    return parseDeployment(exported.deployment);
+                },
+                async previewRefresh(onEvent) {
+                    await stack.previewRefresh({ onEvent });
+                },
+                async destroy(exclude, onOutput) {
+                    const result = await stack.destroy({ excludeProtected: true, exclude: [...exclude], onOutput });
+                    return result.summary.resourceChanges ?? {};
+                },
+                async up(onOutput) {
+                    const result = await stack.up({ onOutput });
+                    return result.summary.resourceChanges ?? {};
+                },
+            };
+        },
+    };
+}
+
+/** Reads the resources out of an exported deployment (schema version 3). */
+export function parseDeployment(deployment: unknown): StateResource[] {
+    const resources = isRecord(deployment) && Array.isArray(deployment.resources) ? deployment.resources : [];
+    return resources.filter(isRecord).filter((r) => typeof r.urn === "string" && typeof r.type === "string" && r.delete !== true).map((r) => ({
+        urn: String(r.urn),
+        type: String(r.type),
+        custom: r.custom === true,
+        protect: r.protect === true,
+        dependencies: Array.isArray(r.dependencies) ? r.dependencies.map(String) : [],
+        parent: typeof r.parent === "string" ? r.parent : undefined,
+        provider: typeof r.provider === "string" ? r.provider : undefined,
+        inputs: isRecord(r.inputs) ? r.inputs : {},
+    }));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}

@@ -1,0 +1,47 @@
+/**
+ * What a rebuild destroys and what it keeps, from the stack's state. Pure.
+ *
+ * Kept: every protected resource (pools, data holder VMs, service containers) and what
+ * they need to stay managed: their parents, their dependencies and their providers.
+ * Destroyed: the rest (the AI VM, snippets, images, firewalls, mappings, host prep...),
+ * which `pulumi up` then creates again.
+ */
+import { statefulResources } from "../../policy/rules/data";
+import type { StateResource } from "./automation";
+
+export interface RebuildPlan {
+    readonly destroy: StateResource[];
+    readonly keep: StateResource[];
+    /** kept but not protected: passed to destroy as --exclude */
+    readonly exclude: string[];
+    /** resources holding data that are not protected: a rebuild would lose them */
+    readonly unprotectedStateful: { urn: string; what: string }[];
+}
+
+export function planRebuild(resources: readonly StateResource[]): RebuildPlan {
+    const managed = resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
+    const byUrn = new Map(managed.map((r) => [r.urn, r]));
+    const keep = new Set<string>();
+    const visit = (urn: string) => {
+        if (keep.has(urn) || !byUrn.has(urn)) return;
+        keep.add(urn);
+        const r = byUrn.get(urn) as StateResource;
+        r.dependencies.forEach(visit);
+        if (r.parent) visit(r.parent);
+        if (r.provider) visit(r.provider.split("::").slice(0, -1).join("::"));
+    };
+    managed.filter((r) => r.protect).forEach((r) => visit(r.urn));
+
+    const view = {
+        environment: undefined,
+        resources: managed.map((r) => ({ urn: r.urn, type: r.type, name: r.urn.split("::").pop() ?? r.urn, props: r.inputs, protect: r.protect })),
+    };
+    return {
+        destroy: managed.filter((r) => !keep.has(r.urn)),
+        keep: managed.filter((r) => keep.has(r.urn)),
+        exclude: managed.filter((r) => keep.has(r.urn) && !r.protect).map((r) => r.urn).sort(),
+        unprotectedStateful: statefulResources(view)
+            .filter(({ resource }) => !resource.protect)
+            .map(({ resource, what }) => ({ urn: resource.urn, what })),
+    };
+}
