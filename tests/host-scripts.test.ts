@@ -3,7 +3,7 @@
  * (AI_DUALSTACK_ROOT) with the boot tools stubbed, to show that the two stacks' steps
  * add up and that reverting one leaves the other's in place.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -92,8 +92,14 @@ describe("against a scratch root", () => {
     });
 
     test("bad arguments are refused before anything is written", () => {
-        expect(() => run(scriptCommand("vfio-bind.sh", ["apply", "0000:01:00.0; rm -rf /"], false))).toThrow(/bad PCI slot/);
-        expect(() => run(scriptCommand("kernel-cmdline.sh", ["apply", "x", "a b"], false))).toThrow(/bad kernel token/);
+        const refuse = (commandLine: string) => {
+            const r = spawnSync("bash", ["-c", commandLine], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root } });
+            return { status: r.status, stderr: r.stderr };
+        };
+        expect(refuse(scriptCommand("vfio-bind.sh", ["apply", "0000:01:00.0; rm -rf /"], false)))
+            .toEqual({ status: 1, stderr: "vfio-bind: bad PCI slot '0000:01:00.0; rm -rf /' (expected 0000:01:00)\n" });
+        expect(refuse(scriptCommand("kernel-cmdline.sh", ["apply", "x", "a b"], false)))
+            .toEqual({ status: 1, stderr: "kernel-cmdline: bad kernel token 'a b'\n" });
         expect(fs.existsSync(path.join(root, "etc", "ai-dualstack"))).toBe(false);
     });
 });
