@@ -9,33 +9,17 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { Backend, CliMissingError, explainAutomationError, pulumiBackend } from "./lib/automation";
-import { parseFlags, UsageError } from "./lib/cli";
+import { stackToolArgs, ToolIO, UsageError } from "./lib/cli";
 import { buildDriftReport, DriftReport, driftExitCode } from "./lib/driftReport";
 
 const USAGE = "usage: npm run drift -- --stack <name> [--json]";
 
-export interface ToolIO {
-    out(text: string): void;
-    err(text: string): void;
-}
-
 export async function runDrift(argv: string[], backend: Backend, io: ToolIO): Promise<number> {
-    let flags;
-    try {
-        flags = parseFlags(argv, { stack: { type: "string" }, json: { type: "boolean" } }, USAGE);
-    } catch (err) {
-        io.err(`${(err as Error).message}\n`);
-        return 1;
+    const args = stackToolArgs(argv, { stack: { type: "string" }, json: { type: "boolean" } }, USAGE, io);
+    if (typeof args === "number") {
+        return args;
     }
-    if (flags.help) {
-        io.out(`${USAGE}\n`);
-        return 0;
-    }
-    const stackName = flags.stack;
-    if (!stackName) {
-        io.err(`--stack is required\n${USAGE}\n`);
-        return 1;
-    }
+    const { flags, stack: stackName } = args;
     try {
         io.err(`drift check of stack ${stackName}: refreshing from Proxmox (preview only, state is not changed)...\n`);
         const stack = await backend.open(stackName);

@@ -13,10 +13,9 @@ import * as fs from "fs";
 import { performance } from "perf_hooks";
 import { parse } from "yaml";
 import { Backend, CliMissingError, explainAutomationError, pulumiBackend } from "./lib/automation";
-import { parseFlags } from "./lib/cli";
+import { stackToolArgs, ToolIO } from "./lib/cli";
 import { planRebuild } from "./lib/rebuildPlan";
 import { stackFilePath } from "./lib/stackFile";
-import type { ToolIO } from "./drift";
 
 const USAGE = "usage: npm run rebuild -- --stack <name> [--yes] [--include-private] [--teardown-only]";
 
@@ -31,27 +30,16 @@ export interface RebuildDeps {
 export async function runRebuild(argv: string[], deps: RebuildDeps): Promise<number> {
     const { io } = deps;
     const now = deps.now ?? (() => performance.now());
-    let flags;
-    try {
-        flags = parseFlags(argv, {
-            stack: { type: "string" },
-            yes: { type: "boolean" },
-            "include-private": { type: "boolean" },
-            "teardown-only": { type: "boolean" },
-        }, USAGE);
-    } catch (err) {
-        io.err(`${(err as Error).message}\n`);
-        return 1;
+    const args = stackToolArgs(argv, {
+        stack: { type: "string" },
+        yes: { type: "boolean" },
+        "include-private": { type: "boolean" },
+        "teardown-only": { type: "boolean" },
+    }, USAGE, io);
+    if (typeof args === "number") {
+        return args;
     }
-    if (flags.help) {
-        io.out(`${USAGE}\n`);
-        return 0;
-    }
-    const stackName = flags.stack;
-    if (!stackName) {
-        io.err(`--stack is required\n${USAGE}\n`);
-        return 1;
-    }
+    const { flags, stack: stackName } = args;
     const environment = deps.environmentOf(stackName) ?? stackName;
     if (environment === "private" && !flags["include-private"]) {
         io.err(`rebuild: refusing to touch the private environment (stack ${stackName}) without --include-private\n`);

@@ -12,12 +12,44 @@ export class UsageError extends Error {}
 
 type FlagSpec = Record<string, { type: "string" | "boolean" }>;
 
-export function parseFlags<T extends FlagSpec>(argv: string[], flags: T, usage: string) {
+/** The values of the flags in a spec: strings for string flags, booleans for the rest. */
+export type FlagValues<T extends FlagSpec> = { [K in keyof T]?: T[K]["type"] extends "string" ? string : boolean } & { help?: boolean };
+
+export function parseFlags<T extends FlagSpec>(argv: string[], flags: T, usage: string): FlagValues<T> {
     try {
-        return parseArgs({ args: argv, options: { ...flags, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values;
+        return parseArgs({ args: argv, options: { ...flags, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values as FlagValues<T>;
     } catch (err) {
         throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${usage}`);
     }
+}
+
+export interface ToolIO {
+    out(text: string): void;
+    err(text: string): void;
+}
+
+/**
+ * Flags of a tool that works on one stack: parsed, `--help` answered, `--stack` required.
+ * Returns the exit code instead when the tool should stop here.
+ */
+export function stackToolArgs<T extends FlagSpec>(argv: string[], spec: T, usage: string, io: ToolIO): { flags: FlagValues<T>; stack: string } | number {
+    let flags: FlagValues<T>;
+    try {
+        flags = parseFlags(argv, spec, usage);
+    } catch (err) {
+        io.err(`${(err as Error).message}\n`);
+        return 1;
+    }
+    if (flags.help) {
+        io.out(`${usage}\n`);
+        return 0;
+    }
+    const stack = flags.stack;
+    if (typeof stack !== "string" || stack === "") {
+        io.err(`--stack is required\n${usage}\n`);
+        return 1;
+    }
+    return { flags, stack };
 }
 
 /** Stacks that have a settings file in the project. */

@@ -40,6 +40,12 @@ write_if_changed() {
     chmod "$mode" "$file"
 }
 
+# Prints an initramfs-tools script: the standard prereqs header, then the given lines.
+# shellcheck disable=SC2016 # the quoted lines are written verbatim for initramfs to run
+initramfs_script() {
+    printf '%s\n' '#!/bin/sh' 'PREREQ=""' 'prereqs() { echo "$PREREQ"; }' 'case "$1" in prereqs) prereqs; exit 0 ;; esac' "$@"
+}
+
 # shellcheck disable=SC2016 # the quoted lines are initramfs scripts, written verbatim for later
 apply() {
     local changed=0
@@ -51,18 +57,10 @@ apply() {
         'softdep nvidiafb pre: vfio-pci' \
         'softdep snd_hda_intel pre: vfio-pci' \
         'options vfio-pci disable_vga=1')" && changed=1
-    write_if_changed "$hook" 0755 "$(printf '%s\n' \
-        '#!/bin/sh' \
-        'PREREQ=""' \
-        'prereqs() { echo "$PREREQ"; }' \
-        'case "$1" in prereqs) prereqs; exit 0 ;; esac' \
+    write_if_changed "$hook" 0755 "$(initramfs_script \
         '. /usr/share/initramfs-tools/hook-functions' \
         'manual_add_modules vfio vfio_iommu_type1 vfio_pci')" && changed=1
-    write_if_changed "$init_top" 0755 "$(printf '%s\n' \
-        '#!/bin/sh' \
-        'PREREQ=""' \
-        'prereqs() { echo "$PREREQ"; }' \
-        'case "$1" in prereqs) prereqs; exit 0 ;; esac' \
+    write_if_changed "$init_top" 0755 "$(initramfs_script \
         "for dev in /sys/bus/pci/devices/$slot.*; do" \
         '    [ -w "$dev/driver_override" ] && echo vfio-pci > "$dev/driver_override"' \
         'done' \
