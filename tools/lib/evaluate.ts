@@ -86,7 +86,23 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
         },
     }, "ai-dualstack", stack, true);
 
-    return failFastOnProgramErrors(() => record(stack, config, providers));
+    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, config, providers)));
+}
+
+/**
+ * The SDK captures a stack trace for every promise and resource (source positions for the
+ * engine). Under ts-node or jest each capture goes through source-map translation, which
+ * was most of the offline plan's time. Nothing offline reads those traces (they only give
+ * the engine source positions), so while the program runs an error's stack is its message.
+ */
+async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
+    const saved = Error.prepareStackTrace;
+    Error.prepareStackTrace = (err) => String(err);
+    try {
+        return await work();
+    } finally {
+        Error.prepareStackTrace = saved;
+    }
 }
 
 /** Runs the program under the mocks already set and reads back the graph it built. */
