@@ -1,9 +1,10 @@
-import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { aiVmPorts, roleProfile } from "./catalog";
-import { AiVm, fileStem } from "./compute/aiVm";
+import { AiVm } from "./compute/aiVm";
+import type { AiServices } from "./compute/cloudInit";
+import { lxcTemplates } from "./compute/lxcTemplates";
 import { ServiceContainer } from "./compute/serviceContainer";
 import { GpuPassthrough } from "./host/gpuPassthrough";
 import { ProxmoxHost } from "./host/proxmoxHost";
@@ -73,17 +74,7 @@ export class Environment extends pulumi.ComponentResource {
         this.aiVm = new AiVm(`${name}-ai`, {
             environment: env,
             vm: config.aiVm,
-            services: {
-                environment: env,
-                gpuModel: config.gpu.model,
-                vramGiB: config.gpu.vramGiB,
-                models: config.models,
-                ollamaImage: config.workloads.ollamaImage,
-                vectorStore: config.workloads.vectorStore,
-                vectorStoreImage: config.workloads.vectorStoreImage,
-                kvCacheType: config.workloads.kvCacheType,
-                keepAlive: config.workloads.keepAlive,
-            },
+            services: aiServices(config),
             network: config.network,
             image: config.images.ubuntuCloud,
             imageDatastore: config.storage.imageDatastore,
@@ -94,26 +85,7 @@ export class Environment extends pulumi.ComponentResource {
             hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
         }, child);
 
-        const templates = new Map<string, proxmoxve.download.File>();
-        const templateOn = (node: string) => {
-            let template = templates.get(node);
-            if (template === undefined) {
-                const image = config.images.debianTemplate;
-                template = new proxmoxve.download.File(`${name}-lxc-template-${node}`, {
-                    nodeName: node,
-                    contentType: "vztmpl",
-                    datastoreId: config.storage.imageDatastore,
-                    fileName: `${env}-${fileStem(image.url)}.tar.zst`,
-                    url: image.url,
-                    checksum: image.checksum,
-                    checksumAlgorithm: image.checksum !== undefined ? image.checksumAlgorithm : undefined,
-                    overwrite: false,
-                }, { parent: this, provider });
-                templates.set(node, template);
-            }
-            return template.id;
-        };
-
+        const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
             environment: env,
             container: ct,
@@ -162,4 +134,19 @@ export class Environment extends pulumi.ComponentResource {
         };
         this.registerOutputs(this.summary);
     }
+}
+
+/** What the environment's AI VM serves, from its config. */
+function aiServices(config: StackConfig): AiServices {
+    return {
+        environment: config.environment,
+        gpuModel: config.gpu.model,
+        vramGiB: config.gpu.vramGiB,
+        models: config.models,
+        ollamaImage: config.workloads.ollamaImage,
+        vectorStore: config.workloads.vectorStore,
+        vectorStoreImage: config.workloads.vectorStoreImage,
+        kvCacheType: config.workloads.kvCacheType,
+        keepAlive: config.workloads.keepAlive,
+    };
 }
