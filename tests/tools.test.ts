@@ -69,6 +69,24 @@ describe("npm run plan", () => {
         expect(stderr).toBe(`ai-dualstack:gpu.pciAddress: expected 0000:01:00.0 form, got "1:0"\n`);
     });
 
+    test("--pci-inventory checks the GPU config against the node's own PCI list (pvesh JSON)", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pci-"));
+        const device = (id: string, device: string, cls: string, group: number) => ({
+            id, class: cls, vendor: "0x10de", device, device_name: "GPU", vendor_name: "NVIDIA Corporation",
+            subsystem_vendor: "0x10de", subsystem_device: "0x2198", iommugroup: group, mdev: false,
+        });
+        const good = path.join(dir, "good.json");
+        fs.writeFileSync(good, JSON.stringify([device("0000:01:00.0", "0x2b85", "0x030000", 14), device("0000:01:00.1", "0x22e8", "0x040300", 14)]));
+        expect(tool("plan.ts", ["--stack", "private", "--pci-inventory", good]).code).toBe(0);
+
+        const moved = path.join(dir, "moved.json");
+        fs.writeFileSync(moved, JSON.stringify({ pve: [device("0000:03:00.0", "0x2b85", "0x030000", 22), device("0000:03:00.1", "0x22e8", "0x040300", 22)] }));
+        const r = tool("plan.ts", ["--stack", "private", "--pci-inventory", moved]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("GPU preflight failed:\nai-dualstack:gpu.pciAddress: no PCI device 0000:01:00.0 on node pve; a RTX 5090 (10de:2b85) is at 0000:03:00.0");
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+
     test("an unknown stack names the stacks there are", () => {
         const { code, stderr } = tool("plan.ts", ["--stack", "staging"]);
         expect(code).toBe(1);

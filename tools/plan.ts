@@ -1,22 +1,27 @@
 /**
- * npm run plan -- --stack <private|public> [--json] [--config FILE]
+ * npm run plan -- --stack <private|public> [--json] [--config FILE] [--pci-inventory FILE]
  *
  * Evaluates the real program offline (Pulumi mock runtime, no CLI, no Proxmox) with the
  * stack's config and prints the resource tree, the policy verdicts and a summary, or the
  * graph as JSON. Bad config: exit 1, one line per problem naming the config key.
+ * With --pci-inventory (pvesh's PCI list of the real node) the GPU preflight checks the
+ * config against that host instead of against itself.
  */
+import * as fs from "fs";
 import { evaluateStack, validateStackFile } from "./lib/evaluate";
-import { loadStackFile, parseFlags, runMain } from "./lib/cli";
+import { loadStackFile, parseFlags, runMain, UsageError } from "./lib/cli";
+import { inventoryFromPvesh } from "./lib/inventory";
 import { renderPlan } from "./lib/render";
 import { runPolicies } from "../policy/offline";
 
-const USAGE = "usage: npm run plan -- --stack <private|public> [--json] [--config FILE]";
+const USAGE = "usage: npm run plan -- --stack <private|public> [--json] [--config FILE] [--pci-inventory FILE]";
 
 async function main(): Promise<number> {
     const flags = parseFlags(process.argv.slice(2), {
         stack: { type: "string" },
         json: { type: "boolean" },
         config: { type: "string" },
+        "pci-inventory": { type: "string" },
     }, USAGE);
     if (flags.help) {
         process.stdout.write(`${USAGE}\n`);
@@ -27,7 +32,9 @@ async function main(): Promise<number> {
     if (!flags.json) {
         process.stderr.write(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...\n`);
     }
-    const { graph } = await evaluateStack({ stack, file });
+    const inventoryFile = flags["pci-inventory"];
+    const inventory = inventoryFile === undefined ? undefined : inventoryFromPvesh(readJson(inventoryFile), inventoryFile);
+    const { graph } = await evaluateStack({ stack, file, inventory });
     graph.policy = runPolicies(graph);
 
     if (flags.json) {
@@ -37,6 +44,14 @@ async function main(): Promise<number> {
         process.stdout.write(renderPlan(graph, notes));
     }
     return 0;
+}
+
+function readJson(file: string): unknown {
+    try {
+        return JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new UsageError(`--pci-inventory ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
 }
 
 runMain(main);

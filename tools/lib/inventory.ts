@@ -34,3 +34,37 @@ export function inventoryFromConfig(config: StackConfig): PciInventory {
         return devices;
     };
 }
+
+/**
+ * An inventory from what the node itself reports, saved as JSON with
+ *   pvesh get /nodes/<node>/hardware/pci --pci-class-blacklist "" --output-format json > pci.json
+ * Either that array (used for every node) or `{ "<node>": [...], ... }` for a cluster.
+ * This lets `npm run plan -- --pci-inventory pci.json` check the GPU config against the
+ * real host before anything runs against it.
+ */
+export function inventoryFromPvesh(json: unknown, source: string): PciInventory {
+    const perNode = Array.isArray(json) ? undefined : isRecord(json) ? json : undefined;
+    if (!Array.isArray(json) && perNode === undefined) {
+        throw new Error(`${source}: expected the JSON array from pvesh get /nodes/<node>/hardware/pci, or an object of them by node`);
+    }
+    return (node) => {
+        const list = Array.isArray(json) ? json : perNode?.[node];
+        if (!Array.isArray(list)) {
+            throw new Error(`${source}: has no PCI list for node ${node}`);
+        }
+        return list.filter(isRecord).map((d) => ({
+            id: String(d.id ?? ""),
+            class: String(d.class ?? ""),
+            vendor: String(d.vendor ?? ""),
+            device: String(d.device ?? ""),
+            deviceName: String(d.device_name ?? ""),
+            iommuGroup: typeof d.iommugroup === "number" ? d.iommugroup : Number(d.iommugroup ?? -1),
+            subsystemVendor: String(d.subsystem_vendor ?? ""),
+            subsystemDevice: String(d.subsystem_device ?? ""),
+        }));
+    };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
