@@ -9,6 +9,8 @@
 # hugepages-1G=<count> / hugepages-2M=<count>; reservations from all fragments are summed.
 # After every change the node's boot configuration is regenerated from all fragments:
 # /etc/kernel/cmdline (proxmox-boot-tool, ZFS root) or a GRUB drop-in. A reboot applies it.
+# On /etc/kernel/cmdline the tokens we added are recorded in cmdline.managed and only those
+# are taken out again; a token the admin had typed there too is taken out with them.
 set -euo pipefail
 
 # AI_DUALSTACK_ROOT lets the tests run this against a scratch directory instead of /.
