@@ -277,8 +277,9 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
         return resolveValue(await value, deps);
     }
     if (pulumi.Resource.isInstance(value)) {
+        // A resource passed as a value is a dependency; its URN is in `dependencies`.
         deps.add(value);
-        return `[resource ${String(await internals(value.urn).promise())}]`;
+        return "[resource]";
     }
     if (Array.isArray(value)) {
         const items: JsonValue[] = [];
