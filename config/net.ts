@@ -45,7 +45,3 @@ export function isHostInCidr(ip: string, cidr: Cidr): boolean {
     const n = ipv4ToInt(ip);
     return n > cidr.network && n < cidr.network + cidr.size - 1;
 }
-
-export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-    return a.network < b.network + b.size && b.network < a.network + a.size;
-}

@@ -2,6 +2,7 @@
  * Secret-bearing inputs (passwords, tokens, API keys, private keys) must be secrets, so
  * they are encrypted in state and masked in every output and plan.
  */
+import { SECRET_MASK, UNKNOWN_MASK } from "../../tools/lib/masks";
 import { isRecord, Rule } from "./model";
 
 const SECRET_KEY = /^(password|passwd|token|apiToken|apiKey|secret|clientSecret|privateKey|privateKeyPassword|secretKey|accessKey|authTicket)$/i;
@@ -56,8 +57,8 @@ export function wrapPlainSecrets(props: Record<string, unknown>, isSecret: (valu
     return { props: isRecord(out) ? out : props, wrapped };
 }
 
-/** The offline graph masks secrets as "[secret]" and unknowns as "[unknown]". */
-const maskedOffline = (value: unknown) => value === "[secret]" || value === "[unknown]";
+/** The offline graph shows secrets and unknowns masked. */
+const maskedOffline = (value: unknown) => value === SECRET_MASK || value === UNKNOWN_MASK;
 
 export const secretsAreSecret: Rule = {
     name: "secrets-are-secret",

@@ -11,8 +11,8 @@
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { isKnownNoise } from "../../components/quirks";
 import { isSecretBearingKey } from "../../policy/rules/secrets";
+import { SECRET_MASK } from "./masks";
 
-export const MASK = "[secret]";
 /** The engine's marker for a serialized secret value. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -157,22 +157,22 @@ export function valueAt(root: unknown, path: string): unknown {
 function masked(path: string, value: unknown): unknown {
     const parts = path.match(/[^.[\]]+/g) ?? [];
     if (parts.some((p) => isSecretBearingKey(p)) || isSecretValue(value)) {
-        return value === undefined ? undefined : MASK;
+        return value === undefined ? undefined : SECRET_MASK;
     }
     return maskDeep(value);
 }
 
 function maskDeep(value: unknown): unknown {
-    if (isSecretValue(value)) return MASK;
+    if (isSecretValue(value)) return SECRET_MASK;
     if (Array.isArray(value)) return value.map(maskDeep);
     if (isRecord(value)) {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecretBearingKey(k) && v !== undefined ? MASK : maskDeep(v)]));
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecretBearingKey(k) && v !== undefined ? SECRET_MASK : maskDeep(v)]));
     }
     return value;
 }
 
 function isSecretValue(value: unknown): boolean {
-    return value === MASK || (isRecord(value) && SECRET_SIG in value);
+    return value === SECRET_MASK || (isRecord(value) && SECRET_SIG in value);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

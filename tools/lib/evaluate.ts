@@ -13,11 +13,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { validateRawConfig, NAMESPACE } from "../../config/load";
 import type { StackConfig } from "../../config/schema";
 import type { JsonValue, PlanGraph, PlanResource } from "./graph";
+import { SECRET_MASK, UNKNOWN_MASK } from "./masks";
 import { inventoryFromConfig, PciInventory } from "./inventory";
 import type { StackConfigFile } from "./stackFile";
 
-export const SECRET_MASK = "[secret]";
-export const UNKNOWN_MASK = "[unknown]";
 
 export interface EvaluateOptions {
     readonly stack: string;
