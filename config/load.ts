@@ -30,6 +30,11 @@ export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"]): Secret
     return [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
 }
 
+/** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
+export function authOf(rawProxmox: unknown): StackConfig["proxmox"]["auth"] {
+    return rawProxmox !== null && typeof rawProxmox === "object" && "auth" in rawProxmox && rawProxmox.auth === "password" ? "password" : "token";
+}
+
 export interface LoadedConfig {
     readonly stack: StackConfig;
     readonly secrets: Secrets;
@@ -71,8 +76,7 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
 
     const result = stackConfigSchema.safeParse(values);
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
-    const rawProxmox = values.proxmox;
-    const auth = rawProxmox !== null && typeof rawProxmox === "object" && "auth" in rawProxmox && rawProxmox.auth === "password" ? "password" : "token";
+    const auth = authOf(values.proxmox);
     for (const key of Object.values(SECRET_KEYS)) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {

@@ -1,6 +1,8 @@
 /**
  * Each environment's identity for the isolation policy, read from the project's stack
  * files (Pulumi.<stack>.yaml), so the facts live in one place. Policy config can override.
+ * It reads the YAML itself rather than through tools/lib/stackFile, which would load the
+ * Pulumi SDK into the policy pack's process.
  */
 import * as fs from "fs";
 import * as path from "path";

@@ -3,18 +3,16 @@
  * with a stack's config, optionally changed, and query the graph it builds.
  */
 import * as fs from "fs";
-import { parse } from "yaml";
 import { evaluateStack, Evaluation } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
 import type { PciInventory } from "../tools/lib/inventory";
-import { fromConfigSection, stackFilePath, StackConfigFile } from "../tools/lib/stackFile";
+import { fromConfigSection, readConfigSection, stackFilePath, StackConfigFile } from "../tools/lib/stackFile";
 
 export type ConfigSection = Record<string, unknown>;
 
 /** The `config:` section of Pulumi.<stack>.yaml as plain data, fresh on every call. */
 export function stackSection(stack: string): ConfigSection {
-    const doc = parse(fs.readFileSync(stackFilePath(stack), "utf8")) as { config: ConfigSection };
-    return doc.config;
+    return readConfigSection(stackFilePath(stack));
 }
 
 /** The stack file, with `change` applied to its parsed config section first. */

@@ -10,16 +10,13 @@ import { performance } from "perf_hooks";
 import { evaluateStack } from "./lib/evaluate";
 import { graphShape } from "./lib/graphMetrics";
 import { parseFlags, runMain } from "./lib/cli";
-import { readStackFile, stackFilePath, fromConfigSection } from "./lib/stackFile";
-import { parse } from "yaml";
-import * as fs from "fs";
+import { fromConfigSection, readConfigSection, readStackFile, stackFilePath } from "./lib/stackFile";
 
 const USAGE = "usage: npm run bench [-- --sizes 6,25,50,100] [--runs 3]";
 
 /** The private stack with `count` service containers spread over the roles. */
 export function scaledSection(count: number): Record<string, unknown> {
-    const doc = parse(fs.readFileSync(stackFilePath("private"), "utf8")) as { config: Record<string, unknown> };
-    const config = doc.config;
+    const config = readConfigSection(stackFilePath("private"));
     const roles = ["database", "cache", "security", "cicd", "monitoring", "backup"];
     config["ai-dualstack:vmidRange"] = { start: 1000, end: 1999 };
     config["ai-dualstack:network"] = { bridge: "vmbr10", vlanId: 10, subnet: "10.10.8.0/22", gateway: "10.10.8.1" };

@@ -9,7 +9,7 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { Backend, CliMissingError, explainAutomationError, pulumiBackend } from "./lib/automation";
-import { stackToolArgs, ToolIO, UsageError } from "./lib/cli";
+import { PROCESS_IO, stackToolArgs, ToolIO } from "./lib/cli";
 import { buildDriftReport, DriftReport, driftExitCode } from "./lib/driftReport";
 
 const USAGE = "usage: npm run drift -- --stack <name> [--json]";
@@ -37,7 +37,7 @@ export async function runDrift(argv: string[], backend: Backend, io: ToolIO): Pr
         io.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrift(report));
         return driftExitCode(report);
     } catch (err) {
-        io.err(`drift: ${err instanceof CliMissingError || err instanceof UsageError ? err.message : explainAutomationError(stackName, err)}\n`);
+        io.err(`drift: ${err instanceof CliMissingError ? err.message : explainAutomationError(stackName, err)}\n`);
         return 1;
     }
 }
@@ -63,8 +63,5 @@ export function renderDrift(report: DriftReport): string {
 }
 
 if (require.main === module) {
-    runDrift(process.argv.slice(2), pulumiBackend(), {
-        out: (t) => process.stdout.write(t),
-        err: (t) => process.stderr.write(t),
-    }).then((code) => { process.exitCode = code; });
+    runDrift(process.argv.slice(2), pulumiBackend(), PROCESS_IO).then((code) => { process.exitCode = code; });
 }

@@ -8,8 +8,8 @@
  * config against that host instead of against itself.
  */
 import * as fs from "fs";
-import { evaluateStack, validateStackFile } from "./lib/evaluate";
-import { loadStackFile, parseFlags, runMain, UsageError } from "./lib/cli";
+import { evaluateStack } from "./lib/evaluate";
+import { loadStackFile, PROCESS_IO, runMain, stackToolArgs, UsageError } from "./lib/cli";
 import { inventoryFromPvesh } from "./lib/inventory";
 import { renderPlan } from "./lib/render";
 import { runPolicies } from "../policy/offline";
@@ -17,24 +17,21 @@ import { runPolicies } from "../policy/offline";
 const USAGE = "usage: npm run plan -- --stack <private|public> [--json] [--config FILE] [--pci-inventory FILE]";
 
 async function main(): Promise<number> {
-    const flags = parseFlags(process.argv.slice(2), {
+    const args = stackToolArgs(process.argv.slice(2), {
         stack: { type: "string" },
         json: { type: "boolean" },
         config: { type: "string" },
         "pci-inventory": { type: "string" },
-    }, USAGE);
-    if (flags.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
+    }, USAGE, PROCESS_IO);
+    if (typeof args === "number") {
+        return args;
     }
-    const { stack, file } = loadStackFile(flags.stack, flags.config, USAGE);
-    validateStackFile(file);
-    if (!flags.json) {
-        process.stderr.write(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...\n`);
-    }
+    const { flags, stack } = args;
+    const file = loadStackFile(stack, flags.config);
     const inventoryFile = flags["pci-inventory"];
     const inventory = inventoryFile === undefined ? undefined : inventoryFromPvesh(readJson(inventoryFile), inventoryFile);
-    const { graph } = await evaluateStack({ stack, file, inventory });
+    const progress = flags.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
+    const { graph } = await evaluateStack({ stack, file, inventory, progress });
     graph.policy = runPolicies(graph);
 
     if (flags.json) {

@@ -5,8 +5,8 @@
  * every violation with its policy, level, resource and message, and exits 1 when any is
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
-import { evaluateStack, validateStackFile } from "./lib/evaluate";
-import { knownStacks, loadStackFile, parseFlags, runMain, UsageError } from "./lib/cli";
+import { evaluateStack } from "./lib/evaluate";
+import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, UsageError } from "./lib/cli";
 import type { PolicyFinding } from "./lib/graph";
 import { runPolicies } from "../policy/offline";
 import { RULES } from "../policy/rules";
@@ -14,28 +14,25 @@ import { RULES } from "../policy/rules";
 const USAGE = "usage: npm run policy [-- --stack <private|public> [--config FILE]] [--json]";
 
 async function main(): Promise<number> {
-    const flags = parseFlags(process.argv.slice(2), {
+    const flags = toolArgs(process.argv.slice(2), {
         stack: { type: "string" },
         config: { type: "string" },
         json: { type: "boolean" },
-    }, USAGE);
-    if (flags.help) {
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
+    }, USAGE, PROCESS_IO);
+    if (typeof flags === "number") {
+        return flags;
     }
     if (flags.config !== undefined && flags.stack === undefined) {
         throw new UsageError(`--config needs --stack\n${USAGE}`);
     }
     const stacks = flags.stack !== undefined ? [flags.stack] : knownStacks();
     const report: Record<string, PolicyFinding[]> = {};
+    const progress = flags.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
+    progress?.(`checking ${stacks.join(", ")} against ${RULES.length} policies`);
     for (const name of stacks) {
-        const { stack, file } = loadStackFile(name, flags.config, USAGE);
-        validateStackFile(file);
-        if (!flags.json) {
-            process.stderr.write(`checking stack ${stack} against ${RULES.length} policies...\n`);
-        }
-        const { graph } = await evaluateStack({ stack, file });
-        report[stack] = runPolicies(graph);
+        const file = loadStackFile(name, flags.config);
+        const { graph } = await evaluateStack({ stack: name, file, progress });
+        report[name] = runPolicies(graph);
     }
 
     const all = Object.values(report).flat();

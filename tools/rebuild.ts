@@ -11,11 +11,10 @@
  */
 import * as fs from "fs";
 import { performance } from "perf_hooks";
-import { parse } from "yaml";
 import { Backend, CliMissingError, explainAutomationError, pulumiBackend } from "./lib/automation";
-import { stackToolArgs, ToolIO } from "./lib/cli";
+import { PROCESS_IO, stackToolArgs, ToolIO } from "./lib/cli";
 import { planRebuild } from "./lib/rebuildPlan";
-import { stackFilePath } from "./lib/stackFile";
+import { readStackFile, stackFilePath } from "./lib/stackFile";
 
 const USAGE = "usage: npm run rebuild -- --stack <name> [--yes] [--include-private] [--teardown-only]";
 
@@ -87,16 +86,13 @@ export async function runRebuild(argv: string[], deps: RebuildDeps): Promise<num
 /** The `environment` a stack file declares, if the file exists. */
 export function environmentFromStackFile(stack: string): string | undefined {
     const file = stackFilePath(stack);
-    if (!fs.existsSync(file)) return undefined;
-    const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-    const env = doc?.config?.["ai-dualstack:environment"];
-    return typeof env === "string" ? env : undefined;
+    return fs.existsSync(file) ? readStackFile(file).config["ai-dualstack:environment"] : undefined;
 }
 
 if (require.main === module) {
     runRebuild(process.argv.slice(2), {
         backend: pulumiBackend(),
-        io: { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
+        io: PROCESS_IO,
         environmentOf: environmentFromStackFile,
     }).then((code) => { process.exitCode = code; });
 }

@@ -4,6 +4,9 @@
  * JSON) both hand every rule the same view of the stack. Rules are pure functions.
  */
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+import { isRecord } from "../../tools/lib/values";
+
+export { isRecord };
 
 export type Level = "mandatory" | "advisory" | "disabled";
 
@@ -66,9 +69,6 @@ export function ofType(stack: StackView, type: string): PolicyResource[] {
     return stack.resources.filter((r) => r.type === type);
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 export function records(value: unknown): Record<string, unknown>[] {
     return Array.isArray(value) ? value.filter(isRecord) : [];

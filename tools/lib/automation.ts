@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
 import { PROJECT_DIR } from "./stackFile";
+import { isRecord } from "./values";
 
 /** A resource as the stack's state records it (`pulumi stack export`). */
 export interface StateResource {
@@ -123,6 +124,3 @@ export function parseDeployment(deployment: unknown): StateResource[] {
     }));
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-}

@@ -28,25 +28,36 @@ export interface ToolIO {
     err(text: string): void;
 }
 
+/** Process streams, for the tools' main functions. */
+export const PROCESS_IO: ToolIO = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
 /**
- * Flags of a tool that works on one stack: parsed, `--help` answered, `--stack` required.
+ * A tool's flags: parsed (a bad flag prints usage) and `--help` answered.
  * Returns the exit code instead when the tool should stop here.
  */
-export function stackToolArgs<T extends FlagSpec>(argv: string[], spec: T, usage: string, io: ToolIO): { flags: FlagValues<T>; stack: string } | number {
-    let flags: FlagValues<T>;
+export function toolArgs<T extends FlagSpec>(argv: string[], spec: T, usage: string, io: ToolIO): FlagValues<T> | number {
     try {
-        flags = parseFlags(argv, spec, usage);
+        const flags = parseFlags(argv, spec, usage);
+        if (flags.help) {
+            io.out(`${usage}\n`);
+            return 0;
+        }
+        return flags;
     } catch (err) {
         io.err(`${(err as Error).message}\n`);
         return 1;
     }
-    if (flags.help) {
-        io.out(`${usage}\n`);
-        return 0;
+}
+
+/** A tool's flags when it works on one stack: as toolArgs, and `--stack` required. */
+export function stackToolArgs<T extends FlagSpec>(argv: string[], spec: T, usage: string, io: ToolIO): { flags: FlagValues<T>; stack: string } | number {
+    const flags = toolArgs(argv, spec, usage, io);
+    if (typeof flags === "number") {
+        return flags;
     }
     const stack = flags.stack;
     if (typeof stack !== "string" || stack === "") {
-        io.err(`--stack is required\n${usage}\n`);
+        io.err(`--stack is required (stacks here: ${knownStacks().join(", ")})\n${usage}\n`);
         return 1;
     }
     return { flags, stack };
@@ -60,17 +71,14 @@ export function knownStacks(): string[] {
         .sort();
 }
 
-export function loadStackFile(stack: string | undefined, configFile: string | undefined, usage: string): { stack: string; file: StackConfigFile } {
-    if (stack === undefined || stack === "") {
-        throw new UsageError(`--stack is required (stacks here: ${knownStacks().join(", ")})\n${usage}`);
-    }
+export function loadStackFile(stack: string, configFile: string | undefined): StackConfigFile {
     const path = configFile ?? stackFilePath(stack);
     if (!fs.existsSync(path)) {
         throw new UsageError(configFile
             ? `config file ${configFile} does not exist`
             : `no stack config ${path} (stacks here: ${knownStacks().join(", ")}); pass --config FILE for another file`);
     }
-    return { stack, file: readStackFile(path) };
+    return readStackFile(path);
 }
 
 /** Runs a tool's main, mapping known errors to one clear message and exit code 1. */

@@ -11,7 +11,7 @@
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { isKnownNoise } from "../../components/quirks";
 import { isSecretBearingKey } from "../../policy/rules/secrets";
-import { SECRET_MASK } from "./masks";
+import { isRecord, SECRET_MASK } from "./values";
 
 /** The engine's marker for a serialized secret value. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -175,6 +175,3 @@ function isSecretValue(value: unknown): boolean {
     return value === SECRET_MASK || (isRecord(value) && SECRET_SIG in value);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-}

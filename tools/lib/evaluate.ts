@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { validateRawConfig, NAMESPACE } from "../../config/load";
 import type { StackConfig } from "../../config/schema";
 import type { JsonValue, PlanGraph, PlanResource } from "./graph";
-import { SECRET_MASK, UNKNOWN_MASK } from "./masks";
+import { SECRET_MASK, UNKNOWN_MASK } from "./values";
 import { inventoryFromConfig, PciInventory } from "./inventory";
 import type { StackConfigFile } from "./stackFile";
 
@@ -23,6 +23,8 @@ export interface EvaluateOptions {
     readonly file: StackConfigFile;
     /** what `hardware.getPci` answers; default: the configured GPU where the config puts it */
     readonly inventory?: PciInventory;
+    /** told once the config is valid and the program is about to run */
+    readonly progress?: (message: string) => void;
 }
 
 export interface Evaluation {
@@ -48,7 +50,7 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-export function validateStackFile(file: StackConfigFile): StackConfig {
+function validateStackFile(file: StackConfigFile): StackConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
@@ -62,6 +64,7 @@ export function validateStackFile(file: StackConfigFile): StackConfig {
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
     const config = validateStackFile(file);
+    options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
     const inventory = options.inventory ?? inventoryFromConfig(config);
 
     // The program reads which keys are secret from the environment, as under the CLI.

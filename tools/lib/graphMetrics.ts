@@ -5,7 +5,7 @@
 import type { PlanGraph, PlanResource } from "./graph";
 
 /** Custom resources each custom resource waits on, with component dependencies expanded to their custom descendants. */
-export function customDependencies(graph: PlanGraph): Map<string, Set<string>> {
+function customDependencies(graph: PlanGraph): Map<string, Set<string>> {
     const byUrn = new Map(graph.resources.map((r) => [r.urn, r]));
     const children = new Map<string, PlanResource[]>();
     graph.resources.forEach((r) => r.parent && children.set(r.parent, [...(children.get(r.parent) ?? []), r]));

@@ -5,6 +5,7 @@
  */
 import type { PciDevice } from "../../components/host/gpuPreflight";
 import type { StackConfig } from "../../config/schema";
+import { isRecord } from "./values";
 
 export type PciInventory = (node: string) => PciDevice[];
 
@@ -65,6 +66,3 @@ export function inventoryFromPvesh(json: unknown, source: string): PciInventory 
     };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-}

@@ -6,7 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { authOf, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { isRecord } from "./values";
 
 export interface StackConfigFile {
     /** namespaced key -> value as the CLI passes it */
@@ -24,7 +25,8 @@ export function stackFilePath(stack: string): string {
     return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
 }
 
-export function readStackFile(file: string): StackConfigFile {
+/** The `config:` section of a stack settings file, as plain data. */
+export function readConfigSection(file: string): Record<string, unknown> {
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");
@@ -32,8 +34,11 @@ export function readStackFile(file: string): StackConfigFile {
         throw new Error(`cannot read stack config ${file}`);
     }
     const doc: unknown = parse(text);
-    const section = isRecord(doc) && isRecord(doc.config) ? doc.config : {};
-    return fromConfigSection(section, file);
+    return isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+}
+
+export function readStackFile(file: string): StackConfigFile {
+    return fromConfigSection(readConfigSection(file), file);
 }
 
 export function fromConfigSection(section: Record<string, unknown>, file = "<inline>"): StackConfigFile {
@@ -51,9 +56,7 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
         }
     }
     const placeholders: string[] = [];
-    const proxmox: unknown = section[`${NAMESPACE}:proxmox`] ?? section.proxmox;
-    const auth = isRecord(proxmox) && proxmox.auth === "password" ? "password" : "token";
-    for (const secret of requiredSecretKeys(auth)) {
+    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox))) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;
@@ -64,6 +67,3 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
     return { config, secretKeys: secretKeys.sort(), placeholders, file };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-}
