@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { AiVmConfig, EnvironmentName, GpuConfig, HostConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
+import { sshConnection } from "../remote";
 import { hostPrepSteps } from "./hostPrep";
 
 export interface SshAccess {
@@ -67,12 +68,12 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         });
         for (const step of steps) {
             const cmd = new command.remote.Command(`${name}-${step.id}`, {
-                connection: {
+                connection: sshConnection({
                     host: addressOf.get(step.node) ?? step.node,
                     port: args.ssh.port,
                     user: args.ssh.user,
                     privateKey: args.ssh.privateKey,
-                },
+                }),
                 create: step.create,
                 delete: step.delete,
             }, {
