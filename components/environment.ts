@@ -13,6 +13,7 @@ import { typeToken } from "./naming";
 import { BackupJob } from "./ops/backupJob";
 import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
+import { ServiceProvisioning } from "./provision/serviceProvisioning";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
@@ -31,6 +32,7 @@ export class Environment extends pulumi.ComponentResource {
     public readonly aiVm: AiVm;
     public readonly containers: readonly ServiceContainer[];
     public readonly backup: BackupJob;
+    public readonly services: ServiceProvisioning;
     /** stack outputs: what a user needs to find this environment's parts */
     public readonly summary: Record<string, pulumi.Input<unknown>>;
 
@@ -111,6 +113,12 @@ export class Environment extends pulumi.ComponentResource {
             ports: roleProfile(ct.role, env).ports,
             guest: this.containers[i].container,
         }, child));
+
+        this.services = new ServiceProvisioning(`${name}-services`, {
+            config,
+            guests: this.containers.map((c) => c.container),
+            sshPrivateKey: secrets.sshPrivateKey,
+        }, { parent: this });
 
         this.backup = new BackupJob(`${name}-backup`, {
             environment: env,

@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
+import { serviceRules, servicesSchema } from "./services";
 
 const got = (input: unknown): string => `got ${JSON.stringify(input)}`;
 
@@ -132,15 +133,12 @@ const gpuSchema = z.strictObject({
     otherNodes: z.array(gpuNodeSchema).default([]),
 });
 
-/** A downloaded image. `pinned` images must carry a checksum, so a changed upstream file fails the download. */
-const imageSchema = (pinned: boolean) => z.strictObject({
+/** A downloaded image, always pinned by checksum: a changed upstream file fails the download. */
+const imageSchema = (checksumSource: string) => z.strictObject({
     url: httpsUrl,
     checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256"),
-    checksum: pinned ? z.string({ error: "is required: pin the image with the checksum from its SHA256SUMS" }) : z.string().optional(),
+    checksum: z.string({ error: `is required: pin the image with the checksum from ${checksumSource}` }),
 }).superRefine((img, ctx) => {
-    if (img.checksum === undefined) {
-        return;
-    }
     const check = img.checksumAlgorithm === "sha256" ? sha256 : sha512;
     const result = check.safeParse(img.checksum);
     if (!result.success) {
@@ -183,8 +181,6 @@ const containerSchema = z.strictObject({
     dataDiskGiB: int(1, 65536),
     /** where the data volume is mounted inside the container */
     dataMountPath: pattern(/^\/[a-zA-Z0-9_./-]+$/, "an absolute path"),
-    /** nesting is only for containers that run containers themselves (CI runners) */
-    nesting: z.boolean().default(false),
     startupOrder: int(1, 1000),
 });
 
@@ -241,9 +237,9 @@ export const stackConfigSchema = z.strictObject({
     gpu: gpuSchema,
     images: z.strictObject({
         /** Ubuntu 24.04 cloud image the AI VM boots from (checksum required) */
-        ubuntuCloud: imageSchema(true),
-        /** Debian LXC template the service containers start from */
-        debianTemplate: imageSchema(false),
+        ubuntuCloud: imageSchema("its SHA256SUMS"),
+        /** Debian 12 LXC template the service containers start from (checksum required: the sha512sum from pveam's index) */
+        debianTemplate: imageSchema("pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"),
     }),
     aiVm: aiVmSchema,
     containers: z.array(containerSchema).default([]),
@@ -251,6 +247,8 @@ export const stackConfigSchema = z.strictObject({
     workloads: workloadsSchema,
     firewall: firewallSchema,
     backup: backupSchema.prefault({}),
+    /** what runs inside the service containers (config/services.ts) */
+    services: servicesSchema.prefault({}),
 }).superRefine(crossFieldRules);
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
@@ -380,6 +378,8 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
     } else if (c.proxmox.username !== "root@pam" && (c.aiVm.hugepages !== "none" || c.aiVm.cpuAffinity !== undefined)) {
         problem(["proxmox", "username"], `hugepages and CPU affinity need root@pam, got ${c.proxmox.username}`);
     }
+
+    serviceRules(c, problem);
 
     // Capacity per node: what the guests ask for must fit the node.
     for (const host of c.hosts) {

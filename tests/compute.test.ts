@@ -106,11 +106,11 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
         }
     });
 
-    test("nesting only where configured (the CI runner)", () => {
-        const nesting = ofType(get().graph.resources, TYPES.container)
-            .filter((ct) => input(ct, "features.nesting") === true)
-            .map((ct) => ct.name);
-        expect(nesting).toEqual(env === "private" ? ["private-ci-ct"] : []);
+    test("every Debian 12 container has nesting (systemd 252), and only the CI runner keyctl (Docker)", () => {
+        const containers = ofType(get().graph.resources, TYPES.container);
+        expect(containers.filter((ct) => input(ct, "features.nesting") !== true).map((ct) => ct.name)).toEqual([]);
+        expect(containers.filter((ct) => input(ct, "features.keyctl") === true).map((ct) => ct.name))
+            .toEqual(env === "private" ? ["private-ci-ct"] : []);
     });
 
     test("every guest has its firewall on with input DROP", () => {

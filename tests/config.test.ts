@@ -38,12 +38,12 @@ const cases: Case[] = [
         "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (hosts[].memoryGiB)"],
     ["pinning to CPUs the node lacks", "public", (c) => { key(c, "aiVm").cpuAffinity = "20-31"; },
         "ai-dualstack:aiVm.cpuAffinity: CPU 31 does not exist on node pve (CPUs 0-23)"],
-    ["hugepages with an API token", "private", (c) => { key(c, "proxmox").auth = "token"; c["ai-dualstack:proxmoxApiToken"] = { secure: "v1:x" }; key(c, "aiVm").cpuAffinity = undefined; },
+    ["hugepages with an API token", "public", (c) => { key(c, "proxmox").auth = "token"; c["ai-dualstack:proxmoxApiToken"] = { secure: "v1:x" }; key(c, "aiVm").cpuAffinity = undefined; },
         "ai-dualstack:aiVm.hugepages: Proxmox only lets root@pam with a password set hugepages (API tokens are refused): set ai-dualstack:proxmox.auth to password (and the secret proxmoxPassword), or hugepages to none"],
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmidRange, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmidRange, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
@@ -62,6 +62,24 @@ const cases: Case[] = [
         `ai-dualstack:models[0].name: expected an Ollama model with an explicit tag like qwen2.5:32b, got "qwen2.5"`],
     ["secret stored in plain text", "public", (c) => { c["ai-dualstack:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----"; },
         "ai-dualstack:sshPrivateKey: must be stored as a secret; set it again with: pulumi config set --secret sshPrivateKey <value>"],
+    ["VPN peer outside the tunnel subnet", "private", (c) => { key<{ wireguard: { peers: Record<string, unknown>[] } }>(c, "services").wireguard.peers[0].address = "10.99.11.2"; },
+        "ai-dualstack:services.wireguard.peers[0].address: 10.99.11.2 is not a host address inside services.wireguard.subnet 10.99.10.0/24"],
+    ["VPN peer on the server's address", "private", (c) => { key<{ wireguard: { peers: Record<string, unknown>[] } }>(c, "services").wireguard.peers[0].address = "10.99.10.1"; },
+        "ai-dualstack:services.wireguard.peers[0].address: 10.99.10.1 is the VPN server's own address"],
+    ["tunnel subnet overlapping the environment's", "private", (c) => { Object.assign(key<Record<string, Record<string, unknown>>>(c, "services").wireguard, { subnet: "10.10.0.0/16", peers: [] }); },
+        "ai-dualstack:services.wireguard.subnet: 10.10.0.0/16 overlaps the environment's subnet 10.10.10.0/24: the tunnel needs its own block"],
+    ["a CI container without a runner", "private", (c) => { delete key(c, "services").runner; },
+        "ai-dualstack:services.runner: is required: the cicd container runs a GitHub Actions runner (url, version, sha256)"],
+    ["a CI container with an API token (keyctl is root@pam's)", "private", (c) => {
+        key(c, "proxmox").auth = "token"; c["ai-dualstack:proxmoxApiToken"] = { secure: "v1:x" };
+        key(c, "aiVm").hugepages = "none"; delete key(c, "aiVm").cpuAffinity;
+    }, "ai-dualstack:proxmox.auth: the cicd container needs the keyctl feature for Docker, and Proxmox lets only root@pam change feature flags other than nesting: use proxmox.auth password with root@pam"],
+    ["proxy routes in the private environment", "private", (c) => { key<Record<string, unknown>>(c, "services").proxy = { routes: [{ host: "x.example.org", upstream: "10.10.10.10:3000" }] }; },
+        "ai-dualstack:services.proxy.routes: the reverse proxy publishes public apps only; the private side is reached over WireGuard"],
+    ["PostgreSQL major Debian 12 does not ship", "public", (c) => { key<Record<string, Record<string, unknown>>>(c, "services").postgres.version = 17; },
+        "ai-dualstack:services.postgres.version: expected 15 (what Debian 12 ships), got 17"],
+    ["the Debian template without a checksum", "public", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").debianTemplate.checksum; },
+        "ai-dualstack:images.debianTemplate.checksum: is required: pin the image with the checksum from pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"],
 ];
 
 describe("bad config gives one clear line naming the key", () => {
@@ -83,7 +101,7 @@ describe("bad config gives one clear line naming the key", () => {
     });
 
     test("a malformed API token is reported without its value", async () => {
-        const error = await evaluate("private", (c) => {
+        const error = await evaluate("public", (c) => {
             key(c, "proxmox").auth = "token";
             key(c, "aiVm").hugepages = "none";
             delete key(c, "aiVm").cpuAffinity;

@@ -20,7 +20,7 @@ export function lxcTemplates(name: string, env: EnvironmentName, image: ImageCon
                 fileName: `${env}-${fileStem(image.url)}.tar.zst`,
                 url: image.url,
                 checksum: image.checksum,
-                checksumAlgorithm: image.checksum !== undefined ? image.checksumAlgorithm : undefined,
+                checksumAlgorithm: image.checksumAlgorithm,
                 overwrite: false,
             }, opts);
             downloads.set(node, file);
