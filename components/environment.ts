@@ -139,6 +139,9 @@ export class Environment extends pulumi.ComponentResource {
             aiVm: { name: config.aiVm.name, vmid: config.aiVm.vmid, ip: config.aiVm.ip, dataVmid: config.aiVm.dataVmid },
             containers: config.containers.map((ct) => ({ name: ct.name, role: ct.role, vmid: ct.vmid, ip: ct.ip })),
             models: config.models.map((m) => m.name),
+            // secrets: shown as [secret], read with `pulumi stack output --show-secrets`
+            postgresUrls: this.services.postgresUrls,
+            redisUrls: this.services.redisUrls,
         };
         this.registerOutputs(this.summary);
     }

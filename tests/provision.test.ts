@@ -91,7 +91,7 @@ describe("provisioning in the graph", () => {
             expect(input(base, "connection")).toBe("[secret]");
             expect(input(base, "addPreviousOutputInEnv")).toBe(false);
             expect(String(input(base, "create"))).toContain(`base ${ct.dataMountPath}`);
-            expect(input(base, "stdin")).toBe("end\n");
+            expect(input(base, "stdin")).toBe("[secret]");
             expect(base.dependencies).toContain(byName(graph.resources, `${ct.name}-ct`).urn);
         }
         expect(ofType(graph.resources, TYPES.command).filter((c) => c.name.endsWith("-provision-base"))).toHaveLength(config.containers.length);

@@ -37,6 +37,7 @@ export function scratch(options: { mounts?: readonly string[]; installed?: reado
     for (const d of [root, bin, state]) fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(path.join(state, "installed"), (options.installed ?? []).map((p) => `${p}\n`).join(""));
     fs.writeFileSync(path.join(state, "mounts"), (options.mounts ?? []).map((m) => `${m}\n`).join(""));
+    for (const m of options.mounts ?? []) fs.mkdirSync(path.join(root, m), { recursive: true });
     fs.writeFileSync(path.join(state, "active"), "");
     fs.writeFileSync(calls, "");
 

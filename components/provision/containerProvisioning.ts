@@ -24,7 +24,7 @@ export interface ContainerProvisioningArgs {
 /**
  * The provisioning steps of one service container, over SSH as root. Steps of one
  * container run one after the other (they share apt's lock); containers provision in
- * parallel. A step's bundle goes over stdin and is a secret when anything in it is.
+ * parallel. A step's bundle goes over stdin and is always a secret.
  */
 export class ContainerProvisioning extends pulumi.ComponentResource {
     public readonly commands: readonly command.remote.Command[];
@@ -38,7 +38,8 @@ export class ContainerProvisioning extends pulumi.ComponentResource {
             commands.push(new command.remote.Command(`${name}-${step.id}`, {
                 connection,
                 create: provisionCommand(step.script, step.args),
-                stdin: pulumi.output(bundle).apply((entries) => bundleText(entries)),
+                // Always secret: a bundle carries passwords, keys and tokens next to plain files.
+                stdin: pulumi.secret(pulumi.output(bundle).apply((entries) => bundleText(entries))),
                 // The previous run's output would be passed through SSH environment variables,
                 // which Debian's sshd refuses (AcceptEnv LANG LC_*); the scripts do not need it.
                 addPreviousOutputInEnv: false,

@@ -1,8 +1,12 @@
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import type { ContainerConfig, StackConfig } from "../../config/schema";
+import * as random from "@pulumi/random";
+import type { ContainerConfig, ContainerRole, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
+import { pgHba, postgresConf, postgresConfDir, postgresUrl } from "../services/postgres";
+import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisUrl } from "../services/redis";
 import { ContainerProvisioning, StepWithBundle } from "./containerProvisioning";
+import { BundleEntry, file, value } from "./steps";
 
 export interface ServiceProvisioningArgs {
     readonly config: StackConfig;
@@ -12,30 +16,102 @@ export interface ServiceProvisioningArgs {
     readonly sshPrivateKey: pulumi.Input<string>;
 }
 
+/** Connection strings per app, each a secret. */
+export type ConnectionStrings = Record<string, pulumi.Output<string>>;
+
 /**
  * What runs inside the environment's service containers: one ContainerProvisioning per
- * container, with the steps its role needs.
+ * container, with the steps its role needs, and the secrets those services use.
  */
 export class ServiceProvisioning extends pulumi.ComponentResource {
     public readonly containers: readonly ContainerProvisioning[];
+    /** per app: its PostgreSQL URL, in this environment's database container */
+    public readonly postgresUrls: ConnectionStrings;
+    /** per app: its Redis URL (own logical database), in this environment's cache container */
+    public readonly redisUrls: ConnectionStrings;
 
     constructor(name: string, args: ServiceProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("provision", "ServiceProvisioning"), name, {}, opts);
         const { config } = args;
+        const { services } = config;
+        // Secret explicitly: everything built from a password (bundles, URLs) stays secret
+        // whether or not the provider's own secret marking reaches it.
+        const password = (id: string) => pulumi.secret(new random.RandomPassword(`${name}-${id}`, {
+            length: 32,
+            // Letters and digits only: safe in URLs, config files and SQL literals.
+            special: false,
+        }, { parent: this }).result);
+
+        const db = firstOf(config, "database");
+        const cache = firstOf(config, "cache");
+        const pgPasswords = new Map(db ? services.postgres.apps.map((app) => [app, password(`postgres-${app}`)]) : []);
+        const redisPassword = cache ? password("redis") : undefined;
+
+        const targets = serviceTargets(config);
+        this.postgresUrls = Object.fromEntries(targets.postgres.map(({ app, host }) =>
+            [app, pulumi.secret((pgPasswords.get(app) as pulumi.Output<string>).apply((p) => postgresUrl(app, p, host)))]));
+        this.redisUrls = Object.fromEntries(redisPassword ? targets.redis.map(({ app, host, db: index }) =>
+            [app, pulumi.secret(redisPassword.apply((p) => redisUrl(p, host, index)))]) : []);
+
+        const roleSteps = (ct: ContainerConfig): StepWithBundle[] => {
+            if (ct === db) {
+                const input = { major: services.postgres.version, listenAddress: ct.ip, subnet: config.network.subnet, databases: services.postgres.apps.map((app) => ({ app })) };
+                const dir = postgresConfDir(input.major);
+                return [{
+                    step: { id: "postgres", description: `${ct.name}: PostgreSQL ${input.major}, databases ${services.postgres.apps.join(", ") || "(none)"}`, script: "postgres.sh", args: [String(input.major), ct.dataMountPath, ...services.postgres.apps] },
+                    bundle: [
+                        file(`${dir}/conf.d/ai-dualstack.conf`, postgresConf(input), "0644", "postgres:postgres"),
+                        file(`${dir}/pg_hba.conf`, pgHba(input), "0640", "postgres:postgres"),
+                        ...[...pgPasswords].map(([app, pw]) => pw.apply((p): BundleEntry => value(`password.${app}`, p))),
+                    ],
+                }];
+            }
+            if (ct === cache && redisPassword) {
+                return [{
+                    step: { id: "redis", description: `${ct.name}: Redis ${services.redis.version}`, script: "redis.sh", args: [String(services.redis.version), ct.dataMountPath] },
+                    bundle: [
+                        redisPassword.apply((p): BundleEntry => file(REDIS_INCLUDE, redisConf({ listenAddress: ct.ip, dataDir: ct.dataMountPath, maxMemoryMiB: services.redis.maxMemoryMiB, password: p }), "0640", "root:redis")),
+                        file(REDIS_DROPIN, redisDropIn(ct.dataMountPath)),
+                    ],
+                }];
+            }
+            return [];
+        };
+
         this.containers = config.containers.map((ct, i) => new ContainerProvisioning(`${ct.name}-provision`, {
             container: ct,
             guest: args.guests[i],
             privateKey: args.sshPrivateKey,
-            steps: stepsFor(ct),
+            steps: [baseStep(ct), ...roleSteps(ct)],
         }, { parent: this }));
-        this.registerOutputs({});
+        this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls });
     }
 }
 
-/** The steps of one container: the base step, then its role's service. */
-function stepsFor(ct: ContainerConfig): StepWithBundle[] {
-    return [{
+/** Every container: the data volume is mounted, the node exporter runs. */
+function baseStep(ct: ContainerConfig): StepWithBundle {
+    return {
         step: { id: "base", description: `${ct.name}: data volume at ${ct.dataMountPath}, node exporter`, script: "base.sh", args: [ct.dataMountPath] },
         bundle: [],
-    }];
+    };
+}
+
+/** Where each app's PostgreSQL database and Redis logical database are, in this environment. */
+export interface ServiceTargets {
+    readonly postgres: readonly { app: string; host: string }[];
+    readonly redis: readonly { app: string; host: string; db: number }[];
+}
+
+export function serviceTargets(config: StackConfig): ServiceTargets {
+    const db = firstOf(config, "database");
+    const cache = firstOf(config, "cache");
+    return {
+        postgres: db ? config.services.postgres.apps.map((app) => ({ app, host: db.ip })) : [],
+        redis: cache ? config.services.redis.apps.map((app, db) => ({ app, host: cache.ip, db })) : [],
+    };
+}
+
+/** The environment's container for a role (the first, if the config lists several). */
+function firstOf(config: StackConfig, role: ContainerRole): ContainerConfig | undefined {
+    return config.containers.find((ct) => ct.role === role);
 }

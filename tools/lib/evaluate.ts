@@ -78,7 +78,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: mockState(args.type, args.inputs) };
+            return { id: `${args.name}-id`, state: mockState(args.type, args.inputs, args.name) };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
@@ -111,7 +111,10 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    // The program's own return value: runInPulumiStack hands back the outputs resolved to
+    // plain values, secrets included, so the plan reads them from the Outputs instead.
+    let outputs: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
             captured.push({
                 resource: t.resource,
@@ -125,7 +128,8 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
         });
         const { program } = await import("../../program");
         try {
-            return await program();
+            outputs = await program();
+            return outputs;
         } catch (err) {
             // The stack resource would leave this unhandled; keep it to fail the evaluation.
             programError = err;
@@ -182,7 +186,17 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
 }
 
 /** What the provider computes on create that the program reads back: VM disk paths. */
-function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockState(type: string, inputs: Record<string, unknown>, name = ""): Record<string, unknown> {
+    // Random values are known offline (fixed per name), so the tests can check that every
+    // value built from them stays secret and never shows up in the plan.
+    if (type === "random:index/randomPassword:RandomPassword") {
+        return { ...inputs, result: `offlinePassword${name.replace(/[^A-Za-z0-9]/g, "")}` };
+    }
+    if (type === "random:index/randomBytes:RandomBytes") {
+        const bytes = Buffer.alloc(Number(inputs.length ?? 32));
+        Buffer.from(name).copy(bytes);
+        return { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
         return {
