@@ -142,6 +142,7 @@ export class Environment extends pulumi.ComponentResource {
             // secrets: shown as [secret], read with `pulumi stack output --show-secrets`
             postgresUrls: this.services.postgresUrls,
             redisUrls: this.services.redisUrls,
+            ...(this.services.vpnPublicKey ? { vpnPublicKey: this.services.vpnPublicKey, vpnPeers: this.services.vpnPeers } : {}),
         };
         this.registerOutputs(this.summary);
     }

@@ -5,6 +5,9 @@ import type { ContainerConfig, ContainerRole, StackConfig } from "../../config/s
 import { typeToken } from "../naming";
 import { pgHba, postgresConf, postgresConfDir, postgresUrl } from "../services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisUrl } from "../services/redis";
+import { CADDYFILE, caddyfile } from "../services/caddy";
+import { firstHost } from "../../config/services";
+import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../services/wireguard";
 import { ContainerProvisioning, StepWithBundle } from "./containerProvisioning";
 import { BundleEntry, file, value } from "./steps";
 
@@ -29,6 +32,10 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
     public readonly postgresUrls: ConnectionStrings;
     /** per app: its Redis URL (own logical database), in this environment's cache container */
     public readonly redisUrls: ConnectionStrings;
+    /** per generated VPN peer: its wg-quick client config (a secret) */
+    public readonly vpnPeers: ConnectionStrings;
+    /** the VPN entry's public key, for peers that bring their own keys */
+    public readonly vpnPublicKey: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: ServiceProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("provision", "ServiceProvisioning"), name, {}, opts);
@@ -53,7 +60,57 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
         this.redisUrls = Object.fromEntries(redisPassword ? targets.redis.map(({ app, host, db: index }) =>
             [app, pulumi.secret(redisPassword.apply((p) => redisUrl(p, host, index)))]) : []);
 
+        // WireGuard keys: 32 random bytes each; Curve25519 clamps them as `wg genkey` does.
+        const key = (id: string) => pulumi.secret(new random.RandomBytes(`${name}-${id}`, { length: 32 }, { parent: this }).base64);
+        const vpn = config.environment === "private" ? firstOf(config, "security") : undefined;
+        const wg = services.wireguard;
+        const serverKey = vpn ? key("wireguard-server") : undefined;
+        const peers = vpn ? wg.peers.map((peer) => {
+            const privateKey = peer.publicKey === undefined ? key(`wireguard-peer-${peer.name}`) : undefined;
+            return {
+                name: peer.name,
+                address: peer.address,
+                privateKey,
+                publicKey: privateKey ? privateKey.apply(wireguardPublicKey) : pulumi.output(peer.publicKey as string),
+                presharedKey: key(`wireguard-psk-${peer.name}`),
+            };
+        }) : [];
+        // A public key is public: derived from the secret private key, unmarked on purpose.
+        this.vpnPublicKey = serverKey ? pulumi.unsecret(serverKey.apply(wireguardPublicKey)) : undefined;
+        this.vpnPeers = Object.fromEntries(peers.filter((p) => p.privateKey !== undefined).map((p) => [p.name,
+            pulumi.secret(pulumi.all([p.privateKey as pulumi.Output<string>, serverKey as pulumi.Output<string>, p.presharedKey]).apply(([priv, server, psk]) => wireguardClientConf({
+                privateKey: priv,
+                address: p.address,
+                serverPublicKey: wireguardPublicKey(server),
+                presharedKey: psk,
+                endpoint: `${wg.endpoint ?? vpn?.ip}:${wg.port}`,
+                allowedIps: [config.network.subnet],
+                dns: config.network.dns,
+            })))]));
+
         const roleSteps = (ct: ContainerConfig): StepWithBundle[] => {
+            if (ct === vpn && serverKey) {
+                const peerKeys: pulumi.Output<{ publicKey: string; presharedKey: string }[]> = pulumi.all(peers.map((p) =>
+                    pulumi.all([p.publicKey, p.presharedKey]).apply(([publicKey, presharedKey]) => ({ publicKey, presharedKey }))));
+                const conf = pulumi.all([serverKey, peerKeys]).apply(([server, keys]) => wireguardServerConf({
+                    privateKey: server,
+                    address: `${firstHost(wg.subnet)}/${wg.subnet.split("/")[1]}`,
+                    port: wg.port,
+                    tunnelSubnet: wg.subnet,
+                    peers: peers.map((p, i) => ({ name: p.name, address: p.address, ...keys[i] })),
+                }));
+                return [{
+                    step: { id: "wireguard", description: `${ct.name}: WireGuard on UDP ${wg.port}, ${peers.length} peer(s)`, script: "wireguard.sh", args: [] },
+                    bundle: [conf.apply((c): BundleEntry => file(WIREGUARD_CONF, c, "0600"))],
+                }];
+            }
+            if (ct.role === "security" && config.environment === "public") {
+                const storage = `${ct.dataMountPath}/certificates`;
+                return [{
+                    step: { id: "caddy", description: `${ct.name}: Caddy for ${services.proxy.routes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [storage] },
+                    bundle: [file(CADDYFILE, caddyfile({ email: services.proxy.email, storageRoot: storage, routes: services.proxy.routes }))],
+                }];
+            }
             if (ct === db) {
                 const input = { major: services.postgres.version, listenAddress: ct.ip, subnet: config.network.subnet, databases: services.postgres.apps.map((app) => ({ app })) };
                 const dir = postgresConfDir(input.major);
@@ -84,7 +141,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             privateKey: args.sshPrivateKey,
             steps: [baseStep(ct), ...roleSteps(ct)],
         }, { parent: this }));
-        this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls });
+        this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls, vpnPeers: this.vpnPeers, vpnPublicKey: this.vpnPublicKey });
     }
 }
 
