@@ -118,6 +118,7 @@ export class Environment extends pulumi.ComponentResource {
             config,
             guests: this.containers.map((c) => c.container),
             sshPrivateKey: secrets.sshPrivateKey,
+            runnerToken: secrets.githubRunnerToken,
         }, { parent: this });
 
         this.backup = new BackupJob(`${name}-backup`, {

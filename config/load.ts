@@ -13,21 +13,34 @@ export const SECRET_KEYS = {
     proxmoxApiToken: "proxmoxApiToken",
     /** password of proxmox.username (proxmox.auth = password) */
     proxmoxPassword: "proxmoxPassword",
-    /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes */
+    /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes and root in the containers */
     sshPrivateKey: "sshPrivateKey",
+    /** GitHub Actions runner registration token (with a cicd container) */
+    githubRunnerToken: "githubRunnerToken",
 } as const;
 
 export interface Secrets {
     /** the API credential the auth mode asks for: token or password */
     readonly proxmoxCredential: pulumi.Output<string>;
     readonly sshPrivateKey: pulumi.Output<string>;
+    /** set when the stack has a cicd container */
+    readonly githubRunnerToken?: pulumi.Output<string>;
 }
 
 type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
 
-/** The secret keys a config needs: the SSH key and the credential of its auth mode. */
-export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"]): SecretKey[] {
-    return [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
+/** The secret keys a config needs: the SSH key, the credential of its auth mode, the runner token with a CI container. */
+export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], hasRunner = false): SecretKey[] {
+    return [
+        auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword,
+        SECRET_KEYS.sshPrivateKey,
+        ...(hasRunner ? [SECRET_KEYS.githubRunnerToken] : []),
+    ];
+}
+
+/** Whether a raw (possibly invalid) `containers` value has a cicd container. */
+export function hasRunnerContainer(rawContainers: unknown): boolean {
+    return Array.isArray(rawContainers) && rawContainers.some((ct) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -77,11 +90,13 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
     const result = stackConfigSchema.safeParse(values);
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
     const auth = authOf(values.proxmox);
+    const hasRunner = hasRunnerContainer(values.containers);
     for (const key of Object.values(SECRET_KEYS)) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
-            if (requiredSecretKeys(auth).includes(key)) {
-                problems.push(`${where}: is required${key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`}; set it with: pulumi config set --secret ${key} <value>`);
+            if (requiredSecretKeys(auth, hasRunner).includes(key)) {
+                const why = key === SECRET_KEYS.sshPrivateKey ? "" : key === SECRET_KEYS.githubRunnerToken ? " with a cicd container (a registration token from the repository's Settings, Actions, Runners)" : ` with proxmox.auth ${auth}`;
+                problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
         } else if (secretKeys !== undefined && !secretKeys.has(key)) {
             problems.push(`${where}: must be stored as a secret; set it again with: pulumi config set --secret ${key} <value>`);
@@ -130,6 +145,7 @@ export function loadConfig(): LoadedConfig {
         secrets: {
             proxmoxCredential: config.requireSecret(credential),
             sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
+            ...(stack.containers.some((ct) => ct.role === "cicd") ? { githubRunnerToken: config.requireSecret(SECRET_KEYS.githubRunnerToken) } : {}),
         },
     };
 }

@@ -43,7 +43,7 @@ const cases: Case[] = [
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmidRange, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, githubRunnerToken, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmidRange, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },

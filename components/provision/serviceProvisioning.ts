@@ -6,6 +6,7 @@ import { typeToken } from "../naming";
 import { pgHba, postgresConf, postgresConfDir, postgresUrl } from "../services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisUrl } from "../services/redis";
 import { CADDYFILE, caddyfile } from "../services/caddy";
+import { RUNNER_UNIT, runnerUnit } from "../services/runner";
 import { firstHost } from "../../config/services";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../services/wireguard";
 import { ContainerProvisioning, StepWithBundle } from "./containerProvisioning";
@@ -17,6 +18,8 @@ export interface ServiceProvisioningArgs {
     readonly guests: readonly proxmoxve.ContainerLegacy[];
     /** the SSH key root logs in with inside the containers */
     readonly sshPrivateKey: pulumi.Input<string>;
+    /** the GitHub Actions runner's registration token (a secret), with a cicd container */
+    readonly runnerToken?: pulumi.Input<string>;
 }
 
 /** Connection strings per app, each a secret. */
@@ -102,6 +105,23 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                 return [{
                     step: { id: "wireguard", description: `${ct.name}: WireGuard on UDP ${wg.port}, ${peers.length} peer(s)`, script: "wireguard.sh", args: [] },
                     bundle: [conf.apply((c): BundleEntry => file(WIREGUARD_CONF, c, "0600"))],
+                }];
+            }
+            if (ct.role === "cicd" && services.runner) {
+                const runner = services.runner;
+                if (args.runnerToken === undefined) {
+                    throw new pulumi.ResourceError("the cicd container needs the secret githubRunnerToken", this);
+                }
+                const token = pulumi.secret(args.runnerToken);
+                const root = `${ct.dataMountPath}/actions-runner`;
+                return [{
+                    step: {
+                        id: "runner",
+                        description: `${ct.name}: GitHub Actions runner ${runner.version} for ${runner.url}, labels ${runner.labels.join(",")}`,
+                        script: "runner.sh",
+                        args: [runner.version, runner.sha256, runner.url, ct.name, runner.labels.join(","), ct.dataMountPath],
+                    },
+                    bundle: [token.apply((t): BundleEntry => value("token", t)), file(RUNNER_UNIT, runnerUnit(root))],
                 }];
             }
             if (ct.role === "security" && config.environment === "public") {

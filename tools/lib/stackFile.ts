@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { authOf, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { authOf, hasRunnerContainer, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 import { isRecord } from "./values";
 
 export interface StackConfigFile {
@@ -56,7 +56,8 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
         }
     }
     const placeholders: string[] = [];
-    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox))) {
+    const hasRunner = hasRunnerContainer(section[`${NAMESPACE}:containers`] ?? section.containers);
+    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), hasRunner)) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;
