@@ -19,6 +19,11 @@ export const PORTS = {
     grafana: 3001,
     nodeExporter: 9100,
     nvidiaExporter: 9835,
+    cadvisor: 8080,
+    postgresExporter: 9187,
+    redisExporter: 9121,
+    alertmanager: 9093,
+    blackboxExporter: 9115,
 } as const;
 
 export interface ServicePort {
@@ -48,9 +53,9 @@ export const BASE_PORTS: readonly ServicePort[] = [
 export function roleProfile(role: ContainerRole, env: EnvironmentName): RoleProfile {
     switch (role) {
         case "database":
-            return { description: "PostgreSQL (relational DB LXC)", ports: [fromSubnet(PORTS.postgres, "PostgreSQL")] };
+            return { description: "PostgreSQL (relational DB LXC)", ports: [fromSubnet(PORTS.postgres, "PostgreSQL"), fromSubnet(PORTS.postgresExporter, "PostgreSQL exporter")] };
         case "cache":
-            return { description: "Redis (cache LXC)", ports: [fromSubnet(PORTS.redis, "Redis")] };
+            return { description: "Redis (cache LXC)", ports: [fromSubnet(PORTS.redis, "Redis"), fromSubnet(PORTS.redisExporter, "Redis exporter")] };
         case "security":
             return env === "private"
                 ? { description: "WireGuard VPN entry (security LXC)", ports: [fromAny(PORTS.wireguard, "WireGuard", "udp")] }

@@ -144,6 +144,7 @@ export class Environment extends pulumi.ComponentResource {
             postgresUrls: this.services.postgresUrls,
             redisUrls: this.services.redisUrls,
             ...(this.services.vpnPublicKey ? { vpnPublicKey: this.services.vpnPublicKey, vpnPeers: this.services.vpnPeers } : {}),
+            ...(this.services.grafanaAdminPassword ? { grafanaAdminPassword: this.services.grafanaAdminPassword } : {}),
         };
         this.registerOutputs(this.summary);
     }

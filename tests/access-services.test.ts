@@ -87,7 +87,7 @@ describe("WireGuard", () => {
         expect(fs.statSync(path.join(s.root, WIREGUARD_CONF)).mode & 0o777).toBe(0o600);
         expect(s.read("etc/sysctl.d/90-ai-dualstack-forward.conf")).toBe("net.ipv4.ip_forward = 1\n");
         expect(s.calls()).toEqual(expect.arrayContaining([
-            "apt-get install -y -q --no-install-recommends wireguard-tools nftables",
+            "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold wireguard-tools nftables",
             `sysctl -q -p ${s.root}/etc/sysctl.d/90-ai-dualstack-forward.conf`,
             "systemctl restart wg-quick@wg0",
         ]));

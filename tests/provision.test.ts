@@ -43,7 +43,7 @@ describe("base.sh against a scratch root", () => {
         expect(first.status).toBe(0);
         expect(s.calls()).toEqual(expect.arrayContaining([
             "apt-get update -q",
-            "apt-get install -y -q --no-install-recommends ca-certificates prometheus-node-exporter",
+            "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ca-certificates prometheus-node-exporter",
             "systemctl restart prometheus-node-exporter",
         ]));
         expect(s.read("etc/default/prometheus-node-exporter")).toBe("ARGS=\"\"\n");

@@ -49,7 +49,7 @@ describe("runner.sh against a scratch root", () => {
         expect(first.status).toBe(0);
         expect(fs.readFileSync(log, "utf8")).toBe(`config.sh --unattended --url https://github.com/you/ai-dualstack --name private-ci --labels ai-dualstack --work _work --replace token=${TOKEN}\n`);
         expect(s.calls()).toEqual(expect.arrayContaining([
-            "apt-get install -y -q --no-install-recommends docker.io git curl ca-certificates libicu72 libkrb5-3 zlib1g libssl3 liblttng-ust1",
+            "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold docker.io git curl ca-certificates libicu72 libkrb5-3 zlib1g libssl3 liblttng-ust1",
             "usermod -aG docker runner",
             "systemctl restart actions-runner",
         ]));

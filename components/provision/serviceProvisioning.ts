@@ -3,10 +3,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ContainerConfig, ContainerRole, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
-import { pgHba, postgresConf, postgresConfDir, postgresUrl } from "../services/postgres";
-import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisUrl } from "../services/redis";
+import { pgHba, postgresConf, postgresConfDir, postgresExporterDefaults, postgresUrl } from "../services/postgres";
+import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisExporterDefaults, redisUrl } from "../services/redis";
 import { CADDYFILE, caddyfile } from "../services/caddy";
 import { RUNNER_UNIT, runnerUnit } from "../services/runner";
+import * as fs from "fs";
+import * as path from "path";
+import {
+    ALERTMANAGER_CONF, alertmanagerConfig, alertRules, alertRulesFile, EnvironmentTargets, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DASHBOARD_DIR,
+    GRAFANA_DASHBOARD_PROVIDER, GRAFANA_DATASOURCE, grafanaDashboardProvider, grafanaDatasource, grafanaEnvironment, PROMETHEUS_CONF,
+    PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, prometheusDefaults, scrapeJobs,
+} from "../services/monitoring";
+import { environmentTargets } from "../services/monitoringTargets";
 import { firstHost } from "../../config/services";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../services/wireguard";
 import { ContainerProvisioning, StepWithBundle } from "./containerProvisioning";
@@ -20,6 +28,11 @@ export interface ServiceProvisioningArgs {
     readonly sshPrivateKey: pulumi.Input<string>;
     /** the GitHub Actions runner's registration token (a secret), with a cicd container */
     readonly runnerToken?: pulumi.Input<string>;
+    /**
+     * what the monitoring container scrapes in the other environment (the public side's
+     * exporters, from the public stack); without it, only this environment is scraped
+     */
+    readonly otherEnvironmentTargets?: EnvironmentTargets;
 }
 
 /** Connection strings per app, each a secret. */
@@ -39,6 +52,8 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
     public readonly vpnPeers: ConnectionStrings;
     /** the VPN entry's public key, for peers that bring their own keys */
     public readonly vpnPublicKey: pulumi.Output<string> | undefined;
+    /** Grafana's admin password (a secret), with a monitoring container */
+    public readonly grafanaAdminPassword: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: ServiceProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("provision", "ServiceProvisioning"), name, {}, opts);
@@ -91,7 +106,32 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                 dns: config.network.dns,
             })))]));
 
+        const monitoring = firstOf(config, "monitoring");
+        const grafanaPassword = monitoring ? password("grafana-admin") : undefined;
+        this.grafanaAdminPassword = grafanaPassword;
+
         const roleSteps = (ct: ContainerConfig): StepWithBundle[] => {
+            if (ct === monitoring && grafanaPassword) {
+                const jobs = [...scrapeJobs(environmentTargets(config)), ...(args.otherEnvironmentTargets ? scrapeJobs(args.otherEnvironmentTargets) : [])];
+                return [{
+                    step: {
+                        id: "monitoring",
+                        description: `${ct.name}: Prometheus (${jobs.length} jobs), Alertmanager, Grafana`,
+                        script: "monitoring.sh",
+                        args: [ct.dataMountPath, GRAFANA_APT_KEY_FINGERPRINT],
+                    },
+                    bundle: [
+                        file(PROMETHEUS_CONF, prometheusConfig({ jobs, ruleFiles: [PROMETHEUS_RULES_REF] })),
+                        file(PROMETHEUS_RULES, alertRulesFile(alertRules(services.monitoring))),
+                        file("/etc/default/prometheus", prometheusDefaults(ct.dataMountPath, services.monitoring.retention)),
+                        file(ALERTMANAGER_CONF, alertmanagerConfig({ webhookUrl: services.monitoring.webhookUrl })),
+                        file(GRAFANA_DATASOURCE, grafanaDatasource(), "0640", "root:grafana"),
+                        file(GRAFANA_DASHBOARD_PROVIDER, grafanaDashboardProvider(), "0640", "root:grafana"),
+                        ...dashboardFiles().map((d) => file(`${GRAFANA_DASHBOARD_DIR}/${d.name}`, d.content)),
+                        grafanaPassword.apply((p): BundleEntry => file("/etc/default/grafana-server", grafanaEnvironment(p), "0640", "root:grafana")),
+                    ],
+                }];
+            }
             if (ct === vpn && serverKey) {
                 const peerKeys: pulumi.Output<{ publicKey: string; presharedKey: string }[]> = pulumi.all(peers.map((p) =>
                     pulumi.all([p.publicKey, p.presharedKey]).apply(([publicKey, presharedKey]) => ({ publicKey, presharedKey }))));
@@ -139,6 +179,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                     bundle: [
                         file(`${dir}/conf.d/ai-dualstack.conf`, postgresConf(input), "0644", "postgres:postgres"),
                         file(`${dir}/pg_hba.conf`, pgHba(input), "0640", "postgres:postgres"),
+                        file("/etc/default/prometheus-postgres-exporter", postgresExporterDefaults()),
                         ...[...pgPasswords].map(([app, pw]) => pw.apply((p): BundleEntry => value(`password.${app}`, p))),
                     ],
                 }];
@@ -149,6 +190,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                     bundle: [
                         redisPassword.apply((p): BundleEntry => file(REDIS_INCLUDE, redisConf({ listenAddress: ct.ip, dataDir: ct.dataMountPath, maxMemoryMiB: services.redis.maxMemoryMiB, password: p }), "0640", "root:redis")),
                         file(REDIS_DROPIN, redisDropIn(ct.dataMountPath)),
+                        redisPassword.apply((p): BundleEntry => file("/etc/default/prometheus-redis-exporter", redisExporterDefaults(p), "0640", "root:prometheus")),
                     ],
                 }];
             }
@@ -161,7 +203,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             privateKey: args.sshPrivateKey,
             steps: [baseStep(ct), ...roleSteps(ct)],
         }, { parent: this }));
-        this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls, vpnPeers: this.vpnPeers, vpnPublicKey: this.vpnPublicKey });
+        this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls, vpnPeers: this.vpnPeers, vpnPublicKey: this.vpnPublicKey, grafanaAdminPassword: this.grafanaAdminPassword });
     }
 }
 
@@ -191,4 +233,12 @@ export function serviceTargets(config: StackConfig): ServiceTargets {
 /** The environment's container for a role (the first, if the config lists several). */
 function firstOf(config: StackConfig, role: ContainerRole): ContainerConfig | undefined {
     return config.containers.find((ct) => ct.role === role);
+}
+
+const DASHBOARD_DIR = path.join(__dirname, "..", "services", "grafana", "dashboards");
+
+/** Grafana dashboards kept in the repository, provisioned as they are. */
+export function dashboardFiles(): { name: string; content: string }[] {
+    return fs.readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith(".json")).sort()
+        .map((name) => ({ name, content: fs.readFileSync(path.join(DASHBOARD_DIR, name), "utf8") }));
 }

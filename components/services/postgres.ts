@@ -61,3 +61,11 @@ export function pgHba(input: PostgresInput): string {
 export function postgresUrl(app: string, password: string, host: string): string {
     return `postgresql://${app}:${password}@${host}:${PORTS.postgres}/${app}?sslmode=require`;
 }
+
+/**
+ * The PostgreSQL exporter's settings (Debian's unit reads /etc/default/prometheus-postgres-exporter):
+ * it runs as the OS user prometheus and logs in over the local socket by peer authentication.
+ */
+export function postgresExporterDefaults(): string {
+    return [`DATA_SOURCE_NAME='user=prometheus host=/run/postgresql dbname=postgres'`, `ARGS="--web.listen-address=:${PORTS.postgresExporter}"`, ""].join("\n");
+}

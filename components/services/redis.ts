@@ -45,3 +45,8 @@ export function redisDropIn(dataDir: string): string {
 export function redisUrl(password: string, host: string, db: number): string {
     return `redis://:${password}@${host}:${PORTS.redis}/${db}`;
 }
+
+/** The Redis exporter's settings (Debian's unit reads /etc/default/prometheus-redis-exporter); REDIS_PASSWORD is read by redis_exporter. */
+export function redisExporterDefaults(password: string): string {
+    return [`REDIS_ADDR=redis://127.0.0.1:${PORTS.redis}`, `REDIS_PASSWORD=${password}`, `ARGS="-web.listen-address=:${PORTS.redisExporter}"`, ""].join("\n");
+}

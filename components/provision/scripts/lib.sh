@@ -117,8 +117,12 @@ ensure_packages() {
         APT_UPDATED=1
     fi
     log "installing ${missing[*]}"
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # A file we wrote before its package came keeps our version (no conffile prompt).
+    apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 }
+
+# apt_sources_changed: the next ensure_packages runs apt-get update again (a new repository).
+apt_sources_changed() { APT_UPDATED=0; }
 
 # restart_if_changed <unit> <prefix>...: enables the unit, restarts it when its files changed.
 restart_if_changed() {

@@ -27,6 +27,8 @@ ensure_packages "postgresql-$major"
 [[ -f $ROOT$data/$major/main/PG_VERSION ]] \
     || die "cluster $major/main is not on the data volume ($data/$major/main); it was created before this step, move it with pg_dropcluster and pg_createcluster"
 
+# Packages before files: the exporter's /etc/default file is a conffile of its package.
+ensure_packages prometheus-postgres-exporter
 install_bundle_files
 restart_if_changed "postgresql@$major-main" "/etc/postgresql/$major/main/"
 
@@ -55,4 +57,12 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'app', :'app') WHERE NOT EXISTS (S
 REVOKE ALL ON DATABASE :"app" FROM PUBLIC;
 SQL
 done
+# The exporter logs in as the OS user prometheus over the socket (peer), as role prometheus.
+if changed /etc/default/prometheus-postgres-exporter; then
+    runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d postgres <<'SQL'
+SELECT 'CREATE ROLE prometheus LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'prometheus') \gexec
+GRANT pg_monitor TO prometheus;
+SQL
+fi
+restart_if_changed prometheus-postgres-exporter /etc/default/prometheus-postgres-exporter
 log "ready"

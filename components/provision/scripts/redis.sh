@@ -18,7 +18,7 @@ require_mount "$data"
 # Debian versions redis as 5:<upstream>; apt_preferences(5) globs the version.
 put_file /etc/apt/preferences.d/ai-dualstack-redis 0644 root:root \
     < <(printf 'Package: redis-server redis-tools\nPin: version 5:%s.*\nPin-Priority: 1001\n' "$major")
-ensure_packages redis-server
+ensure_packages redis-server prometheus-redis-exporter
 running=$(redis-server --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p')
 [[ $running == "$major" ]] || die "redis-server is major ${running:-unknown}, config pins $major"
 
@@ -34,4 +34,5 @@ if changed /etc/systemd/system/; then
     systemctl daemon-reload
 fi
 restart_if_changed redis-server /etc/redis/ /etc/systemd/system/redis-server.service.d/
+restart_if_changed prometheus-redis-exporter /etc/default/prometheus-redis-exporter
 log "ready"
