@@ -3,6 +3,7 @@
  * a clear difference between "the server said no" (a response) and "nothing answered"
  * (NetworkError), which is how verify tells a dead service from no route at all.
  */
+import { isRecord } from "../values";
 
 /** Nothing answered: refused, unreachable, reset, or timed out. */
 export class NetworkError extends Error {
@@ -77,16 +78,18 @@ function hostOf(url: string): string {
     }
 }
 
+/** fetch() says only "fetch failed"; the reason (ECONNREFUSED, EHOSTUNREACH...) is in its `cause`. */
 function describeFetchError(err: unknown, timeoutMs: number): string {
-    if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
+    // Duck-typed: errors from undici may come from another realm, where instanceof fails.
+    const e = isRecord(err) ? err : {};
+    if (e.name === "TimeoutError" || e.name === "AbortError") {
         return `no answer within ${Math.round(timeoutMs / 1000)} s`;
     }
-    const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
-    if (cause instanceof Error) {
-        const code = (cause as Error & { code?: string }).code;
-        return code !== undefined ? `${code} (${cause.message})` : cause.message;
+    const cause = isRecord(e.cause) ? e.cause : undefined;
+    if (cause !== undefined && typeof cause.message === "string") {
+        return typeof cause.code === "string" ? `${cause.code} (${cause.message})` : cause.message;
     }
-    return err instanceof Error ? err.message : String(err);
+    return typeof e.message === "string" ? e.message : String(err);
 }
 
 /** A response's error in one line: status and the start of what the server said. */
