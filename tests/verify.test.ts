@@ -299,6 +299,12 @@ describe("verify's parts", () => {
         expect(median([40, 60])).toBe(50);
     });
 
+    test("a model's targetTokensPerSecond must be a positive number, named by its key", () => {
+        const file = stackFile("private", (c) => { key<{ targetTokensPerSecond?: unknown }[]>(c, "models")[0].targetTokensPerSecond = 0; });
+        const raw = Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), v]));
+        expect(() => validateRawConfig(raw, undefined)).toThrow("ai-dualstack:models[0].targetTokensPerSecond: must be above 0, got 0");
+    });
+
     test("the output parser keeps secrets out of its messages", () => {
         const err = (() => {
             try {
