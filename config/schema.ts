@@ -10,21 +10,20 @@
  * fits the host) live in `crossFieldRules` below.
  */
 import { z } from "zod";
+import { got, MISSING } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
 
-const got = (input: unknown): string => `got ${JSON.stringify(input)}`;
-
 const pattern = (re: RegExp, expected: string) =>
-    z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${expected}, ${got(iss.input)}`) })
+    z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
         .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
 
 const int = (min: number, max: number, what = "a whole number") =>
-    z.number({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${what}, ${got(iss.input)}`) })
+    z.number({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${what}, ${got(iss.input)}`) })
         .int({ error: (iss) => `expected ${what}, ${got(iss.input)}` })
         .min(min, { error: (iss) => `must be at least ${min}, ${got(iss.input)}` })
         .max(max, { error: (iss) => `must be at most ${max}, ${got(iss.input)}` });
 
-const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected an IPv4 address, ${got(iss.input)}`) })
+const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an IPv4 address, ${got(iss.input)}`) })
     .refine(isIpv4, { error: (iss) => `expected an IPv4 address like 10.10.0.10, ${got(iss.input)}` });
 
 /** Proxmox node names are host names. */
@@ -56,7 +55,7 @@ const proxmoxSchema = z.strictObject({
      * token: the secret proxmoxApiToken. password: `username` with the secret proxmoxPassword;
      * Proxmox only lets root@pam with a password set hugepages and CPU affinity.
      */
-    auth: z.enum(AUTH_MODES, { error: (iss) => `expected token or password, ${got(iss.input)}` }).default("token"),
+    auth: z.enum(AUTH_MODES, { error: (iss) => iss.input === undefined ? MISSING : `expected token or password, ${got(iss.input)}` }).default("token"),
     /** API user for password auth */
     username: pattern(/^[^\s@!]+@[a-z0-9-]+$/, "a Proxmox user like root@pam").default("root@pam"),
     /** skip TLS verification (self-signed PVE certificate) */
@@ -71,7 +70,7 @@ const hostSchema = z.strictObject({
     name: nodeName,
     /** address the SSH host-preparation commands connect to */
     address: ipv4,
-    cpuVendor: z.enum(["intel", "amd"], { error: (iss) => `expected intel or amd, ${got(iss.input)}` }),
+    cpuVendor: z.enum(["intel", "amd"], { error: (iss) => iss.input === undefined ? MISSING : `expected intel or amd, ${got(iss.input)}` }),
     /** physical RAM of the node */
     memoryGiB: int(8, 4096).default(128),
     /** CPU threads of the node */
@@ -173,7 +172,7 @@ const aiVmSchema = z.strictObject({
 
 const containerSchema = z.strictObject({
     name: guestName,
-    role: z.enum(CONTAINER_ROLES, { error: (iss) => `expected one of ${CONTAINER_ROLES.join(", ")}, ${got(iss.input)}` }),
+    role: z.enum(CONTAINER_ROLES, { error: (iss) => iss.input === undefined ? MISSING : `expected one of ${CONTAINER_ROLES.join(", ")}, ${got(iss.input)}` }),
     vmid: int(100, 999_999_999, "a VMID"),
     node: nodeName.optional(),
     ip: ipv4,
@@ -232,7 +231,7 @@ const workloadsSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
     /** which of the two worlds this stack builds */
-    environment: z.enum(ENVIRONMENTS, { error: (iss) => `expected private or public, ${got(iss.input)}` }),
+    environment: z.enum(ENVIRONMENTS, { error: (iss) => iss.input === undefined ? MISSING : `expected private or public, ${got(iss.input)}` }),
     proxmox: proxmoxSchema,
     hosts: z.array(hostSchema).min(1, { error: "needs at least one Proxmox node" }),
     vmidRange: z.strictObject({ start: int(100, 999_999_999, "a VMID"), end: int(100, 999_999_999, "a VMID") }),
