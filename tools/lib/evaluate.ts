@@ -50,20 +50,21 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-function validateStackFile(file: StackConfigFile): StackConfig {
+function validateStackFile(stack: string, file: StackConfigFile): StackConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
             .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v]),
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
-    return validateRawConfig(raw, secretKeys);
+    const otherKeys = Object.keys(file.config).filter((k) => !k.startsWith(`${NAMESPACE}:`));
+    return validateRawConfig(raw, secretKeys, { stack, otherKeys });
 }
 
 /** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
-    const config = validateStackFile(file);
+    const config = validateStackFile(stack, file);
     options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
     const inventory = options.inventory ?? inventoryFromConfig(config);
 
