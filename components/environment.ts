@@ -97,7 +97,9 @@ export class Environment extends pulumi.ComponentResource {
         }, child));
 
         const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };
-        new GuestFirewall(`${name}-ai-firewall`, {
+        // Named from the guest, like the containers' firewalls: guest names are unique, the
+        // environment's name is not (a container called `<env>-ai` would collide).
+        new GuestFirewall(`${config.aiVm.name}-firewall`, {
             ...firewallArgs,
             node: config.aiVm.node,
             vmId: config.aiVm.vmid,

@@ -122,3 +122,23 @@ describe("a stack builds the environment it is named after", () => {
         await expect(evaluateStack({ stack: "private-staging", file: stackFile("private") })).resolves.toBeDefined();
     });
 });
+
+describe("the offline plan refuses what the engine would", () => {
+    test("two resources with one URN are refused", async () => {
+        const { duplicateUrns, DuplicateUrnError } = await import("../tools/lib/evaluate");
+        const urn = "urn:pulumi:private::ai-dualstack::ai-dualstack:env:Environment$ai-dualstack:ops:GuestFirewall::private-ai-firewall";
+        expect(duplicateUrns(["b", urn, "a", urn])).toEqual([urn]);
+        expect(new DuplicateUrnError([urn]).message).toBe(`duplicate resource URN ${urn}: the Pulumi engine refuses a second resource with the same type and name; give the guests behind it distinct names`);
+    });
+
+    test("guest firewalls are named from their own guest, so an LXC called <env>-ai no longer collides with the AI VM's", async () => {
+        const { graph } = await evaluate("private", (c) => {
+            key(c, "aiVm").name = "private-gpu";
+            key<Record<string, unknown>[]>(c, "containers")[0].name = "private-ai";
+        });
+        const firewalls = graph.resources.filter((r) => r.type === "ai-dualstack:ops:GuestFirewall").map((r) => r.name).sort();
+        expect(firewalls).toContain("private-gpu-firewall");
+        expect(firewalls).toContain("private-ai-firewall");
+        expect(new Set(graph.resources.map((r) => r.urn)).size).toBe(graph.resources.length);
+    });
+});

@@ -138,6 +138,10 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     }
 
     const urnOf = engineUrns(captured, stack);
+    const duplicates = duplicateUrns([...urnOf.values()]);
+    if (duplicates.length > 0) {
+        throw new DuplicateUrnError(duplicates);
+    }
     // The mock monitor names providers by its own URNs; translate them to the engine's.
     const mockToEngine = new Map<string, string>();
     await Promise.all(captured.map(async (c) => mockToEngine.set(String(await internals(c.resource.urn).promise()), urnOf.get(c.resource) ?? "")));
@@ -234,6 +238,24 @@ function engineUrns(captured: readonly Captured[], stack: string): Map<pulumi.Re
         return q;
     };
     return new Map(captured.map((c) => [c.resource, `urn:pulumi:${stack}::ai-dualstack::${qualifiedType(c)}::${c.name}`]));
+}
+
+/** URNs registered more than once, sorted: the Pulumi engine refuses the second registration. */
+export function duplicateUrns(urns: readonly string[]): string[] {
+    const seen = new Set<string>();
+    const twice = new Set<string>();
+    for (const urn of urns) {
+        (seen.has(urn) ? twice : seen).add(urn);
+    }
+    return [...twice].sort();
+}
+
+/** The program registers two resources under one URN: `pulumi up` would stop at the second. */
+export class DuplicateUrnError extends Error {
+    constructor(public readonly urns: readonly string[]) {
+        super(urns.map((u) => `duplicate resource URN ${u}: the Pulumi engine refuses a second resource with the same type and name; give the guests behind it distinct names`).join("\n"));
+        this.name = "DuplicateUrnError";
+    }
 }
 
 function internals<T>(output: pulumi.Output<T>): OutputInternals {
