@@ -40,6 +40,16 @@ const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
 const cpuSet = pattern(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU set like 0-7 or 0,2,4-7");
 const sshPublicKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line");
 
+/**
+ * A container mount point: absolute, and free of the `.`/`..` segments pve-container refuses
+ * at apply time (`verify_lxc_mp_string` in src/PVE/LXC/Config.pm: "contains illegal character
+ * sequences" for `/./`, `/../`, a trailing `/.` or `/..`).
+ */
+const mountPath = pattern(/^\/[a-zA-Z0-9_./-]*$/, "an absolute path like /var/lib/postgresql")
+    .refine((p) => !p.split("/").some((seg) => seg === "." || seg === ".."), {
+        error: (iss) => `must not contain . or .. segments (Proxmox refuses them for mount points), ${got(iss.input)}`,
+    });
+
 export const ENVIRONMENTS = ["private", "public"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 
@@ -181,7 +191,7 @@ const containerSchema = z.strictObject({
     rootDiskGiB: int(2, 65536),
     dataDiskGiB: int(1, 65536),
     /** where the data volume is mounted inside the container */
-    dataMountPath: pattern(/^\/[a-zA-Z0-9_./-]+$/, "an absolute path"),
+    dataMountPath: mountPath,
     /** nesting is only for containers that run containers themselves (CI runners) */
     nesting: z.boolean().default(false),
     startupOrder: int(1, 1000),
@@ -380,6 +390,31 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         problem(["proxmox", "username"], `hugepages and CPU affinity need root@pam, got ${c.proxmox.username}`);
     }
 
+    // The driver must be able to drive the card.
+    const driverProblem = nvidiaDriverProblem(c.gpu, c.aiVm.nvidiaDriver);
+    if (driverProblem !== undefined) {
+        problem(["aiVm", "nvidiaDriver"], driverProblem);
+    }
+
+    // Linux interface names: at most 15 characters (IFNAMSIZ 16 with the NUL), VLAN
+    // sub-interfaces `<uplink>.<vlan>` included.
+    c.hosts.forEach((h, i) => {
+        const vlanIf = `${h.uplink}.${c.network.vlanId}`;
+        if (vlanIf.length > 15) {
+            problem(["hosts", i, "uplink"], `the VLAN interface ${vlanIf} would be ${vlanIf.length} characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)`);
+        }
+    });
+
+    // The ZFS pool's storage id must not be one of the other storages the config uses.
+    const otherStorages: { id: string; path: Path }[] = [
+        { id: c.storage.imageDatastore, path: ["storage", "imageDatastore"] },
+        { id: c.storage.snippetDatastore, path: ["storage", "snippetDatastore"] },
+        { id: c.backup.storage, path: ["backup", "storage"] },
+    ];
+    for (const other of otherStorages.filter((o) => o.id === c.storage.pool)) {
+        problem(["storage", "pool"], `storage id "${c.storage.pool}" is also ${formatPath(other.path)}; the ZFS pool needs a storage id of its own (it holds only guest disks)`);
+    }
+
     // Capacity per node: what the guests ask for must fit the node.
     for (const host of c.hosts) {
         const here = (node: string | undefined) => (node ?? defaultNode) === host.name;
@@ -407,6 +442,27 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
             }
         });
     }
+}
+
+/**
+ * Blackwell GeForce cards (RTX 50 series; device 10de:2b85 is the RTX 5090) are driven only by
+ * NVIDIA's open kernel modules, from the 570 series on: the proprietary flavour does not
+ * probe them (NVIDIA open-gpu-kernel-modules README, "Compatible GPUs"; issue #853).
+ */
+const BLACKWELL_DEVICE_IDS = new Set(["2b85", "2b87", "2c02", "2c05", "2d04", "2d05", "2f04"]);
+const BLACKWELL_MODEL = /\bRTX\s*50[5-9]0\b/i;
+
+export function nvidiaDriverProblem(gpu: { model: string; deviceId: string }, driver: string): string | undefined {
+    const blackwell = BLACKWELL_DEVICE_IDS.has(gpu.deviceId) || BLACKWELL_MODEL.test(gpu.model);
+    const match = /^nvidia-driver-(\d{3})(-server)?(-open)?$/.exec(driver);
+    if (!blackwell || match === null) {
+        return undefined;
+    }
+    const series = Number(match[1]);
+    if (match[3] === undefined || series < 570) {
+        return `${driver} cannot drive the ${gpu.model} (10de:${gpu.deviceId}): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open`;
+    }
+    return undefined;
 }
 
 function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {

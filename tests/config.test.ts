@@ -102,3 +102,29 @@ describe("bad config gives one clear line naming the key", () => {
         await expect(evaluate("public")).resolves.toBeDefined();
     });
 });
+
+describe("semantic checks a careful admin would expect", () => {
+    type Semantic = [title: string, stack: string, change: (c: ConfigSection) => void, expected: string];
+    const semantic: Semantic[] = [
+        ["a proprietary driver for the Blackwell card", "private", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-570"; },
+            "ai-dualstack:aiVm.nvidiaDriver: nvidia-driver-570 cannot drive the RTX 5090 (10de:2b85): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open"],
+        ["an open driver too old for Blackwell", "private", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-550-open"; },
+            "ai-dualstack:aiVm.nvidiaDriver: nvidia-driver-550-open cannot drive the RTX 5090 (10de:2b85): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open"],
+        ["a VLAN sub-interface name over 15 characters", "public", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].uplink = "enp129s0f1np1"; },
+            "ai-dualstack:hosts[0].uplink: the VLAN interface enp129s0f1np1.20 would be 16 characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)"],
+        ["a mount path with ..", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].dataMountPath = "/var/lib/../postgresql"; },
+            `ai-dualstack:containers[0].dataMountPath: must not contain . or .. segments (Proxmox refuses them for mount points), got "/var/lib/../postgresql"`],
+        ["a relative mount path", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].dataMountPath = "var/lib/postgresql"; },
+            `ai-dualstack:containers[0].dataMountPath: expected an absolute path like /var/lib/postgresql, got "var/lib/postgresql"`],
+        ["the ZFS storage id reused for backups", "public", (c) => { key(c, "backup").storage = key(c, "storage").pool; },
+            `ai-dualstack:storage.pool: storage id "tank-public" is also backup.storage; the ZFS pool needs a storage id of its own (it holds only guest disks)`],
+    ];
+    test.each(semantic)("%s", async (_title, stack, change, expected) => {
+        const error = await evaluate(stack, change).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([expected]);
+    });
+
+    test("an Ampere card takes the proprietary driver", async () => {
+        await expect(evaluate("public", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-550"; })).resolves.toBeDefined();
+    });
+});
