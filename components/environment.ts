@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { vmTuneCommand } from "./access/vmTune";
 import { aiVmPorts, roleProfile } from "./catalog";
 import { AiVm } from "./compute/aiVm";
 import type { AiServices } from "./compute/cloudInit";
@@ -84,6 +85,14 @@ export class Environment extends pulumi.ComponentResource {
             gpuMapping: this.gpu.mappingName,
             hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
         }, child);
+        // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
+        vmTuneCommand(`${name}-ai-tune`, {
+            vm: config.aiVm,
+            node: nodeOf(config, config.aiVm.node),
+            sshPort: config.proxmox.sshPort,
+            tuneKey: secrets.vmTuneKey,
+            vmResource: this.aiVm.vm,
+        }, { parent: this });
 
         const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
@@ -134,6 +143,14 @@ export class Environment extends pulumi.ComponentResource {
         };
         this.registerOutputs(this.summary);
     }
+}
+
+function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number] {
+    const node = config.hosts.find((h) => h.name === name);
+    if (node === undefined) {
+        throw new Error(`node ${name} is not in ai-dualstack:hosts`);
+    }
+    return node;
 }
 
 /** What the environment's AI VM serves, from its config. */

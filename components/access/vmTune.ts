@@ -10,7 +10,10 @@
  * `$authuser eq 'root@pam'` gets "only root can set '<opt>' config"; a token's authuser is
  * `root@pam!<id>`) and its `startup` special case (`check_full(..., "/", ['Sys.Modify'])`).
  */
-import type { AiVmConfig, EnvironmentName, StackConfig } from "../../config/schema";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { AiVmConfig, EnvironmentName, HostConfig, StackConfig } from "../../config/schema";
+import { sshConnection } from "../remote";
 
 /** Where the host stack installs the script on every node. */
 export const TUNE_SCRIPT_PATH = "/usr/local/sbin/ai-dualstack-vm-tune";
@@ -63,4 +66,39 @@ export function tuneAuthorizedKey(env: EnvironmentName, publicKey: string): stri
         throw new Error(`not an OpenSSH public key line: ${key.slice(0, 20)}...`);
     }
     return `restrict,command="${TUNE_SCRIPT_PATH} ${env}" ${key}`;
+}
+
+export interface VmTuneArgs {
+    readonly vm: AiVmConfig;
+    /** the node the VM runs on: the request goes to its sshd, host key pinned */
+    readonly node: HostConfig;
+    readonly sshPort: number;
+    /** the environment's tune key (secret): root on the node runs only the tune script for it */
+    readonly tuneKey: pulumi.Input<string>;
+    /** the VM resource: the request re-runs whenever the VM is created again */
+    readonly vmResource: pulumi.CustomResource;
+}
+
+/**
+ * The environment stack's side of the tune path: one remote command that sends the AI VM's
+ * root-only options through the forced-command key. It runs after the VM exists, again
+ * when the request changes, and again when the VM is replaced (`replaceWith`).
+ */
+export function vmTuneCommand(name: string, args: VmTuneArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, {
+        connection: sshConnection({
+            host: args.node.address,
+            port: args.sshPort,
+            // the forced command sits in root's authorized_keys: qm runs as root
+            user: "root",
+            privateKey: args.tuneKey,
+            hostKey: args.node.sshHostKey,
+        }),
+        create: tuneRequest(args.vm),
+    }, {
+        ...opts,
+        dependsOn: [args.vmResource],
+        replaceWith: [args.vmResource],
+        deletedWith: args.vmResource,
+    });
 }

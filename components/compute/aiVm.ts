@@ -132,18 +132,18 @@ export class AiVm extends pulumi.ComponentResource {
             // Secure Boot keys would refuse the DKMS-built NVIDIA module.
             efiDisk: { datastoreId: args.storageId, fileFormat: "raw", type: "4m", preEnrolledKeys: false },
             operatingSystem: { type: "l26" },
+            // Hugepages, CPU affinity and the boot order are set through the environment's
+            // tune key, not here: the environment's token is refused them (quirk vmRootOnlyOptions).
             cpu: {
                 type: "host",
                 sockets: 1,
                 cores: vm.cores,
                 numa: true,
-                ...(vm.cpuAffinity !== undefined ? { affinity: vm.cpuAffinity } : {}),
             },
             memory: {
                 dedicated: vm.memoryGiB * GiB,
                 // 0 removes the balloon device: GPU DMA needs all guest RAM pinned anyway.
                 floating: 0,
-                ...(vm.hugepages !== "none" ? { hugepages: vm.hugepages === "1G" ? "1024" : "2", keepHugepages: true } : {}),
             },
             scsiHardware: "virtio-scsi-single",
             disks: [
@@ -182,7 +182,6 @@ export class AiVm extends pulumi.ComponentResource {
             agent: { enabled: true, trim: true },
             onBoot: true,
             started: true,
-            startup: { order: vm.startupOrder, upDelay: 30 },
             // Destroy otherwise waits for a guest shutdown that may never come.
             stopOnDestroy: true,
             timeoutCreate: GUEST_TIMEOUTS.create,
@@ -193,7 +192,7 @@ export class AiVm extends pulumi.ComponentResource {
             parent: this,
             dependsOn: [...args.hostPreparation],
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga"),
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });

@@ -72,7 +72,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("containerDisk"),
+            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount"),
         });
 
         this.registerOutputs({ vmId: ct.vmid, ip: ct.ip, role: ct.role });
