@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { environmentPool } from "./access/privileges";
 import { vmTuneCommand } from "./access/vmTune";
 import { aiVmPorts, roleProfile } from "./catalog";
 import { AiVm } from "./compute/aiVm";
@@ -84,6 +85,7 @@ export class Environment extends pulumi.ComponentResource {
             bridge: bridgeOn(config.aiVm.node),
             gpuMapping: this.gpu.mappingName,
             hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
+            pool: environmentPool(env),
         }, child);
         // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
         vmTuneCommand(`${name}-ai-tune`, {
@@ -103,6 +105,7 @@ export class Environment extends pulumi.ComponentResource {
             storageId: this.storage.storageId,
             bridge: bridgeOn(ct.node),
             sshPublicKeys: config.aiVm.sshPublicKeys,
+            pool: environmentPool(env),
         }, child));
 
         const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };

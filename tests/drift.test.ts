@@ -75,6 +75,24 @@ describe("buildDriftReport", () => {
         expect(driftExitCode(report)).toBe(0);
     });
 
+    test("hugepages and CPU affinity changed outside the tune key are drift, though pulumi up ignores them", () => {
+        const tuned = { ...vmOld, memory: { dedicated: 65536, floating: 0, hugepages: "1024" }, cpu: { cores: 8, affinity: "0-7" } };
+        const report = buildDriftReport("private", [
+            pre(meta("update", VM, VM_TYPE, tuned, { ...tuned, memory: { dedicated: 65536, floating: 0 }, cpu: { cores: 8, affinity: "0-23" } }, {
+                diffs: ["memory", "cpu"],
+                detailedDiff: {
+                    "memory.hugepages": { diffKind: DiffKind.delete, inputDiff: false },
+                    "cpu.affinity": { diffKind: DiffKind.update, inputDiff: false },
+                },
+            })),
+        ]);
+        expect(report.drifted.map((d) => d.changes)).toEqual([[
+            { path: "cpu.affinity", old: "0-7", new: "0-23" },
+            { path: "memory.hugepages", old: "1024", new: undefined },
+        ]]);
+        expect(driftExitCode(report)).toBe(2);
+    });
+
     test("differences only on catalogued quirk paths are known noise and exit 0", () => {
         const report = buildDriftReport("private", [
             pre(meta("update", VM, VM_TYPE, vmOld, { ...vmOld, disks: [{ interface: "scsi0", speed: { read: 100 } }, { interface: "scsi1" }], vga: { type: "std" } }, {

@@ -25,6 +25,8 @@ export interface AiVmArgs {
     readonly gpuMapping: pulumi.Input<string>;
     /** host preparation on this VM's node (vfio, hugepages) */
     readonly hostPreparation: readonly pulumi.Resource[];
+    /** the environment's resource pool (host stack): its ACL is what lets the env's token manage the VMs */
+    readonly pool: string;
 }
 
 /** Where the data disk appears in the guest: the second disk on its own virtio-scsi controller. */
@@ -86,6 +88,7 @@ export class AiVm extends pulumi.ComponentResource {
         this.dataHolder = new proxmoxve.VmLegacy(`${name}-data`, {
             nodeName: vm.node,
             vmId: vm.dataVmid,
+            poolId: args.pool,
             name: `${vm.name}-data`,
             description: `Holds the data disk of ${vm.name} (ai-dualstack ${env}). Never started; do not delete.`,
             tags: [...tags, "data"],
@@ -124,6 +127,7 @@ export class AiVm extends pulumi.ComponentResource {
         this.vm = new proxmoxve.VmLegacy(`${name}-vm`, {
             nodeName: vm.node,
             vmId: vm.vmid,
+            poolId: args.pool,
             name: vm.name,
             description: `ai-dualstack ${env} AI VM: Ollama, vector store and apps on the ${env} GPU`,
             tags: [...tags, "gpu"],
