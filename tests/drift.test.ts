@@ -114,17 +114,18 @@ describe("buildDriftReport", () => {
         const sig = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "hunter2" };
         const report = buildDriftReport("private", [
             pre(meta("update", DB, "proxmoxve:index/containerLegacy:ContainerLegacy",
-                { initialization: { userAccount: { password: "old-pass", keys: ["ssh-ed25519 A"] } }, description: "[secret]", tags: ["a"], environmentVariables: sig },
-                { initialization: { userAccount: { password: "new-pass", keys: ["ssh-ed25519 A"] } }, description: "[secret]", tags: ["a", "b"], environmentVariables: { ...sig, value: "other" } },
-                { diffs: ["initialization", "tags", "environmentVariables"] })),
+                // (initialization.userAccount itself is a quirk path since containerUserAccount: use another secret-named one)
+                { auth: { password: "old-pass", keys: ["ssh-ed25519 A"] }, description: "[secret]", tags: ["a"], environmentVariables: sig },
+                { auth: { password: "new-pass", keys: ["ssh-ed25519 A"] }, description: "[secret]", tags: ["a", "b"], environmentVariables: { ...sig, value: "other" } },
+                { diffs: ["auth", "tags", "environmentVariables"] })),
         ]);
         const text = JSON.stringify(report);
         expect(text).not.toContain("old-pass");
         expect(text).not.toContain("new-pass");
         expect(text).not.toContain("hunter2");
         expect(report.drifted[0].changes).toEqual([
+            { path: "auth.password", old: "[secret]", new: "[secret]" },
             { path: "environmentVariables", old: "[secret]", new: "[secret]" },
-            { path: "initialization.userAccount.password", old: "[secret]", new: "[secret]" },
             { path: "tags[1]", old: undefined, new: "b" },
         ]);
     });
