@@ -4,6 +4,8 @@
  * environment or the host), the EnvironmentAccess component, and host-key pinning of every
  * remote command.
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { EnvironmentAccess } from "../components/access/environmentAccess";
 import {
@@ -178,5 +180,14 @@ test("every remote command pins the SSH host key from config", async () => {
         }
         // and the plan itself never shows the connection: the tune key stays a secret
         expect(byName(evaluation.graph.resources, `${stack}-ai-tune`).inputs.connection).toBe("[secret]");
+    }
+});
+
+test("the README's security model names what the code does", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+    const model = readme.slice(readme.indexOf("## TLS and SSH"), readme.indexOf("## Layout"));
+    for (const fact of ["/etc/pve/pve-root-ca.pem", "SSL_CERT_FILE", "ssh-keyscan", "hosts[].sshHostKey", "ApiToken", "VmTuneKey",
+        "containerUserAccount", "authorized_keys", "restrict", "privilege-separated", "preview-<env>", "components/access/privileges.ts"]) {
+        expect({ fact, present: model.includes(fact) }).toEqual({ fact, present: true });
     }
 });
