@@ -17,7 +17,7 @@ const SCRIPT = path.join(__dirname, "..", "components", "access", "scripts", "ai
 /** The validated config of a stack file, without secrets. */
 function stackConfig(stack: string) {
     const raw = Object.fromEntries(Object.entries(stackSection(stack)).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
-    return validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x" }, undefined);
+    return validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x" }, undefined);
 }
 
 (haveTool("shellcheck") ? test : test.skip)("the tune script passes shellcheck with no warnings", () => {
