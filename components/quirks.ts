@@ -153,6 +153,18 @@ export const QUIRKS = {
         why: "a changed SSH key would replace a protected container",
         sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go: user_account, keys and password are ForceNew"],
     },
+    /**
+     * A container's `poolId` is force-new, while a VM's is changed in place: a container
+     * created before it joined the environment's pool would be replaced (refused: it is
+     * protected). New containers join at create; an existing one is added by the host stack
+     * or by hand (`pvesh set /pools/ai-dualstack-<env> --vms <vmid>`).
+     */
+    containerPool: {
+        appliesTo: [QUIRK_TYPES.container],
+        ignoreChanges: ["poolId"],
+        why: "joining the pool later would replace a protected container",
+        sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go: pool_id is ForceNew (vm.go updates it in place)"],
+    },
     /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
     snippetUpload: {
         appliesTo: [QUIRK_TYPES.vm],

@@ -110,6 +110,8 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
             expect(input(ct, "mountPoints")).toEqual([expect.objectContaining({ volume: `tank-${env}`, backup: true })]);
             expect(input(ct, "networkInterfaces")).toEqual([{ name: "eth0", bridge: env === "private" ? "vmbr10" : "vmbr20", firewall: true }]);
             expect(ct.options).toMatchObject({ protect: true, retainOnDelete: true });
+            // force-new attributes that must never replace a protected container (quirks catalogue)
+            expect(ct.options.ignoreChanges).toEqual(expect.arrayContaining(["initialization.userAccount", "poolId"]));
             expect(input(ct, "operatingSystem.templateFileId")).toBe(`${env}-lxc-template-pve-id`);
         }
     });

@@ -75,7 +75,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount"),
+            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount", "containerPool"),
         });
 
         this.registerOutputs({ vmId: ct.vmid, ip: ct.ip, role: ct.role });
