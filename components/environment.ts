@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { environmentPool } from "./access/privileges";
+import { vmTuneCommand } from "./access/vmTune";
 import { aiVmPorts, roleProfile } from "./catalog";
 import { AiVm } from "./compute/aiVm";
 import type { AiServices } from "./compute/cloudInit";
@@ -83,7 +85,16 @@ export class Environment extends pulumi.ComponentResource {
             bridge: bridgeOn(config.aiVm.node),
             gpuMapping: this.gpu.mappingName,
             hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
+            pool: environmentPool(env),
         }, child);
+        // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
+        vmTuneCommand(`${name}-ai-tune`, {
+            vm: config.aiVm,
+            node: nodeOf(config, config.aiVm.node),
+            sshPort: config.proxmox.sshPort,
+            tuneKey: secrets.vmTuneKey,
+            vmResource: this.aiVm.vm,
+        }, { parent: this });
 
         const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
@@ -94,6 +105,7 @@ export class Environment extends pulumi.ComponentResource {
             storageId: this.storage.storageId,
             bridge: bridgeOn(ct.node),
             sshPublicKeys: config.aiVm.sshPublicKeys,
+            pool: environmentPool(env),
         }, child));
 
         const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };
@@ -136,6 +148,14 @@ export class Environment extends pulumi.ComponentResource {
         };
         this.registerOutputs(this.summary);
     }
+}
+
+function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number] {
+    const node = config.hosts.find((h) => h.name === name);
+    if (node === undefined) {
+        throw new Error(`node ${name} is not in ai-dualstack:hosts`);
+    }
+    return node;
 }
 
 /** What the environment's AI VM serves, from its config. */

@@ -16,19 +16,25 @@ export const SECRET_KEYS = {
     proxmoxPassword: "proxmoxPassword",
     /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes */
     sshPrivateKey: "sshPrivateKey",
+    /**
+     * private key whose public half root's authorized_keys on the nodes restricts to
+     * `ai-dualstack-vm-tune <env>` (from the host stack): hugepages, affinity, boot order
+     */
+    vmTuneKey: "vmTuneKey",
 } as const;
 
 export interface Secrets {
     /** the API credential the auth mode asks for: token or password */
     readonly proxmoxCredential: pulumi.Output<string>;
     readonly sshPrivateKey: pulumi.Output<string>;
+    readonly vmTuneKey: pulumi.Output<string>;
 }
 
 type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
 
 /** The secret keys a config needs: the SSH key and the credential of its auth mode. */
 export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"]): SecretKey[] {
-    return [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
+    return [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey, SECRET_KEYS.vmTuneKey];
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -82,7 +88,9 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
             if (requiredSecretKeys(auth).includes(key)) {
-                problems.push(`${where}: is required${key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`}; set it with: pulumi config set --secret ${key} <value>`);
+                const env = values.environment === "private" || values.environment === "public" ? values.environment : "<environment>";
+                const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)` : key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`;
+                problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
         } else if (secretKeys !== undefined && !secretKeys.has(key)) {
             problems.push(`${where}: must be stored as a secret; set it again with: pulumi config set --secret ${key} <value>`);
@@ -192,6 +200,7 @@ export function loadConfig(): LoadedConfig {
         secrets: {
             proxmoxCredential: config.requireSecret(credential),
             sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
+            vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey),
         },
     };
 }

@@ -39,6 +39,9 @@ const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
 /** `10-15` or `0,2,4-7`: the cpuset syntax Proxmox takes for `affinity`. */
 const cpuSet = pattern(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU set like 0-7 or 0,2,4-7");
 const sshPublicKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line");
+/** A node's SSH host key as `ssh-keyscan` prints it, without the host name: `ssh-ed25519 AAAA...`. */
+const sshHostKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/,
+    "the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console)");
 
 /**
  * A container mount point: absolute, and free of the `.`/`..` segments pve-container refuses
@@ -62,13 +65,17 @@ const proxmoxSchema = z.strictObject({
     /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
     endpoint: pattern(/^https:\/\/[^\s/]+(:\d+)?\/?$/, "the API endpoint like https://192.168.1.10:8006/"),
     /**
-     * token: the secret proxmoxApiToken. password: `username` with the secret proxmoxPassword;
-     * Proxmox only lets root@pam with a password set hugepages and CPU affinity.
+     * token: the secret proxmoxApiToken, the environment's own scoped token from the host
+     * stack. password: `username` with the secret proxmoxPassword. Either way, hugepages,
+     * CPU affinity and the AI VM's boot order go through the tune key (secret vmTuneKey).
      */
     auth: z.enum(AUTH_MODES, { error: (iss) => iss.input === undefined ? MISSING : `expected token or password, ${got(iss.input)}` }).default("token"),
     /** API user for password auth */
     username: pattern(/^[^\s@!]+@[a-z0-9-]+$/, "a Proxmox user like root@pam").default("root@pam"),
-    /** skip TLS verification (self-signed PVE certificate) */
+    /**
+     * skip TLS verification. Leave it false and trust the cluster's own CA instead
+     * (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE); refused together with password auth.
+     */
     insecure: z.boolean().default(false),
     /** SSH user for host preparation and snippet uploads (root, or a sudoer) */
     sshUser: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name").default("root"),
@@ -80,6 +87,8 @@ const hostSchema = z.strictObject({
     name: nodeName,
     /** address the SSH host-preparation commands connect to */
     address: ipv4,
+    /** the node's SSH host key: every remote command to the node refuses any other key */
+    sshHostKey,
     cpuVendor: z.enum(["intel", "amd"], { error: (iss) => iss.input === undefined ? MISSING : `expected intel or amd, ${got(iss.input)}` }),
     /** physical RAM of the node */
     memoryGiB: int(8, 4096).default(128),
@@ -378,16 +387,9 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
     }
 
-    // Proxmox refuses hugepages and CPU affinity to anyone but root@pam logged in with a password.
-    if (c.proxmox.auth === "token") {
-        if (c.aiVm.hugepages !== "none") {
-            problem(["aiVm", "hugepages"], `Proxmox only lets root@pam with a password set hugepages (API tokens are refused): set ai-dualstack:proxmox.auth to password (and the secret proxmoxPassword), or hugepages to none`);
-        }
-        if (c.aiVm.cpuAffinity !== undefined) {
-            problem(["aiVm", "cpuAffinity"], `Proxmox only lets root@pam with a password set CPU affinity (API tokens are refused): set ai-dualstack:proxmox.auth to password, or remove cpuAffinity`);
-        }
-    } else if (c.proxmox.username !== "root@pam" && (c.aiVm.hugepages !== "none" || c.aiVm.cpuAffinity !== undefined)) {
-        problem(["proxmox", "username"], `hugepages and CPU affinity need root@pam, got ${c.proxmox.username}`);
+    // A password crosses the wire on every login: never to a server whose certificate is not checked.
+    if (c.proxmox.auth === "password" && c.proxmox.insecure) {
+        problem(["proxmox", "insecure"], `must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token`);
     }
 
     // The driver must be able to drive the card.

@@ -2,8 +2,8 @@
  * Bad config fails before any resource is registered, with one line per problem that
  * names the key path. Each case changes one thing in a real stack file.
  */
-import { ConfigError } from "../config/load";
-import { ConfigSection, evaluate, key } from "./helpers";
+import { ConfigError, validateRawConfig } from "../config/load";
+import { ConfigSection, evaluate, key, stackSection } from "./helpers";
 
 type Case = [title: string, stack: string, change: (c: ConfigSection) => void, expected: string];
 
@@ -38,18 +38,22 @@ const cases: Case[] = [
         "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (hosts[].memoryGiB)"],
     ["pinning to CPUs the node lacks", "public", (c) => { key(c, "aiVm").cpuAffinity = "20-31"; },
         "ai-dualstack:aiVm.cpuAffinity: CPU 31 does not exist on node pve (CPUs 0-23)"],
-    ["hugepages with an API token", "private", (c) => { key(c, "proxmox").auth = "token"; c["ai-dualstack:proxmoxApiToken"] = { secure: "v1:x" }; key(c, "aiVm").cpuAffinity = undefined; },
-        "ai-dualstack:aiVm.hugepages: Proxmox only lets root@pam with a password set hugepages (API tokens are refused): set ai-dualstack:proxmox.auth to password (and the secret proxmoxPassword), or hugepages to none"],
+    ["TLS verification off with password auth", "private", (c) => { Object.assign(key(c, "proxmox"), { auth: "password", insecure: true }); c["ai-dualstack:proxmoxPassword"] = { secure: "v1:x" }; },
+        "ai-dualstack:proxmox.insecure: must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token"],
+    ["a node without its SSH host key", "public", (c) => { delete key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey; },
+        "ai-dualstack:hosts[0].sshHostKey: is required"],
+    ["a host key with the host name ssh-keyscan prints in front", "private", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey = "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"; },
+        `ai-dualstack:hosts[0].sshHostKey: expected the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console), got "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"`],
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmidRange, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
         `ai-dualstack:aiVm.name: must start with "public-" so the two environments never share a name, got "private-ai"`],
     ["AI VM on a node its GPU mapping does not cover", "private", (c) => {
-        key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd" });
+        key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
         key(c, "aiVm").node = "pve2";
     }, "ai-dualstack:aiVm.node: the AI VM is placed on \"pve2\", but its GPU mapping private-gpu only covers pve"],
     ["cloud image without checksum", "public", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").ubuntuCloud.checksum; },
@@ -84,9 +88,6 @@ describe("bad config gives one clear line naming the key", () => {
 
     test("a malformed API token is reported without its value", async () => {
         const error = await evaluate("private", (c) => {
-            key(c, "proxmox").auth = "token";
-            key(c, "aiVm").hugepages = "none";
-            delete key(c, "aiVm").cpuAffinity;
             c["ai-dualstack:proxmoxApiToken"] = "root@pam:hunter2";
         }).then(() => undefined, (e: unknown) => e) as ConfigError;
         // A plain-text token is two problems: not a secret, and malformed.
@@ -95,6 +96,13 @@ describe("bad config gives one clear line naming the key", () => {
             "ai-dualstack:proxmoxApiToken: must be stored as a secret; set it again with: pulumi config set --secret proxmoxApiToken <value>",
         ]);
         expect(error.message).not.toContain("hunter2");
+    });
+
+    test("an environment without its tune key is told where the key comes from", () => {
+        const raw = Object.fromEntries(Object.entries(stackSection("public")).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
+        const secrets = { proxmoxApiToken: "plan-placeholder:t", sshPrivateKey: "plan-placeholder:k" };
+        expect(() => validateRawConfig({ ...raw, ...secrets }, new Set(Object.keys(secrets)))).toThrow(
+            "ai-dualstack:vmTuneKey: is required (the host stack's output publicVmTuneKey); set it with: pulumi config set --secret vmTuneKey <value>");
     });
 
     test("the committed stacks are valid", async () => {

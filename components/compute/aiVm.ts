@@ -25,6 +25,8 @@ export interface AiVmArgs {
     readonly gpuMapping: pulumi.Input<string>;
     /** host preparation on this VM's node (vfio, hugepages) */
     readonly hostPreparation: readonly pulumi.Resource[];
+    /** the environment's resource pool (host stack): its ACL is what lets the env's token manage the VMs */
+    readonly pool: string;
 }
 
 /** Where the data disk appears in the guest: the second disk on its own virtio-scsi controller. */
@@ -86,6 +88,7 @@ export class AiVm extends pulumi.ComponentResource {
         this.dataHolder = new proxmoxve.VmLegacy(`${name}-data`, {
             nodeName: vm.node,
             vmId: vm.dataVmid,
+            poolId: args.pool,
             name: `${vm.name}-data`,
             description: `Holds the data disk of ${vm.name} (ai-dualstack ${env}). Never started; do not delete.`,
             tags: [...tags, "data"],
@@ -124,6 +127,7 @@ export class AiVm extends pulumi.ComponentResource {
         this.vm = new proxmoxve.VmLegacy(`${name}-vm`, {
             nodeName: vm.node,
             vmId: vm.vmid,
+            poolId: args.pool,
             name: vm.name,
             description: `ai-dualstack ${env} AI VM: Ollama, vector store and apps on the ${env} GPU`,
             tags: [...tags, "gpu"],
@@ -132,18 +136,18 @@ export class AiVm extends pulumi.ComponentResource {
             // Secure Boot keys would refuse the DKMS-built NVIDIA module.
             efiDisk: { datastoreId: args.storageId, fileFormat: "raw", type: "4m", preEnrolledKeys: false },
             operatingSystem: { type: "l26" },
+            // Hugepages, CPU affinity and the boot order are set through the environment's
+            // tune key, not here: the environment's token is refused them (quirk vmRootOnlyOptions).
             cpu: {
                 type: "host",
                 sockets: 1,
                 cores: vm.cores,
                 numa: true,
-                ...(vm.cpuAffinity !== undefined ? { affinity: vm.cpuAffinity } : {}),
             },
             memory: {
                 dedicated: vm.memoryGiB * GiB,
                 // 0 removes the balloon device: GPU DMA needs all guest RAM pinned anyway.
                 floating: 0,
-                ...(vm.hugepages !== "none" ? { hugepages: vm.hugepages === "1G" ? "1024" : "2", keepHugepages: true } : {}),
             },
             scsiHardware: "virtio-scsi-single",
             disks: [
@@ -182,7 +186,6 @@ export class AiVm extends pulumi.ComponentResource {
             agent: { enabled: true, trim: true },
             onBoot: true,
             started: true,
-            startup: { order: vm.startupOrder, upDelay: 30 },
             // Destroy otherwise waits for a guest shutdown that may never come.
             stopOnDestroy: true,
             timeoutCreate: GUEST_TIMEOUTS.create,
@@ -193,7 +196,7 @@ export class AiVm extends pulumi.ComponentResource {
             parent: this,
             dependsOn: [...args.hostPreparation],
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga"),
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });

@@ -25,6 +25,11 @@ export interface EvaluateOptions {
     readonly inventory?: PciInventory;
     /** told once the config is valid and the program is about to run */
     readonly progress?: (message: string) => void;
+    /**
+     * sees each resource's inputs as the engine would receive them, secrets unwrapped (for
+     * tests that check what a secret input holds, e.g. a remote command's pinned host key)
+     */
+    readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => void;
 }
 
 export interface Evaluation {
@@ -76,6 +81,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     const providers = new Map<string, string>();
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+            options.onMockResource?.(args);
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
