@@ -45,15 +45,15 @@ export const QUIRKS = {
         sources: ["muhlba91/pulumi-proxmoxve#35", "muhlba91/pulumi-proxmoxve#664"],
     },
     /**
-     * Any change to cloud-init user-data (the snippet) or its SSH keys replaces the VM,
-     * taking its OS disk with it. cloud-init only runs on first boot anyway, so later edits
-     * would do nothing on the running VM: re-provision deliberately with
-     * `pulumi up --replace <vm urn>` instead.
+     * Changing the cloud-init SSH keys (or user-data) replaces the VM, taking its OS disk
+     * with it. cloud-init only applies them on first boot anyway; the AI VM's software is
+     * provisioned over SSH instead (components/provision), so changing a driver or a
+     * package re-runs a step, never replaces the VM. New keys: `pulumi up --replace <vm urn>`.
      */
     vmCloudInit: {
         appliesTo: [QUIRK_TYPES.vm],
-        ignoreChanges: ["initialization.userDataFileId", "initialization.userAccount"],
-        why: "changing the user-data snippet or SSH keys forces replacement of the VM",
+        ignoreChanges: ["initialization.userAccount"],
+        why: "changing the cloud-init SSH keys forces replacement of the VM",
         sources: [
             "bpg/terraform-provider-proxmox#1636",
             "bpg/terraform-provider-proxmox#2901",
@@ -116,13 +116,6 @@ export const QUIRKS = {
         ignoreChanges: [],
         why: "create-before-delete collides on a fixed VMID",
         sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
-    },
-    /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
-    snippetUpload: {
-        appliesTo: [QUIRK_TYPES.vm],
-        ignoreChanges: [],
-        why: "snippets are not uploadable through the API; the provider needs ssh settings",
-        sources: ["bpg/terraform-provider-proxmox#1005", "bpg/terraform-provider-proxmox#1608"],
     },
 } as const satisfies Record<string, Quirk>;
 
