@@ -304,7 +304,7 @@ const appSchema = z.discriminatedUnion("preset", [
         healthPath: urlPath.default("/"),
         env: appEnv,
     }),
-], { error: (iss) => `expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, ${got(iss.input)}` });
+], { error: (iss) => `expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, ${got(iss.input !== null && typeof iss.input === "object" && "preset" in iss.input ? iss.input.preset : iss.input)}` });
 
 export const APP_PRESETS = {
     private: ["assistant", "privategpt", "document-analysis"],

@@ -111,7 +111,10 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    // The program's own return value: the stack's outputs as a whole are unknown in a preview
+    // as soon as one of them is (the Docker host before the VM exists), but each key resolves alone.
+    let outputs: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
             captured.push({
                 resource: t.resource,
@@ -125,7 +128,8 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
         });
         const { program } = await import("../../program");
         try {
-            return await program();
+            outputs = await program();
+            return outputs;
         } catch (err) {
             // The stack resource would leave this unhandled; keep it to fail the evaluation.
             programError = err;
@@ -181,8 +185,14 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     };
 }
 
-/** What the provider computes on create that the program reads back: VM disk paths. */
+/** Stand-in for a generated secret offline: tests check it never appears in the plan in plain text. */
+export const MOCK_GENERATED_SECRET = "offline-generated-secret";
+
+/** What the provider computes on create that the program reads back: VM disk paths, generated secrets. */
 function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type === "random:index/randomPassword:RandomPassword") {
+        return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${String(inputs.length)}` };
+    }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
         return {
