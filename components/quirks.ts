@@ -13,6 +13,7 @@ export const QUIRK_TYPES = {
     vm: "proxmoxve:index/vmLegacy:VmLegacy",
     container: "proxmoxve:index/containerLegacy:ContainerLegacy",
     zfs: "proxmoxve:node/disk/zfs:Zfs",
+    dockerProvider: "pulumi:providers:docker",
 } as const;
 
 export interface Quirk {
@@ -116,6 +117,18 @@ export const QUIRKS = {
         ignoreChanges: [],
         why: "create-before-delete collides on a fixed VMID",
         sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
+    },
+    /**
+     * The Docker provider's resources dial the daemon when they first use it (a refresh or
+     * preview of an ssh:// host that does not exist yet fails: "Error pinging Docker
+     * server"). DockerHost derives the provider's host from the AI VM's verify step, so
+     * it stays unknown, and nothing dials, until the VM can run GPU containers.
+     */
+    dockerDialsHost: {
+        appliesTo: [QUIRK_TYPES.dockerProvider],
+        ignoreChanges: [],
+        why: "the docker provider pings its host before the VM exists",
+        sources: ["pulumi/pulumi-docker#1293", "pulumi/pulumi-docker#1106", "pulumi/pulumi-docker#139"],
     },
 } as const satisfies Record<string, Quirk>;
 

@@ -79,7 +79,8 @@ const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugf
     test("never formats a disk that holds the data filesystem: its files survive any number of runs", () => {
         const s = scratch(mountStubs);
         const img = path.join(s.dir, "disk.img");
-        fs.truncateSync(fs.openSync(img, "w") && img, 64 * 1024 * 1024);
+        fs.closeSync(fs.openSync(img, "w"));
+        fs.truncateSync(img, 64 * 1024 * 1024);
         execFileSync("mkfs.ext4", ["-q", "-L", "aidata", img]);
         const marker = path.join(s.dir, "model.bin");
         fs.writeFileSync(marker, "weights that took an hour to download\n");
@@ -204,26 +205,32 @@ describe("verify.sh", () => {
     let server: http.Server;
     let url: string;
     let pulls = 0;
-    let failFirst = true;
 
     beforeAll(async () => {
         server = http.createServer((req, res) => {
             req.resume();
             req.on("end", () => {
-                if (req.url === "/api/version") return res.end('{"version":"0.9.6"}');
-                if (req.url === "/api/show") { res.statusCode = 404; return res.end('{"error":"model not found"}'); }
-                if (req.url === "/api/pull") {
+                if (req.url === "/api/version") {
+                    res.end('{"version":"0.9.6"}');
+                } else if (req.url === "/api/show") {
+                    res.statusCode = 404;
+                    res.end('{"error":"model not found"}');
+                } else if (req.url === "/api/pull") {
                     pulls += 1;
                     res.write('{"status":"pulling manifest"}\n');
-                    if (failFirst && pulls === 1) return res.end('{"error":"max retries exceeded: connection reset"}\n');
+                    if (pulls === 1) {
+                        res.end('{"error":"max retries exceeded: connection reset"}\n');
+                        return;
+                    }
                     const total = 100 * 1048576;
                     for (let done = 0; done <= total; done += total / 20) {
                         res.write(`${JSON.stringify({ status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", total, completed: done })}\n`);
                     }
-                    return res.end('{"status":"verifying sha256 digest"}\n{"status":"writing manifest"}\n{"status":"success"}\n');
+                    res.end('{"status":"verifying sha256 digest"}\n{"status":"writing manifest"}\n{"status":"success"}\n');
+                } else {
+                    res.statusCode = 404;
+                    res.end();
                 }
-                res.statusCode = 404;
-                res.end();
             });
         });
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

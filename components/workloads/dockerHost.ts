@@ -21,7 +21,7 @@ export interface DockerHostArgs {
  * The Docker engine of an AI VM as a Pulumi provider, over `ssh://user@ip`, plus the
  * environment's Docker network.
  *
- * The provider's `host` is an Output of the provisioning verify step, so on a fresh stack
+ * The provider's `host` is an Output of the provisioning verify step (QUIRKS.dockerDialsHost), so on a fresh stack
  * it is unknown during preview and no Docker call is made to a VM that does not exist yet
  * (pulumi-docker#1293: the Terraform-based resources ping the daemon when they first use
  * the client; the native part skips the ping for ssh:// hosts, pulumi-docker
