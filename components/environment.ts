@@ -3,9 +3,8 @@ import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { environmentPool } from "./access/privileges";
 import { vmTuneCommand } from "./access/vmTune";
-import { aiVmPorts, roleProfile } from "./catalog";
+import { roleProfile } from "./catalog";
 import { AiVm } from "./compute/aiVm";
-import type { AiServices } from "./compute/cloudInit";
 import { lxcTemplates } from "./compute/lxcTemplates";
 import { ServiceContainer } from "./compute/serviceContainer";
 import { GpuPassthrough } from "./host/gpuPassthrough";
@@ -15,6 +14,10 @@ import { typeToken } from "./naming";
 import { BackupJob } from "./ops/backupJob";
 import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
+import { AiVmProvisioning } from "./provision/aiVmProvisioning";
+import { AiServices, generateSecrets } from "./workloads/aiServices";
+import { environmentWorkloads } from "./workloads/catalog";
+import { dataDirs, workloadFirewallPorts } from "./workloads/model";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
@@ -31,6 +34,8 @@ export class Environment extends pulumi.ComponentResource {
     public readonly storage: ZfsMirror;
     public readonly gpu: GpuPassthrough;
     public readonly aiVm: AiVm;
+    public readonly provisioning: AiVmProvisioning;
+    public readonly ai: AiServices;
     public readonly containers: readonly ServiceContainer[];
     public readonly backup: BackupJob;
     /** stack outputs: what a user needs to find this environment's parts */
@@ -76,11 +81,9 @@ export class Environment extends pulumi.ComponentResource {
         this.aiVm = new AiVm(`${name}-ai`, {
             environment: env,
             vm: config.aiVm,
-            services: aiServices(config),
             network: config.network,
             image: config.images.ubuntuCloud,
             imageDatastore: config.storage.imageDatastore,
-            snippetDatastore: config.storage.snippetDatastore,
             storageId: this.storage.storageId,
             bridge: bridgeOn(config.aiVm.node),
             gpuMapping: this.gpu.mappingName,
@@ -94,6 +97,25 @@ export class Environment extends pulumi.ComponentResource {
             sshPort: config.proxmox.sshPort,
             tuneKey: secrets.vmTuneKey,
             vmResource: this.aiVm.vm,
+        }, { parent: this });
+
+        // The AI layer: provisioning over SSH, then the workloads on the VM's Docker engine.
+        const aiSecrets = generateSecrets(`${name}-ai`, config, this);
+        const workloads = environmentWorkloads(config, aiSecrets);
+        this.provisioning = new AiVmProvisioning(`${name}-ai-provision`, {
+            vm: config.aiVm,
+            gpu: config.gpu,
+            guest: this.aiVm.vm,
+            privateKey: secrets.sshPrivateKey,
+            // The data-disk step creates exactly the directories the workloads mount.
+            dataDirs: dataDirs(workloads),
+        }, { parent: this });
+        this.ai = new AiServices(`${name}-ai-services`, {
+            config,
+            workloads,
+            secrets: aiSecrets,
+            provisioning: this.provisioning,
+            privateKey: secrets.sshPrivateKey,
         }, { parent: this });
 
         const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
@@ -115,7 +137,8 @@ export class Environment extends pulumi.ComponentResource {
             ...firewallArgs,
             node: config.aiVm.node,
             vmId: config.aiVm.vmid,
-            ports: aiVmPorts(env),
+            // Exactly the ports the workloads publish, from their declarations.
+            ports: workloadFirewallPorts(this.ai.workloads),
             guest: this.aiVm.vm,
         }, child);
         config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
@@ -129,8 +152,10 @@ export class Environment extends pulumi.ComponentResource {
         this.backup = new BackupJob(`${name}-backup`, {
             environment: env,
             backup: config.backup,
-            vmids: [config.aiVm.dataVmid, ...config.containers.map((ct) => ct.vmid)],
-            guests: [this.aiVm.dataHolder, ...this.containers.map((c) => c.container)],
+            // The AI VM, not the holder: its data disk (scsi1, backup on) is backed up through
+            // the running VM that writes it (see AiVm).
+            vmids: [config.aiVm.vmid, ...config.containers.map((ct) => ct.vmid)],
+            guests: [this.aiVm.vm, ...this.containers.map((c) => c.container)],
         }, child);
 
         this.summary = {
@@ -145,6 +170,7 @@ export class Environment extends pulumi.ComponentResource {
             aiVm: { name: config.aiVm.name, vmid: config.aiVm.vmid, ip: config.aiVm.ip, dataVmid: config.aiVm.dataVmid },
             containers: config.containers.map((ct) => ({ name: ct.name, role: ct.role, vmid: ct.vmid, ip: ct.ip })),
             models: config.models.map((m) => m.name),
+            ...aiOutputs(this.ai),
         };
         this.registerOutputs(this.summary);
     }
@@ -158,17 +184,14 @@ function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number]
     return node;
 }
 
-/** What the environment's AI VM serves, from its config. */
-function aiServices(config: StackConfig): AiServices {
+/** Stack outputs of the AI layer (`npm run verify` reads them); secrets stay secret. */
+function aiOutputs(ai: AiServices) {
+    const o = ai.outputs;
     return {
-        environment: config.environment,
-        gpuModel: config.gpu.model,
-        vramGiB: config.gpu.vramGiB,
-        models: config.models,
-        ollamaImage: config.workloads.ollamaImage,
-        vectorStore: config.workloads.vectorStore,
-        vectorStoreImage: config.workloads.vectorStoreImage,
-        kvCacheType: config.workloads.kvCacheType,
-        keepAlive: config.workloads.keepAlive,
+        ollama: o.ollama,
+        vectorStore: o.vectorStore,
+        workloads: o.workloads,
+        ...(o.workbench !== undefined ? { workbench: o.workbench } : {}),
+        dockerHost: o.dockerHost,
     };
 }

@@ -13,6 +13,7 @@ export const QUIRK_TYPES = {
     vm: "proxmoxve:index/vmLegacy:VmLegacy",
     container: "proxmoxve:index/containerLegacy:ContainerLegacy",
     zfs: "proxmoxve:node/disk/zfs:Zfs",
+    dockerProvider: "pulumi:providers:docker",
 } as const;
 
 export interface Quirk {
@@ -50,15 +51,15 @@ export const QUIRKS = {
         sources: ["muhlba91/pulumi-proxmoxve#35", "muhlba91/pulumi-proxmoxve#664"],
     },
     /**
-     * Any change to cloud-init user-data (the snippet) or its SSH keys replaces the VM,
-     * taking its OS disk with it. cloud-init only runs on first boot anyway, so later edits
-     * would do nothing on the running VM: re-provision deliberately with
-     * `pulumi up --replace <vm urn>` instead.
+     * Changing the cloud-init SSH keys (or user-data) replaces the VM, taking its OS disk
+     * with it. cloud-init only applies them on first boot anyway; the AI VM's software is
+     * provisioned over SSH instead (components/provision), so changing a driver or a
+     * package re-runs a step, never replaces the VM. New keys: `pulumi up --replace <vm urn>`.
      */
     vmCloudInit: {
         appliesTo: [QUIRK_TYPES.vm],
-        ignoreChanges: ["initialization.userDataFileId", "initialization.userAccount"],
-        why: "changing the user-data snippet or SSH keys forces replacement of the VM",
+        ignoreChanges: ["initialization.userAccount"],
+        why: "changing the cloud-init SSH keys forces replacement of the VM",
         sources: [
             "bpg/terraform-provider-proxmox#1636",
             "bpg/terraform-provider-proxmox#2901",
@@ -165,12 +166,17 @@ export const QUIRKS = {
         why: "joining the pool later would replace a protected container",
         sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go: pool_id is ForceNew (vm.go updates it in place)"],
     },
-    /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
-    snippetUpload: {
-        appliesTo: [QUIRK_TYPES.vm],
+    /**
+     * The Docker provider's resources dial the daemon when they first use it (a refresh or
+     * preview of an ssh:// host that does not exist yet fails: "Error pinging Docker
+     * server"). DockerHost derives the provider's host from the AI VM's verify step, so
+     * it stays unknown, and nothing dials, until the VM can run GPU containers.
+     */
+    dockerDialsHost: {
+        appliesTo: [QUIRK_TYPES.dockerProvider],
         ignoreChanges: [],
-        why: "snippets are not uploadable through the API; the provider needs ssh settings",
-        sources: ["bpg/terraform-provider-proxmox#1005", "bpg/terraform-provider-proxmox#1608"],
+        why: "the docker provider pings its host before the VM exists",
+        sources: ["pulumi/pulumi-docker#1293", "pulumi/pulumi-docker#1106", "pulumi/pulumi-docker#139"],
     },
 } as const satisfies Record<string, Quirk>;
 

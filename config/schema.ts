@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { got, MISSING } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
+import { AI_SERVICE_PORT_NAMES, AI_SERVICE_PORTS } from "./ports";
 
 const pattern = (re: RegExp, expected: string) =>
     z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
@@ -77,7 +78,7 @@ const proxmoxSchema = z.strictObject({
      * (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE); refused together with password auth.
      */
     insecure: z.boolean().default(false),
-    /** SSH user for host preparation and snippet uploads (root, or a sudoer) */
+    /** SSH user for host preparation (root, or a sudoer) */
     sshUser: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name").default("root"),
     sshPort: int(1, 65535, "a TCP port").default(22),
 });
@@ -120,8 +121,6 @@ const storageSchema = z.strictObject({
     compression: z.enum(["lz4", "zstd", "on", "off"]).default("lz4"),
     /** directory storage that holds downloaded images and templates */
     imageDatastore: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
-    /** directory storage with the `snippets` content type for cloud-init user-data */
-    snippetDatastore: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
 });
 
 const gpuNodeSchema = z.strictObject({
@@ -211,6 +210,8 @@ const modelSchema = z.strictObject({
     name: pattern(/^[a-z0-9][a-z0-9._-]*:[a-z0-9][a-z0-9._-]*$/, "an Ollama model with an explicit tag like qwen2.5:32b"),
     /** download size, which is about what the weights take in VRAM */
     sizeGiB: z.number().positive(),
+    /** let Ollama run part of the model on the CPU when it does not fit gpu.vramGiB (slow) */
+    allowCpuOffload: z.boolean().default(false),
 });
 
 const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
@@ -236,6 +237,10 @@ const backupSchema = z.strictObject({
 /** A container image with an explicit tag (or digest), never `latest`. */
 const pinnedImage = pattern(/^[a-z0-9][a-z0-9._/-]*(:(?!latest$)[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$/, "an image with a pinned tag like ollama/ollama:0.9.6 (not latest)");
 
+const envVarName = pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
+const urlPath = pattern(/^\/[A-Za-z0-9._~\/?=&%-]*$/, "a URL path like /health");
+const hostPort = int(1, 65535, "a TCP port");
+
 const workloadsSchema = z.strictObject({
     /** the Ollama runtime image */
     ollamaImage: pinnedImage,
@@ -246,6 +251,88 @@ const workloadsSchema = z.strictObject({
     kvCacheType: z.enum(["f16", "q8_0", "q4_0"]).default("q8_0"),
     /** how long a model stays loaded after its last request */
     keepAlive: pattern(/^\d+[smh]$/, "a duration like 30m").default("30m"),
+    /** OLLAMA_FLASH_ATTENTION: less VRAM for long contexts; quantised KV caches need it */
+    flashAttention: z.boolean().default(true),
+    /** OLLAMA_NUM_PARALLEL: requests one loaded model serves at once (each adds KV cache) */
+    numParallel: int(1, 64).default(1),
+    /** OLLAMA_MAX_LOADED_MODELS: models kept in VRAM at once */
+    maxLoadedModels: int(1, 16).default(1),
+    /** OLLAMA_CONTEXT_LENGTH: default context window (tokens); unset lets Ollama choose by VRAM */
+    contextLength: int(512, 1_048_576).optional(),
+    /**
+     * the private key file the Docker provider's ssh uses on the machine running Pulumi
+     * (matching one of aiVm.sshPublicKeys); unset: the ssh agent or ~/.ssh defaults
+     */
+    sshIdentityFile: pattern(/^[~\/][^\s]*$/, "a path like ~/.ssh/id_ed25519").optional(),
+});
+
+const appEnv = z.record(envVarName, z.string()).default({});
+
+/** The app catalogue: each entry picks a preset; presets wire themselves to their environment's Ollama and vector store. */
+const appSchema = z.discriminatedUnion("preset", [
+    z.strictObject({
+        /** private: Open WebUI as the personal assistant */
+        preset: z.literal("assistant"),
+        port: hostPort.default(3000),
+        /** chat model (default: the first of ai-dualstack:models) */
+        model: z.string().optional(),
+    }),
+    z.strictObject({
+        /** private: PrivateGPT on Ollama and Qdrant */
+        preset: z.literal("privategpt"),
+        port: hostPort.default(8001),
+        model: z.string().optional(),
+        /** embedding model; must be one of ai-dualstack:models */
+        embeddingModel: z.string(),
+    }),
+    z.strictObject({
+        /** private: document analysis (Apache Tika text extraction) */
+        preset: z.literal("document-analysis"),
+        port: hostPort.default(9998),
+    }),
+    z.strictObject({
+        /** public: the agentic chatbot, your image */
+        preset: z.literal("agentic-chatbot"),
+        image: pinnedImage,
+        port: hostPort,
+        /** port the app listens on inside its container */
+        containerPort: hostPort.optional(),
+        healthPath: urlPath.default("/"),
+        env: appEnv,
+        model: z.string().optional(),
+    }),
+    z.strictObject({
+        /** public: the multi-tenant platform (Open WebUI with accounts) */
+        preset: z.literal("multi-tenant"),
+        port: hostPort.default(3000),
+        /** let visitors create accounts; off: the admin invites users */
+        allowSignup: z.boolean().default(false),
+        /** the first admin account's e-mail (its password comes from @pulumi/random) */
+        adminEmail: pattern(/^[^\s@]+@[^\s@]+$/, "an e-mail address"),
+        model: z.string().optional(),
+    }),
+    z.strictObject({
+        /** public: a proof-of-concept app */
+        preset: z.literal("poc"),
+        /** container name, a DNS label */
+        name: guestName,
+        image: pinnedImage,
+        port: hostPort,
+        containerPort: hostPort.optional(),
+        healthPath: urlPath.default("/"),
+        env: appEnv,
+    }),
+], { error: (iss) => `expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, ${got(iss.input !== null && typeof iss.input === "object" && "preset" in iss.input ? iss.input.preset : iss.input)}` });
+
+export const APP_PRESETS = {
+    private: ["assistant", "privategpt", "document-analysis"],
+    public: ["agentic-chatbot", "multi-tenant", "poc"],
+} as const;
+
+const workbenchSchema = z.strictObject({
+    /** build and run the JupyterLab RAG workbench (default: on in private, off in public) */
+    enabled: z.boolean().optional(),
+    port: hostPort.default(8888),
 });
 
 export const stackConfigSchema = z.strictObject({
@@ -267,6 +354,8 @@ export const stackConfigSchema = z.strictObject({
     containers: z.array(containerSchema).default([]),
     models: z.array(modelSchema).min(1, { error: "needs at least one model for Ollama to serve" }),
     workloads: workloadsSchema,
+    apps: z.array(appSchema).default([]),
+    workbench: workbenchSchema.prefault({}),
     firewall: firewallSchema,
     backup: backupSchema.prefault({}),
 }).superRefine(crossFieldRules);
@@ -275,7 +364,8 @@ export type StackConfigInput = z.input<typeof stackConfigSchema>;
 type Parsed = z.output<typeof stackConfigSchema>;
 
 /** Validated config with every optional node filled in. */
-export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network"> & {
+export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network" | "workbench"> & {
+    readonly workbench: Parsed["workbench"] & { readonly enabled: boolean };
     readonly network: Parsed["network"] & { readonly dns: string[] };
     readonly storage: Parsed["storage"] & { readonly node: string };
     readonly gpu: Parsed["gpu"] & { readonly node: string };
@@ -287,6 +377,9 @@ export type GpuConfig = StackConfig["gpu"];
 export type AiVmConfig = StackConfig["aiVm"];
 export type ContainerConfig = StackConfig["containers"][number];
 export type ImageConfig = StackConfig["images"]["ubuntuCloud"];
+export type ModelConfig = StackConfig["models"][number];
+export type WorkloadsConfig = StackConfig["workloads"];
+export type AppConfig = StackConfig["apps"][number];
 
 type Ctx = z.RefinementCtx;
 type Path = (string | number)[];
@@ -410,12 +503,13 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
     // The ZFS pool's storage id must not be one of the other storages the config uses.
     const otherStorages: { id: string; path: Path }[] = [
         { id: c.storage.imageDatastore, path: ["storage", "imageDatastore"] },
-        { id: c.storage.snippetDatastore, path: ["storage", "snippetDatastore"] },
         { id: c.backup.storage, path: ["backup", "storage"] },
     ];
     for (const other of otherStorages.filter((o) => o.id === c.storage.pool)) {
         problem(["storage", "pool"], `storage id "${c.storage.pool}" is also ${formatPath(other.path)}; the ZFS pool needs a storage id of its own (it holds only guest disks)`);
     }
+
+    aiLayerRules(c, problem);
 
     // Capacity per node: what the guests ask for must fit the node.
     for (const host of c.hosts) {
@@ -467,6 +561,55 @@ export function nvidiaDriverProblem(gpu: { model: string; deviceId: string }, dr
     return undefined;
 }
 
+/** Models, the vector store, apps and workbench ports: what the AI layer asks of the environment. */
+function aiLayerRules(c: Parsed, problem: (path: Path, message: string) => void): void {
+    // A model that does not fit the GPU would run mostly on the CPU: say so unless the user chose it.
+    c.models.forEach((m, i) => {
+        if (m.sizeGiB > c.gpu.vramGiB && !m.allowCpuOffload) {
+            problem(["models", i, "sizeGiB"], `${m.name} needs about ${m.sizeGiB} GiB, more than the ${c.gpu.model}'s ${c.gpu.vramGiB} GiB (gpu.vramGiB): pick a smaller model or quantisation, or set allowCpuOffload: true on it`);
+        }
+    });
+    unique(c.models.map((m, i) => ({ value: m.name, path: ["models", i, "name"] })), "model", problem);
+    const expectedStore = c.environment === "private" ? "qdrant" : "chroma";
+    if (c.workloads.vectorStore !== expectedStore) {
+        problem(["workloads", "vectorStore"], `the ${c.environment} environment uses ${expectedStore}, got ${c.workloads.vectorStore}`);
+    }
+    const modelNames = new Set(c.models.map((m) => m.name));
+    const allowed: readonly string[] = APP_PRESETS[c.environment];
+    c.apps.forEach((app, i) => {
+        if (!allowed.includes(app.preset)) {
+            problem(["apps", i, "preset"], `${app.preset} is not an app of the ${c.environment} environment (it has ${allowed.join(", ")})`);
+        }
+        for (const key of ["model", "embeddingModel"] as const) {
+            const value = key in app ? (app as Record<string, unknown>)[key] : undefined;
+            if (typeof value === "string" && !modelNames.has(value)) {
+                problem(["apps", i, key], `${value} is not in ai-dualstack:models (${[...modelNames].join(", ")})`);
+            }
+        }
+    });
+    const seenPresets = new Set<string>();
+    c.apps.forEach((app, i) => {
+        if (app.preset !== "poc" && seenPresets.has(app.preset)) {
+            problem(["apps", i, "preset"], `${app.preset} is listed twice; each preset runs once per environment (use poc for more apps)`);
+        }
+        seenPresets.add(app.preset);
+    });
+    unique(c.apps.flatMap((a, i) => a.preset === "poc" ? [{ value: a.name, path: ["apps", i, "name"] as Path }] : []), "app name", problem);
+    // Host ports on the AI VM: apps and the workbench must not collide with each other or the fixed services.
+    const reserved = new Map<number, string>(Object.entries(AI_SERVICE_PORTS).map(([key, port]) => [port, AI_SERVICE_PORT_NAMES[key as keyof typeof AI_SERVICE_PORTS]]));
+    const ports = [
+        ...c.apps.map((a, i) => ({ value: String(a.port), path: ["apps", i, "port"] as Path })),
+        ...(c.workbench.enabled ?? c.environment === "private" ? [{ value: String(c.workbench.port), path: ["workbench", "port"] as Path }] : []),
+    ];
+    for (const p of ports) {
+        const what = reserved.get(Number(p.value));
+        if (what !== undefined) {
+            problem(p.path, `port ${p.value} is already used by ${what} on the AI VM`);
+        }
+    }
+    unique(ports, "port", problem);
+}
+
 function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {
     const seen = new Map<string, Path>();
     for (const item of items) {
@@ -499,5 +642,6 @@ export function withDefaults(c: Parsed): StackConfig {
         gpu: { ...c.gpu, node: c.gpu.node ?? first },
         aiVm: { ...c.aiVm, node: c.aiVm.node ?? first },
         containers: c.containers.map((ct) => ({ ...ct, node: ct.node ?? first })),
+        workbench: { ...c.workbench, enabled: c.workbench.enabled ?? c.environment === "private" },
     };
 }

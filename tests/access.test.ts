@@ -26,7 +26,7 @@ const scopeOf = (c: StackConfig): EnvironmentScope => ({
 const ctxOf = (c: StackConfig) => ({ pool: environmentPool(c.environment), imageDatastore: c.storage.imageDatastore });
 
 /** Resources that move to the host stack with the host-stack issue; until then they are in the env graphs. */
-const HOST_LEVEL_TODAY = [TYPES.file, TYPES.snippet, TYPES.pci, TYPES.bridge, TYPES.vlan, TYPES.zfs, TYPES.backupJob].sort();
+const HOST_LEVEL_TODAY = [TYPES.file, TYPES.pci, TYPES.bridge, TYPES.vlan, TYPES.zfs, TYPES.backupJob].sort();
 
 let envs: Record<string, Evaluation>;
 beforeAll(async () => {
@@ -162,22 +162,42 @@ describe("EnvironmentAccess, as the host stack will create it", () => {
     });
 });
 
-test("every remote command pins the SSH host key from config", async () => {
+test("every remote command pins the SSH host key: from config for nodes, from first contact for the new VM", async () => {
     for (const stack of ["private", "public"]) {
         const commands: Record<string, unknown>[] = [];
+        const vmKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFirstContactKeyOfTheNewVm";
         const evaluation = await evaluateStack({
             stack,
             file: stackFile(stack),
-            onMockResource: (a) => { if (a.type === TYPES.command) commands.push(a.inputs as Record<string, unknown>); },
+            onMockResource: (a) => {
+                if (a.type !== TYPES.command) return;
+                commands.push(a.inputs as Record<string, unknown>);
+                // What the first-contact step prints on a real VM: the guest's ed25519 host key.
+                return String(a.inputs.create).includes("ssh_host_ed25519_key.pub") ? { stdout: `${vmKey} root@vm\n` } : undefined;
+            },
         });
         const keys = evaluation.config.hosts.map((h) => h.sshHostKey);
+        const nodeAddresses = new Set(evaluation.config.hosts.map((h) => h.address));
         expect(commands.length).toBeGreaterThan(1);
+        let firstContact = 0;
         for (const c of commands) {
             // The engine receives the connection as a secret: { <signature>: ..., value: {...} }.
             const wrapped = c.connection as Record<string, unknown>;
             const connection = ("value" in wrapped ? wrapped.value : wrapped) as Record<string, unknown>;
-            expect({ host: connection.host, pinned: keys.includes(String(connection.hostKey)) }).toEqual({ host: connection.host, pinned: true });
+            if (nodeAddresses.has(String(connection.host))) {
+                // A Proxmox node: the key from config.
+                expect({ host: connection.host, pinned: keys.includes(String(connection.hostKey)) }).toEqual({ host: connection.host, pinned: true });
+            } else if (String(c.create).includes("ssh_host_ed25519_key.pub")) {
+                // A fresh guest: Proxmox's cloud-init cannot hand it a host key (qemu-server
+                // Cloudinit.pm writes none), so exactly one step reads it on first contact...
+                firstContact++;
+                expect(connection.hostKey).toBeUndefined();
+            } else {
+                // ...and every later step to the guest is pinned to what that step read.
+                expect({ host: connection.host, hostKey: connection.hostKey }).toEqual({ host: connection.host, hostKey: vmKey });
+            }
         }
+        expect(firstContact).toBe(1);
         // and the plan itself never shows the connection: the tune key stays a secret
         expect(byName(evaluation.graph.resources, `${stack}-ai-tune`).inputs.connection).toBe("[secret]");
     }

@@ -47,7 +47,7 @@ const cases: Case[] = [
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, backup, containers, environment, firewall, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
@@ -64,6 +64,20 @@ const cases: Case[] = [
         "ai-dualstack:aiVm.dataVmid: VMID 300 is outside this environment's range 200-299"],
     ["model without a tag", "private", (c) => { key<Record<string, unknown>[]>(c, "models")[0].name = "qwen2.5"; },
         `ai-dualstack:models[0].name: expected an Ollama model with an explicit tag like qwen2.5:32b, got "qwen2.5"`],
+    ["model too large for the GPU", "public", (c) => { key<Record<string, unknown>[]>(c, "models").push({ name: "qwen2.5:32b", sizeGiB: 20 }); },
+        "ai-dualstack:models[1].sizeGiB: qwen2.5:32b needs about 20 GiB, more than the RTX 3060's 12 GiB (gpu.vramGiB): pick a smaller model or quantisation, or set allowCpuOffload: true on it"],
+    ["unknown app preset", "private", (c) => { key<Record<string, unknown>[]>(c, "apps").push({ preset: "wordpress" }); },
+        `ai-dualstack:apps[3].preset: expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, got "wordpress"`],
+    ["app preset of the other environment", "public", (c) => { key<Record<string, unknown>[]>(c, "apps").push({ preset: "assistant", port: 3200 }); },
+        "ai-dualstack:apps[3].preset: assistant is not an app of the public environment (it has agentic-chatbot, multi-tenant, poc)"],
+    ["app model that Ollama does not serve", "private", (c) => { key<Record<string, unknown>[]>(c, "apps")[0].model = "llama3.1:8b"; },
+        "ai-dualstack:apps[0].model: llama3.1:8b is not in ai-dualstack:models (qwen2.5:32b, qwen2.5:7b, nomic-embed-text:v1.5)"],
+    ["app port taken by a fixed service", "public", (c) => { key<Record<string, unknown>[]>(c, "apps")[2].port = 11434; },
+        "ai-dualstack:apps[2].port: port 11434 is already used by Ollama on the AI VM"],
+    ["vector store of the other environment", "public", (c) => { key(c, "workloads").vectorStore = "qdrant"; },
+        "ai-dualstack:workloads.vectorStore: the public environment uses chroma, got qdrant"],
+    ["image tagged latest", "private", (c) => { key(c, "workloads").ollamaImage = "ollama/ollama:latest"; },
+        `ai-dualstack:workloads.ollamaImage: expected an image with a pinned tag like ollama/ollama:0.9.6 (not latest), got "ollama/ollama:latest"`],
     ["secret stored in plain text", "public", (c) => { c["ai-dualstack:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----"; },
         "ai-dualstack:sshPrivateKey: must be stored as a secret; set it again with: pulumi config set --secret sshPrivateKey <value>"],
 ];
@@ -103,6 +117,12 @@ describe("bad config gives one clear line naming the key", () => {
         const secrets = { proxmoxApiToken: "plan-placeholder:t", sshPrivateKey: "plan-placeholder:k" };
         expect(() => validateRawConfig({ ...raw, ...secrets }, new Set(Object.keys(secrets)))).toThrow(
             "ai-dualstack:vmTuneKey: is required (the host stack's output publicVmTuneKey); set it with: pulumi config set --secret vmTuneKey <value>");
+    });
+
+    test("a model larger than the GPU is accepted when it allows CPU offload", async () => {
+        await expect(evaluate("public", (c) => {
+            key<Record<string, unknown>[]>(c, "models").push({ name: "qwen2.5:32b", sizeGiB: 20, allowCpuOffload: true });
+        })).resolves.toBeDefined();
     });
 
     test("the committed stacks are valid", async () => {

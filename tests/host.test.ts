@@ -52,7 +52,7 @@ describe.each([
 
     test("prepares the host with its own IOMMU, vfio and hugepages steps", () => {
         // (the other remote command, `${env}-ai-tune`, is the AI VM's tune request: tests/compute.test.ts)
-        const commands = ofType(get().graph.resources, TYPES.command).map((c) => c.name).filter((n) => n.includes("-host-")).sort();
+        const commands = ofType(get().graph.resources, TYPES.command).map((c) => c.name).filter((n) => n.startsWith(`${env}-host-`)).sort();
         expect(commands).toEqual([`${env}-host-hugepages-pve`, `${env}-host-iommu-pve`, `${env}-host-vfio-pve`]);
         const vfio = byName(get().graph.resources, `${env}-host-vfio-pve`);
         expect(String(input(vfio, "create"))).toMatch(new RegExp(`^bash -s -- apply ${want.path} <<'AI_DUALSTACK_SCRIPT_END'`));
@@ -112,6 +112,7 @@ describe("the two stacks share nothing", () => {
 
     test("the host-prep files of the two stacks differ, so neither reverts the other's", () => {
         const fragments = (e: Evaluation) => ofType(e.graph.resources, TYPES.command)
+            .filter((c) => c.name.startsWith(`${e.config.environment}-host-`))
             .map((c) => String(input(c, "create")).split("\n")[0]);
         const mine = fragments(privateEnv);
         const theirs = fragments(publicEnv);

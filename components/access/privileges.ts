@@ -67,8 +67,11 @@ export interface Need {
     readonly why: string;
 }
 
-/** environment: its token may do it; host: only the host stack (root) may; ssh: no Proxmox API call. */
-export type Scope = "environment" | "host" | "ssh";
+/**
+ * environment: its token may do it; host: only the host stack (root) may; ssh: over SSH, no
+ * Proxmox API call; local: computed where Pulumi runs, no API at all.
+ */
+export type Scope = "environment" | "host" | "ssh" | "local";
 
 interface Row {
     readonly scope: Scope;
@@ -205,6 +208,13 @@ export const PRIVILEGE_TABLE: Readonly<Record<string, Row>> = {
     },
     // Over SSH, not the Proxmox API: the node's root key (host stack) or a guest's own key.
     "command:remote:Command": { scope: "ssh", sources: ["@pulumi/command remote.Command"], needs: () => [] },
+    // The AI VM's Docker engine, reached over SSH as the VM's user (components/workloads/dockerHost.ts).
+    "docker:index/container:Container": { scope: "ssh", sources: ["@pulumi/docker over ssh:// to the AI VM"], needs: () => [] },
+    "docker:index/image:Image": { scope: "ssh", sources: ["@pulumi/docker over ssh:// to the AI VM"], needs: () => [] },
+    "docker:index/network:Network": { scope: "ssh", sources: ["@pulumi/docker over ssh:// to the AI VM"], needs: () => [] },
+    "docker:index/remoteImage:RemoteImage": { scope: "ssh", sources: ["@pulumi/docker over ssh:// to the AI VM"], needs: () => [] },
+    // Generated where Pulumi runs: no API at all.
+    "random:index/randomPassword:RandomPassword": { scope: "local", sources: ["@pulumi/random: computed locally by the engine"], needs: () => [] },
     // Host stack only: these need privileges on the node or the whole cluster.
     "proxmoxve:node/disk/zfs:Zfs": {
         scope: "host",

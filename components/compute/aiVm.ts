@@ -3,20 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AiVmConfig, EnvironmentName, ImageConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
-import { AiServices, renderUserData } from "./cloudInit";
 
 export interface AiVmArgs {
     readonly environment: EnvironmentName;
     readonly vm: AiVmConfig;
-    /** what the VM serves: models, images, GPU */
-    readonly services: AiServices;
     readonly network: StackConfig["network"];
     /** the pinned Ubuntu 24.04 cloud image */
     readonly image: ImageConfig;
     /** datastore holding downloaded images (content type import) */
     readonly imageDatastore: string;
-    /** datastore with the snippets content type, for the user-data */
-    readonly snippetDatastore: string;
     /** the environment's ZFS storage id: an Output, so the VM waits for the pool */
     readonly storageId: pulumi.Input<string>;
     /** the environment's bridge on this VM's node */
@@ -48,7 +43,6 @@ export class AiVm extends pulumi.ComponentResource {
     /** stopped VM that owns the data disk; protected */
     public readonly dataHolder: proxmoxve.VmLegacy;
     public readonly image: proxmoxve.download.File;
-    public readonly userData: proxmoxve.FileLegacy;
 
     constructor(name: string, args: AiVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("compute", "AiVm"), name, {}, opts);
@@ -65,24 +59,6 @@ export class AiVm extends pulumi.ComponentResource {
             checksum: args.image.checksum,
             checksumAlgorithm: args.image.checksumAlgorithm,
             overwrite: false,
-        }, { parent: this });
-
-        this.userData = new proxmoxve.FileLegacy(`${name}-user-data`, {
-            nodeName: vm.node,
-            datastoreId: args.snippetDatastore,
-            contentType: "snippets",
-            sourceRaw: {
-                fileName: `${env}-${vm.name}-user-data.yaml`,
-                data: renderUserData({
-                    hostname: vm.name,
-                    user: vm.user,
-                    sshPublicKeys: vm.sshPublicKeys,
-                    nvidiaDriver: vm.nvidiaDriver,
-                    dataMount: DATA_MOUNT,
-                    dataDevice: DATA_DEVICE,
-                    services: args.services,
-                }),
-            },
         }, { parent: this });
 
         this.dataHolder = new proxmoxve.VmLegacy(`${name}-data`, {
@@ -105,7 +81,10 @@ export class AiVm extends pulumi.ComponentResource {
                 iothread: true,
                 discard: "on",
                 ssd: true,
-                backup: true,
+                // Backed up through the running AI VM that writes it (its scsi1), never here:
+                // vzdump of this stopped holder would start a paused QEMU on a disk the AI VM
+                // is writing, a crash-inconsistent copy at best.
+                backup: false,
             }],
             stopOnDestroy: true,
             timeoutCreate: GUEST_TIMEOUTS.create,
@@ -160,6 +139,8 @@ export class AiVm extends pulumi.ComponentResource {
                     iothread: true,
                     discard: "on",
                     ssd: true,
+                    // Rebuilt from the cloud image and the provisioning steps, so not backed up.
+                    backup: false,
                 },
                 {
                     interface: "scsi1",
@@ -170,8 +151,11 @@ export class AiVm extends pulumi.ComponentResource {
                     iothread: true,
                     discard: "on",
                     ssd: true,
-                    // The holder VM's backup covers this disk.
-                    backup: false,
+                    // The AI VM's backup job covers this disk although the holder owns it: vzdump
+                    // includes every drive in the VM's config with backup=1 and never checks the
+                    // volume's owner VMID (qemu-server PVE/QemuConfig.pm get_backup_volumes,
+                    // PVE/VZDump/QemuServer.pm prepare).
+                    backup: true,
                 },
             ],
             hostpcis: [{ device: "hostpci0", mapping: args.gpuMapping, pcie: true, rombar: true }],
@@ -181,7 +165,10 @@ export class AiVm extends pulumi.ComponentResource {
                 interface: "ide2",
                 ipConfigs: [{ ipv4: { address: `${vm.ip}/${prefixLength(args.network.subnet)}`, gateway: args.network.gateway } }],
                 dns: { servers: [...args.network.dns] },
-                userDataFileId: this.userData.id,
+                // Proxmox's native cloud-init only: user, SSH keys, static IP. Everything else
+                // is provisioned over SSH (components/provision), so no snippet and no SSH to
+                // the Proxmox node are needed.
+                userAccount: { username: vm.user, keys: [...vm.sshPublicKeys] },
             },
             agent: { enabled: true, trim: true },
             onBoot: true,

@@ -29,7 +29,7 @@ export interface EvaluateOptions {
      * sees each resource's inputs as the engine would receive them, secrets unwrapped (for
      * tests that check what a secret input holds, e.g. a remote command's pinned host key)
      */
-    readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => void;
+    readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | void;
 }
 
 export interface Evaluation {
@@ -81,11 +81,12 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     const providers = new Map<string, string>();
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-            options.onMockResource?.(args);
+            // A test may add to what the provider reports back (a command's stdout, say).
+            const extra = options.onMockResource?.(args) ?? {};
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: mockState(args.type, args.inputs) };
+            return { id: `${args.name}-id`, state: { ...mockState(args.type, args.inputs), ...extra } };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
@@ -118,7 +119,10 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    // The program's own return value: the stack's outputs as a whole are unknown in a preview
+    // as soon as one of them is (the Docker host before the VM exists), but each key resolves alone.
+    let outputs: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
             captured.push({
                 resource: t.resource,
@@ -132,7 +136,8 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
         });
         const { program } = await import("../../program");
         try {
-            return await program();
+            outputs = await program();
+            return outputs;
         } catch (err) {
             // The stack resource would leave this unhandled; keep it to fail the evaluation.
             programError = err;
@@ -192,8 +197,14 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     };
 }
 
-/** What the provider computes on create that the program reads back: VM disk paths. */
+/** Stand-in for a generated secret offline: tests check it never appears in the plan in plain text. */
+export const MOCK_GENERATED_SECRET = "offline-generated-secret";
+
+/** What the provider computes on create that the program reads back: VM disk paths, generated secrets. */
 function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type === "random:index/randomPassword:RandomPassword") {
+        return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${String(inputs.length)}` };
+    }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
         return {
