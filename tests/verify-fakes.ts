@@ -52,6 +52,8 @@ export async function deadUrl(): Promise<string> {
 
 export interface FakeModel {
     readonly name: string;
+    /** an embedding-only model (nomic-embed-text): /api/embed, never /api/generate */
+    readonly embedding?: boolean;
     /** bytes the loaded model takes (weights + KV cache) */
     readonly size: number;
     /** bytes of it in VRAM: below size is a partial or full CPU fallback */
@@ -76,11 +78,25 @@ export function fakeOllama(models: readonly FakeModel[]): Promise<FakeServer> {
         if (method === "GET" && path === "/api/ps") {
             return { status: 200, json: { models: models.filter((m) => loaded.has(m.name)).map((m) => ({ name: m.name, model: m.name, size: m.size, digest: "2ae6f6dd".repeat(8), details, expires_at: "2024-06-04T14:38:31.83753-07:00", size_vram: m.sizeVram })) } };
         }
+        if (method === "POST" && path === "/api/embed") {
+            // docs/api.md "Generate Embeddings": { model, embeddings: [[...]], total_duration, load_duration, prompt_eval_count }
+            const req = body as { model?: string; input?: unknown };
+            const m = find(req.model);
+            if (m === undefined) {
+                return { status: 404, json: { error: `model '${String(req.model)}' not found` } };
+            }
+            loaded.add(m.name);
+            return { status: 200, json: { model: m.name, embeddings: [[0.010071029, -0.0017594862, 0.05007221]], total_duration: 14143917, load_duration: 1019500, prompt_eval_count: 8 } };
+        }
         if (method === "POST" && path === "/api/generate") {
             const req = body as { model?: string; prompt?: string; stream?: boolean };
             const m = find(req.model);
             if (m === undefined) {
                 return { status: 404, json: { error: `model '${String(req.model)}' not found` } };
+            }
+            if (m.embedding === true) {
+                // An embedding-only model refuses text generation (server/routes.go GenerateHandler).
+                return { status: 400, json: { error: `"${m.name}" does not support generate` } };
             }
             loaded.add(m.name);
             if (req.prompt === undefined || req.prompt === "") {

@@ -28,6 +28,8 @@ const QDRANT_KEY = "qdrant-test-key";
 /** 32b at 60 tokens/s, fully in VRAM; 7b at 120 tokens/s. */
 const qwen32 = (over: Partial<FakeModel> = {}): FakeModel => ({ name: "qwen2.5:32b", size: 22 * GiB, sizeVram: 22 * GiB, evalCount: 300, evalDurationNs: 5e9, promptEvalCount: 40, promptEvalDurationNs: 5e7, ...over });
 const qwen7 = (over: Partial<FakeModel> = {}): FakeModel => ({ name: "qwen2.5:7b", size: 6 * GiB, sizeVram: 6 * GiB, evalCount: 240, evalDurationNs: 2e9, promptEvalCount: 40, promptEvalDurationNs: 2e7, ...over });
+/** PrivateGPT's embedding model (apps[].embeddingModel in the private stack): embed only, no generate. */
+const nomic = (over: Partial<FakeModel> = {}): FakeModel => ({ name: "nomic-embed-text:v1.5", embedding: true, size: 0.6 * GiB, sizeVram: 0.6 * GiB, evalCount: 0, evalDurationNs: 0, ...over });
 
 function configOf(stack: "private" | "public", change?: (c: ConfigSection) => void): { values: Record<string, string>; secretKeys: string[] } {
     const file = stackFile(stack, change);
@@ -73,7 +75,7 @@ const healthyIsolation = (from: string, target: string) => from === "10.10.10.24
 
 interface World { ollama: FakeServer; qdrant: FakeServer; chroma: FakeServer; app: FakeServer; close(): Promise<void> }
 
-async function world(models: FakeModel[] = [qwen32(), qwen7()], publicModels: FakeModel[] = [{ name: "mistral:7b", size: 5 * GiB, sizeVram: 5 * GiB, evalCount: 200, evalDurationNs: 2e9 }]): Promise<World & { publicOllama: FakeServer }> {
+async function world(models: FakeModel[] = [qwen32(), qwen7(), nomic()], publicModels: FakeModel[] = [{ name: "mistral:7b", size: 5 * GiB, sizeVram: 5 * GiB, evalCount: 200, evalDurationNs: 2e9 }]): Promise<World & { publicOllama: FakeServer }> {
     const [ollama, publicOllama, qdrant, chroma, app] = await Promise.all([
         fakeOllama(models), fakeOllama(publicModels), fakeQdrant(QDRANT_KEY), fakeChroma(),
         serve((_method, p) => (p === "/health" ? { status: 200, json: { status: true } } : { status: 404, text: "" })),
@@ -240,7 +242,7 @@ describe("npm run verify against fake services", () => {
         const ssh = fakeSsh((_from, target) => target === "10.10.10.10:11434");
         const outputs = { ollama: { url: w.publicOllama.url }, vectorStore: { kind: "chroma", url: w.chroma.url }, workloads: [], sshHostKeys: { "public-ai": HOST_KEY } };
         const r = await run(["--stack", "public", "--skip-benchmark"], { reader: reader(outputs, configOf("public")), runner: ssh });
-        expect(r.out).toMatch(/FAIL +isolation +public-ai -> 10\.10\.10\.10:11434 +BREACH: private-ai Ollama API accepts connections from public-ai/);
+        expect(r.out).toMatch(/FAIL +isolation +public-ai -> 10\.10\.10\.10:11434 +BREACH: private-ai private-ollama: Ollama API accepts connections from public-ai/);
         expect(r.code).toBe(2);
     });
 
@@ -248,7 +250,7 @@ describe("npm run verify against fake services", () => {
         w = await world();
         const ssh = fakeSsh((from, target) => healthyIsolation(from, target) || (from === "10.10.10.10" && target === "10.20.20.10:9100"));
         const r = await run(["--stack", "private", "--skip-benchmark"], { reader: reader(privateOutputs(w), configOf("private")), runner: ssh });
-        expect(r.out).toMatch(/FAIL +isolation +private-ai -> 10\.20\.20\.10:9100 +BREACH: public-ai node exporter accepts connections from private-ai/);
+        expect(r.out).toMatch(/FAIL +isolation +private-ai -> 10\.20\.20\.10:9100 +BREACH: public-ai public-node-exporter: node exporter accepts connections from private-ai/);
         expect(r.code).toBe(2);
     });
 
@@ -370,5 +372,26 @@ describe("verify's parts", () => {
             expect({ output: k, documented: section.includes(`\`${k}\``) }).toEqual({ output: k, documented: true });
         }
         expect(readme).toContain("npm run verify -- --stack <private|public> [--json] [--skip-benchmark]");
+    });
+});
+
+describe("the program exports what verify reads", () => {
+    /** What a deployed stack reports for values the offline plan can only mask. */
+    const deployed = (value: unknown, keyName = ""): unknown => {
+        if (value === "[secret]") return keyName === "apiKey" ? "a-generated-api-key" : "postgresql://app:pw@10.10.10.20/app";
+        if (value === "[unknown]") return keyName === "dockerHost" ? "ssh://ai@10.10.10.10" : "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyReadOnFirstContact";
+        if (Array.isArray(value)) return value.map((v) => deployed(v));
+        if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deployed(v, k)]));
+        return value;
+    };
+
+    test.each(["private", "public"])("the %s stack's outputs parse as verify's targets", async (stack) => {
+        const { evaluate } = await import("./helpers");
+        const { graph } = await evaluate(stack);
+        const targets = parseVerifyTargets(stack, deployed(graph.outputs) as Record<string, unknown>);
+        expect(targets.ollama.url).toMatch(/^http:\/\/10\.\d+\.\d+\.10:11434$/);
+        expect(targets.vectorStore.kind).toBe(stack === "private" ? "qdrant" : "chroma");
+        expect(Object.keys(targets.sshHostKeys)).toContain(`${stack}-ai`);
+        expect(targets.workloads.length).toBeGreaterThan(3);
     });
 });

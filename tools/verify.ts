@@ -90,7 +90,9 @@ async function runChecks(stack: string, targets: VerifyTargets, config: StackCon
         progress(`services: ${w.name} ${w.url}${w.healthPath}`);
         checks.push(await checkWorkload(w, reach));
     }
-    checks.push(...await checkOllama(targets.ollama.url, config.models, { benchmark: !skipBenchmark, runs: deps.benchmarkRuns, progress, reach }));
+    const embedding = new Set(config.apps.flatMap((app) => ("embeddingModel" in app ? [app.embeddingModel] : [])));
+    const models = config.models.map((m) => ({ ...m, embedding: embedding.has(m.name) }));
+    checks.push(...await checkOllama(targets.ollama.url, models, { benchmark: !skipBenchmark, runs: deps.benchmarkRuns, progress, reach }));
     checks.push(await checkVectorStore(targets.vectorStore, progress, reach));
 
     if (reach.attempted > 0 && reach.unreachable === reach.attempted) {

@@ -41,7 +41,7 @@ export const verifyTargetsSchema = z.object({
         // Chroma 1.x has no auth of its own: the environment's network is its fence.
         z.object({ kind: z.literal("chroma"), url }),
     ], { error: (iss) => `expected { kind: "qdrant" | "chroma", url, apiKey? }, ${got(iss.input)}` }),
-    workloads: z.array(z.strictObject({
+    workloads: z.array(z.object({
         name,
         url,
         healthPath: z.string({ error: (iss) => `expected a path like /health, ${got(iss.input)}` })

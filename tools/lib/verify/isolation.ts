@@ -13,7 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import { isHostInCidr, isIpv4, parseCidr } from "../../../config/net";
 import type { StackConfig } from "../../../config/schema";
-import { aiVmPorts, BASE_PORTS, PORTS, roleProfile, ServicePort } from "../../../components/catalog";
+import { BASE_PORTS, PORTS, roleProfile, ServicePort } from "../../../components/catalog";
+import { publishedPorts } from "../../../components/workloads/catalog";
 import { PROJECT_DIR } from "../stackFile";
 import type { CommandRunner } from "../runner";
 import type { Check } from "./report";
@@ -51,7 +52,7 @@ const tcp = (ports: readonly ServicePort[]) => ports.filter((p) => p.proto === "
 /** Every TCP port a guest of this config serves, with the guest's name and address. */
 function guestPorts(config: StackConfig): { name: string; ip: string; ports: ServicePort[] }[] {
     return [
-        { name: config.aiVm.name, ip: config.aiVm.ip, ports: tcp([...BASE_PORTS, ...aiVmPorts(config.environment)]) },
+        { name: config.aiVm.name, ip: config.aiVm.ip, ports: tcp([...BASE_PORTS, ...publishedPorts(config)]) },
         ...config.containers.map((ct) => ({ name: ct.name, ip: ct.ip, ports: tcp([...BASE_PORTS, ...roleProfile(ct.role, config.environment).ports]) })),
     ];
 }

@@ -22,6 +22,8 @@ export interface ModelTarget {
     readonly name: string;
     /** generation tokens/s the model must reach (config `models[].targetTokensPerSecond`) */
     readonly targetTokensPerSecond?: number;
+    /** an embedding model (an app's `embeddingModel`): loaded through /api/embed, no generation benchmark */
+    readonly embedding?: boolean;
 }
 
 export interface OllamaCheckOptions {
@@ -88,8 +90,10 @@ export async function checkOllama(url: string, models: readonly ModelTarget[], o
             continue;
         }
         checks.push({ group: "ollama", name: model.name, status: "pass", detail: "present" });
-        checks.push(await checkVram(base, model.name, progress, reach));
-        if (options.benchmark) {
+        checks.push(await checkVram(base, model, progress, reach));
+        if (model.embedding === true) {
+            checks.push({ group: "benchmark", name: model.name, status: "skip", detail: "embedding model: no generation benchmark" });
+        } else if (options.benchmark) {
             checks.push(await benchmark(base, model, options));
         } else {
             checks.push({ group: "benchmark", name: model.name, status: "skip", detail: "--skip-benchmark" });
@@ -98,11 +102,18 @@ export async function checkOllama(url: string, models: readonly ModelTarget[], o
     return checks;
 }
 
-/** Loads the model (empty prompt) and reads /api/ps: all of it must sit in VRAM. */
-async function checkVram(base: string, model: string, progress: (line: string) => void, reach?: Reachability): Promise<Check> {
+/**
+ * Loads the model and reads /api/ps: all of it must sit in VRAM. A generation model loads
+ * with an empty prompt (docs/api.md "Load a model"); an embedding model refuses generate,
+ * so it loads by embedding one word (/api/embed).
+ */
+async function checkVram(base: string, target: ModelTarget, progress: (line: string) => void, reach?: Reachability): Promise<Check> {
+    const model = target.name;
     progress(`ollama: loading ${model} (a large model takes a minute)`);
     try {
-        const load = await request("POST", `${base}/api/generate`, { body: { model, stream: false }, timeoutMs: LOAD_TIMEOUT_MS }, reach);
+        const load = target.embedding === true
+            ? await request("POST", `${base}/api/embed`, { body: { model, input: "ping" }, timeoutMs: LOAD_TIMEOUT_MS }, reach)
+            : await request("POST", `${base}/api/generate`, { body: { model, stream: false }, timeoutMs: LOAD_TIMEOUT_MS }, reach);
         if (load.status !== 200) {
             return { group: "ollama", name: `${model} in VRAM`, status: "fail", detail: `loading failed: ${describeStatus(load)}` };
         }
