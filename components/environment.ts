@@ -171,6 +171,8 @@ export class Environment extends pulumi.ComponentResource {
             containers: config.containers.map((ct) => ({ name: ct.name, role: ct.role, vmid: ct.vmid, ip: ct.ip })),
             models: config.models.map((m) => m.name),
             ...aiOutputs(this.ai),
+            // The guests' pinned SSH host keys, for `npm run verify`'s probes over SSH.
+            sshHostKeys: { [config.aiVm.name]: this.provisioning.hostKey },
         };
         this.registerOutputs(this.summary);
     }

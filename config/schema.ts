@@ -212,7 +212,13 @@ const modelSchema = z.strictObject({
     sizeGiB: z.number().positive(),
     /** let Ollama run part of the model on the CPU when it does not fit gpu.vramGiB (slow) */
     allowCpuOffload: z.boolean().default(false),
+    /** generation speed `npm run verify` expects of this model (default DEFAULT_TARGET_TOKENS_PER_SECOND) */
+    targetTokensPerSecond: z.number({ error: (iss) => `expected tokens per second as a number, ${got(iss.input)}` })
+        .positive({ error: (iss) => `must be above 0, ${got(iss.input)}` }).optional(),
 });
+
+/** The seed's hardware goal: 50-70+ tokens/s; `npm run verify` holds each model to its lower end unless the model sets its own. */
+export const DEFAULT_TARGET_TOKENS_PER_SECOND = 50;
 
 const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
     error: (iss) => `expected an IPv4 address or CIDR block like 192.168.1.0/24, ${got(iss.input)}`,
