@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
-import { aiVmPorts, roleProfile } from "./catalog";
+import { environmentPool } from "./access/privileges";
+import { containerKeyctlCommand, vmTuneCommand } from "./access/vmTune";
+import { roleProfile } from "./catalog";
 import { AiVm } from "./compute/aiVm";
-import type { AiServices } from "./compute/cloudInit";
 import { lxcTemplates } from "./compute/lxcTemplates";
-import { ServiceContainer } from "./compute/serviceContainer";
+import { needsKeyctl, ServiceContainer } from "./compute/serviceContainer";
 import { GpuPassthrough } from "./host/gpuPassthrough";
 import { ProxmoxHost } from "./host/proxmoxHost";
 import { ZfsMirror } from "./host/zfsMirror";
@@ -13,7 +14,11 @@ import { typeToken } from "./naming";
 import { BackupJob } from "./ops/backupJob";
 import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
+import { AiVmProvisioning } from "./provision/aiVmProvisioning";
 import { ServiceProvisioning } from "./provision/serviceProvisioning";
+import { AiServices, generateSecrets } from "./workloads/aiServices";
+import { environmentWorkloads } from "./workloads/catalog";
+import { dataDirs, workloadFirewallPorts } from "./workloads/model";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
@@ -30,6 +35,8 @@ export class Environment extends pulumi.ComponentResource {
     public readonly storage: ZfsMirror;
     public readonly gpu: GpuPassthrough;
     public readonly aiVm: AiVm;
+    public readonly provisioning: AiVmProvisioning;
+    public readonly ai: AiServices;
     public readonly containers: readonly ServiceContainer[];
     public readonly backup: BackupJob;
     public readonly services: ServiceProvisioning;
@@ -76,16 +83,42 @@ export class Environment extends pulumi.ComponentResource {
         this.aiVm = new AiVm(`${name}-ai`, {
             environment: env,
             vm: config.aiVm,
-            services: aiServices(config),
             network: config.network,
             image: config.images.ubuntuCloud,
             imageDatastore: config.storage.imageDatastore,
-            snippetDatastore: config.storage.snippetDatastore,
             storageId: this.storage.storageId,
             bridge: bridgeOn(config.aiVm.node),
             gpuMapping: this.gpu.mappingName,
             hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
+            pool: environmentPool(env),
         }, child);
+        // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
+        vmTuneCommand(`${name}-ai-tune`, {
+            vm: config.aiVm,
+            node: nodeOf(config, config.aiVm.node),
+            sshPort: config.proxmox.sshPort,
+            tuneKey: secrets.vmTuneKey,
+            vmResource: this.aiVm.vm,
+        }, { parent: this });
+
+        // The AI layer: provisioning over SSH, then the workloads on the VM's Docker engine.
+        const aiSecrets = generateSecrets(`${name}-ai`, config, this);
+        const workloads = environmentWorkloads(config, aiSecrets);
+        this.provisioning = new AiVmProvisioning(`${name}-ai-provision`, {
+            vm: config.aiVm,
+            gpu: config.gpu,
+            guest: this.aiVm.vm,
+            privateKey: secrets.sshPrivateKey,
+            // The data-disk step creates exactly the directories the workloads mount.
+            dataDirs: dataDirs(workloads),
+        }, { parent: this });
+        this.ai = new AiServices(`${name}-ai-services`, {
+            config,
+            workloads,
+            secrets: aiSecrets,
+            provisioning: this.provisioning,
+            privateKey: secrets.sshPrivateKey,
+        }, { parent: this });
 
         const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
@@ -96,14 +129,18 @@ export class Environment extends pulumi.ComponentResource {
             storageId: this.storage.storageId,
             bridge: bridgeOn(ct.node),
             sshPublicKeys: config.aiVm.sshPublicKeys,
+            pool: environmentPool(env),
         }, child));
 
         const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };
-        new GuestFirewall(`${name}-ai-firewall`, {
+        // Named from the guest, like the containers' firewalls: guest names are unique, the
+        // environment's name is not (a container called `<env>-ai` would collide).
+        new GuestFirewall(`${config.aiVm.name}-firewall`, {
             ...firewallArgs,
             node: config.aiVm.node,
             vmId: config.aiVm.vmid,
-            ports: aiVmPorts(env),
+            // Exactly the ports the workloads publish, from their declarations.
+            ports: workloadFirewallPorts(this.ai.workloads),
             guest: this.aiVm.vm,
         }, child);
         config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
@@ -114,9 +151,21 @@ export class Environment extends pulumi.ComponentResource {
             guest: this.containers[i].container,
         }, child));
 
+        // keyctl (Docker in the CI container) is root@pam's: through the tune key, like the AI VM's options.
+        const containerSetup = Object.fromEntries(config.containers.flatMap((ct, i) => needsKeyctl(ct.role)
+            ? [[ct.name, containerKeyctlCommand(`${ct.name}-keyctl`, {
+                vmid: ct.vmid,
+                node: nodeOf(config, ct.node),
+                sshPort: config.proxmox.sshPort,
+                tuneKey: secrets.vmTuneKey,
+                containerResource: this.containers[i].container,
+            }, { parent: this })]]
+            : []));
+
         this.services = new ServiceProvisioning(`${name}-services`, {
             config,
             guests: this.containers.map((c) => c.container),
+            containerSetup,
             sshPrivateKey: secrets.sshPrivateKey,
             runnerToken: secrets.githubRunnerToken,
         }, { parent: this });
@@ -124,8 +173,10 @@ export class Environment extends pulumi.ComponentResource {
         this.backup = new BackupJob(`${name}-backup`, {
             environment: env,
             backup: config.backup,
-            vmids: [config.aiVm.dataVmid, ...config.containers.map((ct) => ct.vmid)],
-            guests: [this.aiVm.dataHolder, ...this.containers.map((c) => c.container)],
+            // The AI VM, not the holder: its data disk (scsi1, backup on) is backed up through
+            // the running VM that writes it (see AiVm).
+            vmids: [config.aiVm.vmid, ...config.containers.map((ct) => ct.vmid)],
+            guests: [this.aiVm.vm, ...this.containers.map((c) => c.container)],
         }, child);
 
         this.summary = {
@@ -140,6 +191,9 @@ export class Environment extends pulumi.ComponentResource {
             aiVm: { name: config.aiVm.name, vmid: config.aiVm.vmid, ip: config.aiVm.ip, dataVmid: config.aiVm.dataVmid },
             containers: config.containers.map((ct) => ({ name: ct.name, role: ct.role, vmid: ct.vmid, ip: ct.ip })),
             models: config.models.map((m) => m.name),
+            ...aiOutputs(this.ai),
+            // The guests' pinned SSH host keys, for `npm run verify`'s probes over SSH.
+            sshHostKeys: { [config.aiVm.name]: this.provisioning.hostKey, ...this.services.hostKeys },
             // secrets: shown as [secret], read with `pulumi stack output --show-secrets`
             postgresUrls: this.services.postgresUrls,
             redisUrls: this.services.redisUrls,
@@ -150,17 +204,22 @@ export class Environment extends pulumi.ComponentResource {
     }
 }
 
-/** What the environment's AI VM serves, from its config. */
-function aiServices(config: StackConfig): AiServices {
+function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number] {
+    const node = config.hosts.find((h) => h.name === name);
+    if (node === undefined) {
+        throw new Error(`node ${name} is not in ai-dualstack:hosts`);
+    }
+    return node;
+}
+
+/** Stack outputs of the AI layer (`npm run verify` reads them); secrets stay secret. */
+function aiOutputs(ai: AiServices) {
+    const o = ai.outputs;
     return {
-        environment: config.environment,
-        gpuModel: config.gpu.model,
-        vramGiB: config.gpu.vramGiB,
-        models: config.models,
-        ollamaImage: config.workloads.ollamaImage,
-        vectorStore: config.workloads.vectorStore,
-        vectorStoreImage: config.workloads.vectorStoreImage,
-        kvCacheType: config.workloads.kvCacheType,
-        keepAlive: config.workloads.keepAlive,
+        ollama: o.ollama,
+        vectorStore: o.vectorStore,
+        workloads: o.workloads,
+        ...(o.workbench !== undefined ? { workbench: o.workbench } : {}),
+        dockerHost: o.dockerHost,
     };
 }

@@ -3,6 +3,7 @@
  * frozen. Components receive the result; nothing else reads `pulumi.Config`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { escapeNonAscii, quote } from "./messages";
 import { formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
 
 export const NAMESPACE = "ai-dualstack";
@@ -17,23 +18,30 @@ export const SECRET_KEYS = {
     sshPrivateKey: "sshPrivateKey",
     /** GitHub Actions runner registration token (with a cicd container) */
     githubRunnerToken: "githubRunnerToken",
+    /**
+     * private key whose public half root's authorized_keys on the nodes restricts to
+     * `ai-dualstack-vm-tune <env>` (from the host stack): hugepages, affinity, boot order
+     */
+    vmTuneKey: "vmTuneKey",
 } as const;
 
 export interface Secrets {
     /** the API credential the auth mode asks for: token or password */
     readonly proxmoxCredential: pulumi.Output<string>;
     readonly sshPrivateKey: pulumi.Output<string>;
+    readonly vmTuneKey: pulumi.Output<string>;
     /** set when the stack has a cicd container */
     readonly githubRunnerToken?: pulumi.Output<string>;
 }
 
 type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
 
-/** The secret keys a config needs: the SSH key, the credential of its auth mode, the runner token with a CI container. */
+/** The secret keys a config needs: the SSH key, the credential of its auth mode, the tune key, the runner token with a CI container. */
 export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], hasRunner = false): SecretKey[] {
     return [
         auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword,
         SECRET_KEYS.sshPrivateKey,
+        SECRET_KEYS.vmTuneKey,
         ...(hasRunner ? [SECRET_KEYS.githubRunnerToken] : []),
     ];
 }
@@ -71,14 +79,14 @@ const API_TOKEN = /^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-f-]{36}$/;
  * Pure: the plan tool and the tests call it without a Pulumi runtime. `secretKeys` is
  * undefined when the caller cannot tell which keys were stored as secrets.
  */
-export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined): StackConfig {
-    const problems: string[] = [];
+export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined, context: ConfigContext = {}): StackConfig {
+    const problems: string[] = [...namespaceProblems(context.otherKeys ?? [])];
     const values: Record<string, unknown> = {};
     const known = new Set<string>([...Object.keys(stackConfigSchema.shape), ...Object.values(SECRET_KEYS)]);
 
     for (const [key, text] of Object.entries(raw)) {
         if (!known.has(key)) {
-            problems.push(`${NAMESPACE}:${key}: unknown config key (known: ${[...known].sort().join(", ")})`);
+            problems.push(`${NAMESPACE}:${escapeNonAscii(key)}: unknown config key (known: ${[...known].sort().join(", ")})`);
             continue;
         }
         if (Object.values<string>(SECRET_KEYS).includes(key)) {
@@ -95,7 +103,11 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
             if (requiredSecretKeys(auth, hasRunner).includes(key)) {
-                const why = key === SECRET_KEYS.sshPrivateKey ? "" : key === SECRET_KEYS.githubRunnerToken ? " with a cicd container (a registration token from the repository's Settings, Actions, Runners)" : ` with proxmox.auth ${auth}`;
+                const env = values.environment === "private" || values.environment === "public" ? values.environment : "<environment>";
+                const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)`
+                    : key === SECRET_KEYS.sshPrivateKey ? ""
+                    : key === SECRET_KEYS.githubRunnerToken ? " with a cicd container (a registration token from the repository's Settings, Actions, Runners)"
+                    : ` with proxmox.auth ${auth}`;
                 problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
         } else if (secretKeys !== undefined && !secretKeys.has(key)) {
@@ -112,17 +124,75 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         for (const issue of result.error.issues) {
             if (issue.code === "unrecognized_keys") {
                 for (const key of issue.keys) {
-                    problems.push(`${NAMESPACE}:${formatPath([...issue.path, key])}: unknown key`);
+                    problems.push(`${NAMESPACE}:${escapeNonAscii(formatPath([...issue.path, key]))}: unknown key`);
                 }
                 continue;
             }
             problems.push(`${NAMESPACE}:${formatPath(issue.path)}: ${issue.message}`);
         }
     }
+    if (result.success && context.stack !== undefined) {
+        problems.push(...stackNameProblems(context.stack, result.data.environment));
+    }
     if (problems.length > 0 || !result.success) {
         throw new ConfigError(sortProblems(problems));
     }
     return deepFreeze(withDefaults(result.data));
+}
+
+/** Where the config comes from, for the checks that look beyond the values. */
+export interface ConfigContext {
+    /** the stack the config is evaluated as: it must build the environment it is named after */
+    readonly stack?: string;
+    /** config keys in other namespaces than ai-dualstack (`proxmoxve:endpoint`), namespace included */
+    readonly otherKeys?: readonly string[];
+}
+
+/**
+ * Keys outside this project's namespace do nothing here (every provider is configured
+ * explicitly from ai-dualstack: keys), so each one is reported rather than silently ignored.
+ * `pulumi:` keys are the engine's own and pass.
+ */
+export function namespaceProblems(keys: readonly string[]): string[] {
+    return keys.filter((k) => !k.startsWith("pulumi:")).map((full) => {
+        const cut = full.indexOf(":");
+        const namespace = cut < 0 ? full : full.slice(0, cut);
+        const rest = cut < 0 ? "" : full.slice(cut + 1);
+        if (looksLike(namespace, NAMESPACE)) {
+            return `${escapeNonAscii(full)}: namespace ${quote(namespace)} is not ${quote(NAMESPACE)}; did you mean ${NAMESPACE}:${escapeNonAscii(rest)}?`;
+        }
+        return `${escapeNonAscii(full)}: not read by this program: its settings are ai-dualstack:<key> entries (every provider is configured from them explicitly)`;
+    });
+}
+
+/** A near miss of the project's namespace: a typo, other case, or a look-alike character. */
+function looksLike(a: string, b: string): boolean {
+    return a !== b && editDistance(a.toLowerCase(), b) <= 2;
+}
+
+function editDistance(a: string, b: string): number {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        let diagonal = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const above = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+            diagonal = above;
+        }
+    }
+    return row[b.length];
+}
+
+/**
+ * A stack builds the environment it is named after (`private`, or `private-<suffix>` for a
+ * second copy): evaluating the public file as the private stack would mix their state.
+ */
+export function stackNameProblems(stack: string, environment: string): string[] {
+    if (stack === environment || stack.startsWith(`${environment}-`)) {
+        return [];
+    }
+    return [`${NAMESPACE}:environment: is ${quote(environment)}, but this is the stack ${quote(stack)}; a stack builds the environment it is named after (Pulumi.${environment}.yaml is the ${environment} stack's file)`];
 }
 
 /** The plan tool stands in for secrets with values starting with this. */
@@ -131,13 +201,16 @@ export const PLACEHOLDER_PREFIX = "plan-placeholder:";
 /** Loads and validates this stack's config from the running Pulumi program. */
 export function loadConfig(): LoadedConfig {
     const raw: Record<string, string> = {};
+    const otherKeys: string[] = [];
     const prefix = `${NAMESPACE}:`;
     for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
         if (fullKey.startsWith(prefix)) {
             raw[fullKey.slice(prefix.length)] = value;
+        } else {
+            otherKeys.push(fullKey);
         }
     }
-    const stack = validateRawConfig(raw, secretConfigKeys(prefix));
+    const stack = validateRawConfig(raw, secretConfigKeys(prefix), { stack: pulumi.getStack(), otherKeys });
     const config = new pulumi.Config(NAMESPACE);
     const credential = stack.proxmox.auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword;
     return {
@@ -145,6 +218,7 @@ export function loadConfig(): LoadedConfig {
         secrets: {
             proxmoxCredential: config.requireSecret(credential),
             sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
+            vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey),
             ...(stack.containers.some((ct) => ct.role === "cicd") ? { githubRunnerToken: config.requireSecret(SECRET_KEYS.githubRunnerToken) } : {}),
         },
     };

@@ -7,11 +7,11 @@
  * the release rather than by a third-party repository.
  */
 import { z } from "zod";
+import { got, MISSING } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
 
-const got = (input: unknown): string => `got ${JSON.stringify(input)}`;
 const text = (re: RegExp, expected: string) =>
-    z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${expected}, ${got(iss.input)}`) })
+    z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
         .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
 const port = z.number().int().min(1).max(65535);
 
@@ -185,11 +185,6 @@ export function serviceRules(c: StackView, problem: Problem): void {
     if (roles.has("cicd")) {
         if (runner === undefined) {
             problem(["services", "runner"], "is required: the cicd container runs a GitHub Actions runner (url, version, sha256)");
-        }
-        // pve-container src/PVE/LXC.pm check_ct_modify_config_perm: "changing feature flags
-        // (except nesting) is only allowed for root@pam"; the runner's Docker needs keyctl.
-        if (c.proxmox.auth !== "password" || c.proxmox.username !== "root@pam") {
-            problem(["proxmox", "auth"], "the cicd container needs the keyctl feature for Docker, and Proxmox lets only root@pam change feature flags other than nesting: use proxmox.auth password with root@pam");
         }
     }
 }

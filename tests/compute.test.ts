@@ -30,8 +30,18 @@ describe("the private AI VM", () => {
     test("is tuned for passthrough: q35, OVMF without pre-enrolled keys, CPU host, NUMA, ballooning off", () => {
         expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", scsiHardware: "virtio-scsi-single" });
         expect(input(vm, "efiDisk.preEnrolledKeys")).toBe(false);
-        expect(input(vm, "cpu")).toMatchObject({ type: "host", cores: 8, numa: true, affinity: "0-7" });
-        expect(input(vm, "memory")).toEqual({ dedicated: 64 * 1024, floating: 0, hugepages: "1024", keepHugepages: true });
+        expect(input(vm, "cpu")).toEqual({ type: "host", sockets: 1, cores: 8, numa: true });
+        expect(input(vm, "memory")).toEqual({ dedicated: 64 * 1024, floating: 0 });
+    });
+
+    test("gets hugepages, pinning and its boot order through the tune key, pinned to the node's host key, after the VM exists", () => {
+        // The env token is refused these options (qemu-server: root@pam only; startup needs Sys.Modify on /).
+        expect(input(vm, "startup")).toBeUndefined();
+        const tune = byName(privateEnv.graph.resources, "private-ai-tune");
+        expect(tune.type).toBe(TYPES.command);
+        expect(tune.inputs.create).toBe("set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30");
+        // its connection (host key pinned) is checked in tests/access.test.ts: the plan shows it as [secret]
+        expect(tune.dependencies).toContain(vm.urn);
     });
 
     test("boots the pinned cloud image from the private pool and attaches the holder's data disk", () => {
@@ -44,18 +54,22 @@ describe("the private AI VM", () => {
         });
         const [os, data] = input(vm, "disks") as Record<string, unknown>[];
         expect(os).toMatchObject({ interface: "scsi0", datastoreId: "tank-private", importFrom: "private-ai-image-id", iothread: true, discard: "on", ssd: true, size: 64 });
-        expect(data).toMatchObject({ interface: "scsi1", datastoreId: "tank-private", pathInDatastore: "vm-150-disk-0", backup: false, size: 400 });
+        // The OS disk is rebuilt, not backed up; the holder's data disk is backed up through this VM.
+        expect(os.backup).toBe(false);
+        expect(data).toMatchObject({ interface: "scsi1", datastoreId: "tank-private", pathInDatastore: "vm-150-disk-0", backup: true, size: 400 });
     });
 
     test("has a static IP on the private bridge, the agent, onBoot and stopOnDestroy", () => {
         expect(input(vm, "initialization.ipConfigs")).toEqual([{ ipv4: { address: "10.10.10.10/24", gateway: "10.10.10.1" } }]);
-        expect(input(vm, "initialization.userDataFileId")).toBe("private-ai-user-data-id");
+        // Native cloud-init only: the user and keys, no user-data snippet.
+        expect(input(vm, "initialization.userDataFileId")).toBeUndefined();
+        expect(input(vm, "initialization.userAccount")).toEqual({ username: "ai", keys: [expect.stringMatching(/^ssh-ed25519 /)] });
         expect(input(vm, "networkDevices")).toEqual([{ bridge: "vmbr10", model: "virtio", firewall: true }]);
         expect(vm.inputs).toMatchObject({ onBoot: true, stopOnDestroy: true, agent: { enabled: true, trim: true } });
     });
 
     test("takes its ignoreChanges from the quirks catalogue and is deleted before it is replaced", () => {
-        expect(vm.options.ignoreChanges).toEqual(["disks[0].speed", "disks[1].speed", "hostpcis", "initialization.userAccount", "initialization.userDataFileId", "vga"]);
+        expect(vm.options.ignoreChanges).toEqual(["cpu.affinity", "disks[0].speed", "disks[1].speed", "hostpcis", "initialization.userAccount", "memory.hugepages", "memory.keepHugepages", "startup", "vga"]);
         expect(vm.options.deleteBeforeReplace).toBe(true);
         // The VM itself is rebuildable; its data is in the holder.
         expect(vm.options.protect).toBe(false);
@@ -64,7 +78,8 @@ describe("the private AI VM", () => {
     test("keeps its data on a protected holder VM that is never started", () => {
         const holder = byName(privateEnv.graph.resources, "private-ai-data");
         expect(holder.inputs).toMatchObject({ vmId: 150, started: false, onBoot: false, protection: true });
-        expect(input(holder, "disks")).toEqual([expect.objectContaining({ interface: "scsi0", datastoreId: "tank-private", size: 400, backup: true })]);
+        // Never backed up from the stopped holder (a paused QEMU on a disk the AI VM writes).
+        expect(input(holder, "disks")).toEqual([expect.objectContaining({ interface: "scsi0", datastoreId: "tank-private", size: 400, backup: false })]);
         expect(holder.options).toMatchObject({ protect: true, retainOnDelete: true });
         expect(vm.dependencies).toContain(holder.urn);
     });
@@ -75,8 +90,8 @@ describe("the public AI VM", () => {
         const vm = byName(publicEnv.graph.resources, "public-ai-vm");
         expect(input(vm, "hostpcis")).toEqual([{ device: "hostpci0", mapping: "public-gpu", pcie: true, rombar: true }]);
         expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", vmId: 201 });
-        expect(input(vm, "cpu")).toMatchObject({ type: "host", affinity: "8-15" });
-        expect(input(vm, "memory")).toMatchObject({ dedicated: 24 * 1024, floating: 0, hugepages: "1024" });
+        expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
+        expect(byName(publicEnv.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30");
     });
 
     test("without hugepages or pinning it sets neither", async () => {
@@ -85,9 +100,7 @@ describe("the public AI VM", () => {
             vm.hugepages = "none";
             delete vm.cpuAffinity;
         });
-        const vm = byName(e.graph.resources, "public-ai-vm");
-        expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
-        expect(input(vm, "cpu.affinity")).toBeUndefined();
+        expect(byName(e.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages none --affinity none --startup order=2,up=30");
         expect(ofType(e.graph.resources, TYPES.command).map((c) => c.name)).not.toContain("public-host-hugepages-pve");
     });
 });
@@ -102,15 +115,27 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
             expect(input(ct, "mountPoints")).toEqual([expect.objectContaining({ volume: `tank-${env}`, backup: true })]);
             expect(input(ct, "networkInterfaces")).toEqual([{ name: "eth0", bridge: env === "private" ? "vmbr10" : "vmbr20", firewall: true }]);
             expect(ct.options).toMatchObject({ protect: true, retainOnDelete: true });
+            // force-new attributes that must never replace a protected container (quirks catalogue)
+            expect(ct.options.ignoreChanges).toEqual(expect.arrayContaining(["initialization.userAccount", "poolId"]));
             expect(input(ct, "operatingSystem.templateFileId")).toBe(`${env}-lxc-template-pve-id`);
         }
     });
 
-    test("every Debian 12 container has nesting (systemd 252), and only the CI runner keyctl (Docker)", () => {
-        const containers = ofType(get().graph.resources, TYPES.container);
+    test("every Debian 12 container has nesting (systemd 252); only the CI runner gets keyctl (Docker), through the tune key", () => {
+        const { graph, config } = get();
+        const containers = ofType(graph.resources, TYPES.container);
         expect(containers.filter((ct) => input(ct, "features.nesting") !== true).map((ct) => ct.name)).toEqual([]);
-        expect(containers.filter((ct) => input(ct, "features.keyctl") === true).map((ct) => ct.name))
-            .toEqual(env === "private" ? ["private-ci-ct"] : []);
+        // The token may not send keyctl (root@pam only): never in the resource, ignored when read back.
+        expect(containers.filter((ct) => input(ct, "features.keyctl") !== undefined).map((ct) => ct.name)).toEqual([]);
+        expect(containers.every((ct) => ct.options.ignoreChanges.includes("features.keyctl"))).toBe(true);
+        const keyctl = ofType(graph.resources, TYPES.command).filter((c) => c.name.endsWith("-keyctl"));
+        expect(keyctl.map((c) => [c.name, input(c, "create")])).toEqual(env === "private" ? [["private-ci-keyctl", "keyctl 113"]] : []);
+        for (const k of keyctl) {
+            const ct = config.containers.find((c) => `${c.name}-keyctl` === k.name);
+            expect(k.dependencies).toContain(byName(graph.resources, `${ct?.name}-ct`).urn);
+            // the container's first contact waits for it (the container reboots with keyctl)
+            expect(byName(graph.resources, `${ct?.name}-provision-host-key`).dependencies).toContain(k.urn);
+        }
     });
 
     test("every guest has its firewall on with input DROP", () => {
@@ -136,7 +161,7 @@ describe("parallelism and identity", () => {
     test("guests wait on the host layer they need: pool, bridge, mapping, host prep", () => {
         const r = privateEnv.graph.resources;
         const vmDeps = transitiveDependencies(r, byName(r, "private-ai-vm").urn);
-        for (const name of ["private-storage-pool", "private-host-bridge-pve", "private-gpu-mapping", "private-host-vfio-pve", "private-host-hugepages-pve", "private-ai-image", "private-ai-user-data"]) {
+        for (const name of ["private-storage-pool", "private-host-bridge-pve", "private-gpu-mapping", "private-host-vfio-pve", "private-host-hugepages-pve", "private-ai-image"]) {
             expect({ name, waited: vmDeps.has(byName(r, name).urn) }).toEqual({ name, waited: true });
         }
         const dbDeps = transitiveDependencies(r, byName(r, "private-db-ct").urn);
@@ -155,10 +180,10 @@ describe("parallelism and identity", () => {
         ips.forEach((ip) => expect(ip.startsWith(net)).toBe(true));
     });
 
-    test("the backup job covers every stateful guest", () => {
+    test("the backup job covers every stateful guest, the AI data disk through the AI VM", () => {
         const job = ofType(privateEnv.graph.resources, TYPES.backupJob)[0];
         expect(job.inputs).toMatchObject({ resourceId: "ai-dualstack-private", storage: "local", schedule: "*-*-* 02:00", mode: "snapshot" });
-        expect(input(job, "vmids")).toEqual(["110", "111", "112", "113", "114", "115", "150"]);
+        expect(input(job, "vmids")).toEqual(["101", "110", "111", "112", "113", "114", "115"]);
         expect(input(job, "pruneBackups")).toEqual({ "keep-daily": "7", "keep-monthly": "6", "keep-weekly": "4" });
     });
 });

@@ -117,7 +117,7 @@ describe("host-prep steps", () => {
 
     test("a mapping that spans nodes prepares every node with that node's own slot", async () => {
         const { config } = await evaluate("private", (c) => {
-            (c["ai-dualstack:hosts"] as unknown[]).push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd" });
+            (c["ai-dualstack:hosts"] as unknown[]).push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
             (c["ai-dualstack:gpu"] as Record<string, unknown>).otherNodes = [{ node: "pve2", pciAddress: "0000:41:00.0", iommuGroup: 30, subsystemId: "10de:2198" }];
         });
         const steps = hostPrepSteps({ environment: "private", hosts: config.hosts, gpu: config.gpu, aiVm: config.aiVm, sudo: false });

@@ -51,8 +51,8 @@ describe.each([
     });
 
     test("prepares the host with its own IOMMU, vfio and hugepages steps", () => {
-        // Host preparation only; the commands inside the guests are tests/provision.test.ts's.
-        const commands = ofType(get().graph.resources, TYPES.command).filter((c) => c.name.startsWith(`${env}-host-`)).map((c) => c.name).sort();
+        // (the other remote command, `${env}-ai-tune`, is the AI VM's tune request: tests/compute.test.ts; the commands inside the guests are tests/provision.test.ts's)
+        const commands = ofType(get().graph.resources, TYPES.command).map((c) => c.name).filter((n) => n.startsWith(`${env}-host-`)).sort();
         expect(commands).toEqual([`${env}-host-hugepages-pve`, `${env}-host-iommu-pve`, `${env}-host-vfio-pve`]);
         const vfio = byName(get().graph.resources, `${env}-host-vfio-pve`);
         expect(String(input(vfio, "create"))).toMatch(new RegExp(`^bash -s -- apply ${want.path} <<'AI_DUALSTACK_SCRIPT_END'`));
@@ -67,7 +67,7 @@ describe.each([
         const { resources } = get().graph;
         const provider = ofType(resources, TYPES.provider);
         expect(provider).toHaveLength(1);
-        expect(provider[0].inputs).toMatchObject({ endpoint: "https://192.168.1.10:8006/", password: "[secret]", ssh: "[secret]" });
+        expect(provider[0].inputs).toMatchObject({ endpoint: "https://192.168.1.10:8006/", apiToken: "[secret]", insecure: "false", ssh: "[secret]" });
         const proxmox = resources.filter((r) => r.custom && r.type.startsWith("proxmoxve:"));
         expect(proxmox.length).toBeGreaterThan(10);
         for (const r of proxmox) {
@@ -111,7 +111,8 @@ describe("the two stacks share nothing", () => {
     });
 
     test("the host-prep files of the two stacks differ, so neither reverts the other's", () => {
-        const fragments = (e: Evaluation) => ofType(e.graph.resources, TYPES.command).filter((c) => c.name.includes("-host-"))
+        const fragments = (e: Evaluation) => ofType(e.graph.resources, TYPES.command)
+            .filter((c) => c.name.startsWith(`${e.config.environment}-host-`))
             .map((c) => String(input(c, "create")).split("\n")[0]);
         const mine = fragments(privateEnv);
         const theirs = fragments(publicEnv);

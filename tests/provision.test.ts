@@ -85,14 +85,23 @@ describe("provisioning in the graph", () => {
     test.each([["private", () => privateEnv], ["public", () => publicEnv]])("every %s container is provisioned over SSH, after it exists", (_env, get) => {
         const { graph, config } = get();
         for (const ct of config.containers) {
+            // First contact reads the container's host key (pve-container generates it at create)...
+            const contact = byName(graph.resources, `${ct.name}-provision-host-key`);
+            // @pulumi/command makes the whole connection (host, user, key) a secret.
+            expect(input(contact, "connection")).toBe("[secret]");
+            expect(input(contact, "create")).toBe("cat /etc/ssh/ssh_host_ed25519_key.pub");
+            expect(input(contact, "triggers")).toEqual([`${ct.name}-ct-id`]);
+            expect(contact.dependencies).toContain(byName(graph.resources, `${ct.name}-ct`).urn);
+            // ...and every step after it is pinned to that key (unknown until it is read).
             const base = byName(graph.resources, `${ct.name}-provision-base`);
             expect(base.type).toBe(TYPES.command);
-            // @pulumi/command makes the whole connection (host, user, key) a secret.
-            expect(input(base, "connection")).toBe("[secret]");
+            expect(input(base, "connection")).toBe("[unknown]");
             expect(input(base, "addPreviousOutputInEnv")).toBe(false);
             expect(String(input(base, "create"))).toContain(`base ${ct.dataMountPath}`);
             expect(input(base, "stdin")).toBe("[secret]");
-            expect(base.dependencies).toContain(byName(graph.resources, `${ct.name}-ct`).urn);
+            // a replaced container runs its steps again
+            expect(input(base, "triggers")).toEqual([`${ct.name}-ct-id`]);
+            expect(base.dependencies).toContain(contact.urn);
         }
         expect(ofType(graph.resources, TYPES.command).filter((c) => c.name.endsWith("-provision-base"))).toHaveLength(config.containers.length);
     });

@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../config/schema";
+import { evaluate, input, ofType, TYPES } from "./helpers";
 import type { BackupArchive, DrillApi, GuestKind } from "../tools/lib/restoreDrill";
 import { backedUpGuests } from "../tools/lib/restoreDrill";
 import { runRestoreDrill, stackConfigOf } from "../tools/restoreDrill";
@@ -94,10 +94,10 @@ describe("npm run restore-drill", () => {
         expect(h.err.join("")).toContain("restore task ended with unable to restore");
     });
 
-    test("the data holder VM is restored and its disk checked on the pool, never started", async () => {
-        const fake = fakeApi({ archives: [{ volid: "local:backup/vzdump-qemu-250-1.vma.zst", kind: "qemu", ctime: 1, size: 1 }] });
+    test("the AI VM (its archive: the data disk, no OS disk) is restored and its disk checked on the pool, never started", async () => {
+        const fake = fakeApi({ archives: [{ volid: "local:backup/vzdump-qemu-201-1.vma.zst", kind: "qemu", ctime: 1, size: 1 }] });
         const h = harness(fake);
-        expect(await h.run(["--stack", "public", "--vmid", "250", "--scratch-vmid", "280"])).toBe(0);
+        expect(await h.run(["--stack", "public", "--vmid", "201", "--scratch-vmid", "280"])).toBe(0);
         expect(fake.calls.filter((c) => c.startsWith("start"))).toEqual([]);
         expect(h.out.join("")).toContain("PASS volumes restored on the environment's pool: scsi0=tank-public:vm-280-disk-0");
         expect(fake.calls[fake.calls.length - 1]).toBe("destroy pve qemu 280");
@@ -105,7 +105,7 @@ describe("npm run restore-drill", () => {
 
     test.each([
         [["--stack", "public", "--vmid", "110"], "refusing: VMID 110 is outside the public environment (200-299): the drill only restores this environment's guests"],
-        [["--stack", "public", "--vmid", "201"], "refusing: VMID 201 is not backed up by the public backup job (backed up: 250 public-ai-data, 210 public-db, 211 public-cache, 212 public-proxy)"],
+        [["--stack", "public", "--vmid", "250"], "refusing: VMID 250 is not backed up by the public backup job (backed up: 201 public-ai, 210 public-db, 211 public-cache, 212 public-proxy)"],
         [["--stack", "public", "--vmid", "210", "--scratch-vmid", "210"], "refusing: scratch VMID 210 is the guest itself: the drill never touches the original"],
         [["--stack", "public", "--vmid", "210", "--scratch-vmid", "199"], "refusing: scratch VMID 199 is outside the public environment (200-299)"],
         [["--stack", "private", "--vmid", "abc"], "--vmid must be a VMID (a whole number), got \"abc\""],
@@ -131,9 +131,10 @@ describe("npm run restore-drill", () => {
         expect(mutating(none.calls)).toEqual([]);
     });
 
-    test("the drill's guests are exactly what the backup job covers", () => {
-        const config: StackConfig = stackConfigOf("private");
-        expect(backedUpGuests(config).map((g) => g.vmid)).toEqual([config.aiVm.dataVmid, ...config.containers.map((c) => c.vmid)]);
+    test("the drill's guests are exactly what the backup job covers", async () => {
+        const { config, graph } = await evaluate("private");
+        const [job] = ofType(graph.resources, TYPES.backupJob);
+        expect(backedUpGuests(config).map((g) => String(g.vmid)).sort()).toEqual([...(input(job, "vmids") as string[])].sort());
     });
 });
 

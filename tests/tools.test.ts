@@ -107,4 +107,12 @@ describe("npm run policy", () => {
         expect(code).toBe(1);
         expect(stdout).toContain("FAIL [mandatory] environment-isolation public-ai-vm: public stack: public-ai-vm names private-gpu (the private GPU mapping)");
     });
+
+    test("npm run plan prints the plan, then exits 2 on a mandatory violation", () => {
+        const file = brokenCopy("public", "mappingName: public-gpu", "mappingName: private-gpu");
+        const { code, stdout, stderr } = tool("plan.ts", ["--stack", "public", "--config", file]);
+        expect(code).toBe(2);
+        expect(stdout).toMatch(/summary: \d+ resources/);
+        expect(stderr).toContain("2 mandatory policy violations: pulumi preview/up would be refused (exit 2)");
+    });
 });

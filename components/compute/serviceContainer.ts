@@ -18,6 +18,8 @@ export interface ServiceContainerArgs {
     readonly bridge: pulumi.Input<string>;
     /** root's SSH keys: the AI VM user's keys */
     readonly sshPublicKeys: readonly string[];
+    /** the environment's resource pool (host stack): its ACL is what lets the env's token manage the container */
+    readonly pool: string;
 }
 
 /**
@@ -39,10 +41,11 @@ export class ServiceContainer extends pulumi.ComponentResource {
         this.container = new proxmoxve.ContainerLegacy(`${name}-ct`, {
             nodeName: ct.node,
             vmId: ct.vmid,
+            poolId: args.pool,
             description: `ai-dualstack ${env}: ${profile.description}`,
             tags: ["ai-dualstack", env, ct.role],
             unprivileged: true,
-            features: containerFeatures(ct.role),
+            features: containerFeatures(),
             operatingSystem: { templateFileId: args.template, type: "debian" },
             cpu: { cores: ct.cores },
             memory: { dedicated: ct.memoryMiB, swap: Math.min(ct.memoryMiB, 1024) },
@@ -71,7 +74,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("containerDisk"),
+            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount", "containerPool", "containerRootOnlyFeatures"),
         });
 
         this.registerOutputs({ vmId: ct.vmid, ip: ct.ip, role: ct.role });
@@ -88,9 +91,14 @@ export class ServiceContainer extends pulumi.ComponentResource {
  *   sets lxc.apparmor.allow_nesting (src/PVE/LXC.pm, make_apparmor_config).
  * - keyctl, only for the CI/CD container: "required to use docker inside a container"
  *   (src/PVE/LXC/Config.pm, the keyctl feature's description). Proxmox lets only root@pam
- *   set flags other than nesting (src/PVE/LXC.pm, check_ct_modify_config_perm), which the
- *   config checks (config/services.ts).
+ *   set flags other than nesting (src/PVE/LXC.pm, check_ct_modify_config_perm), so it is
+ *   not sent here: the tune key turns it on (quirk containerRootOnlyFeatures).
  */
-export function containerFeatures(role: ContainerRole): { nesting: boolean; keyctl?: boolean } {
-    return role === "cicd" ? { nesting: true, keyctl: true } : { nesting: true };
+export function containerFeatures(): { nesting: boolean } {
+    return { nesting: true };
+}
+
+/** Whether a container of the role needs keyctl (set through the tune key, not the resource). */
+export function needsKeyctl(role: ContainerRole): boolean {
+    return role === "cicd";
 }

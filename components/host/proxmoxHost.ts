@@ -58,6 +58,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         this.bridges = bridges;
 
         const addressOf = new Map(args.hosts.map((h) => [h.name, h.address]));
+        const hostKeyOf = new Map(args.hosts.map((h) => [h.name, h.sshHostKey]));
         const preparation = new Map<string, command.remote.Command[]>();
         const steps = hostPrepSteps({
             environment: args.environment,
@@ -73,6 +74,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     port: args.ssh.port,
                     user: args.ssh.user,
                     privateKey: args.ssh.privateKey,
+                    hostKey: hostKeyOf.get(step.node),
                 }),
                 create: step.create,
                 delete: step.delete,

@@ -1,10 +1,11 @@
-import * as command from "@pulumi/command";
+import type * as command from "@pulumi/command";
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { sshConnection } from "../remote";
-import { BundleEntry, bundleText, provisionCommand, ProvisionStep } from "./steps";
+import { firstContact, remoteStep } from "./remoteStep";
+import { BundleEntry, ProvisionStep } from "./steps";
 
 /** A step with what it reads on stdin (rendered files and values; secrets stay Outputs). */
 export interface StepWithBundle {
@@ -19,33 +20,32 @@ export interface ContainerProvisioningArgs {
     /** root's SSH key for the container (its public half is among aiVm.sshPublicKeys) */
     readonly privateKey: pulumi.Input<string>;
     readonly steps: readonly StepWithBundle[];
+    /** what must be done to the container before its first step (the CI container's keyctl) */
+    readonly after?: readonly pulumi.Resource[];
 }
 
 /**
  * The provisioning steps of one service container, over SSH as root. Steps of one
  * container run one after the other (they share apt's lock); containers provision in
- * parallel. A step's bundle goes over stdin and is always a secret.
+ * parallel. A replaced container runs all its steps again (remoteStep's re-run rule).
  */
 export class ContainerProvisioning extends pulumi.ComponentResource {
     public readonly commands: readonly command.remote.Command[];
+    /** the container's SSH host key, read on first contact; every step is pinned to it */
+    public readonly hostKey: pulumi.Output<string>;
 
     constructor(name: string, args: ContainerProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("provision", "ContainerProvisioning"), name, {}, opts);
-        const connection = sshConnection({ host: args.container.ip, user: "root", privateKey: args.privateKey });
+        const target = { host: args.container.ip, user: "root", privateKey: args.privateKey };
+        const contact = firstContact(`${name}-host-key`, { target, guest: args.guest }, { parent: this, dependsOn: [args.guest, ...(args.after ?? [])] });
+        this.hostKey = contact.hostKey;
+        const connection = sshConnection({ ...target, hostKey: this.hostKey });
         const commands: command.remote.Command[] = [];
         for (const { step, bundle } of args.steps) {
             const previous = commands[commands.length - 1];
-            commands.push(new command.remote.Command(`${name}-${step.id}`, {
-                connection,
-                create: provisionCommand(step.script, step.args),
-                // Always secret: a bundle carries passwords, keys and tokens next to plain files.
-                stdin: pulumi.secret(pulumi.output(bundle).apply((entries) => bundleText(entries))),
-                // The previous run's output would be passed through SSH environment variables,
-                // which Debian's sshd refuses (AcceptEnv LANG LC_*); the scripts do not need it.
-                addPreviousOutputInEnv: false,
-            }, { parent: this, dependsOn: previous ?? args.guest }));
+            commands.push(remoteStep(`${name}-${step.id}`, { connection, step, bundle, guest: args.guest }, { parent: this, dependsOn: previous ?? contact.step }));
         }
         this.commands = commands;
-        this.registerOutputs({ steps: args.steps.map((s) => s.step.description) });
+        this.registerOutputs({ steps: args.steps.map((s) => s.step.description), hostKey: this.hostKey });
     }
 }

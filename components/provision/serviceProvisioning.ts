@@ -26,6 +26,8 @@ export interface ServiceProvisioningArgs {
     readonly guests: readonly proxmoxve.ContainerLegacy[];
     /** the SSH key root logs in with inside the containers */
     readonly sshPrivateKey: pulumi.Input<string>;
+    /** per container name: what must happen to it before it is provisioned (keyctl) */
+    readonly containerSetup?: Readonly<Record<string, pulumi.Resource>>;
     /** the GitHub Actions runner's registration token (a secret), with a cicd container */
     readonly runnerToken?: pulumi.Input<string>;
     /**
@@ -44,6 +46,8 @@ export type ConnectionStrings = Record<string, pulumi.Output<string>>;
  */
 export class ServiceProvisioning extends pulumi.ComponentResource {
     public readonly containers: readonly ContainerProvisioning[];
+    /** per container name: its SSH host key, read on first contact */
+    public readonly hostKeys: Readonly<Record<string, pulumi.Output<string>>>;
     /** per app: its PostgreSQL URL, in this environment's database container */
     public readonly postgresUrls: ConnectionStrings;
     /** per app: its Redis URL (own logical database), in this environment's cache container */
@@ -202,7 +206,9 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             guest: args.guests[i],
             privateKey: args.sshPrivateKey,
             steps: [baseStep(ct), ...roleSteps(ct)],
+            after: args.containerSetup?.[ct.name] !== undefined ? [args.containerSetup[ct.name]] : [],
         }, { parent: this }));
+        this.hostKeys = Object.fromEntries(config.containers.map((ct, i) => [ct.name, this.containers[i].hostKey]));
         this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls, vpnPeers: this.vpnPeers, vpnPublicKey: this.vpnPublicKey, grafanaAdminPassword: this.grafanaAdminPassword });
     }
 }

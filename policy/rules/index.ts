@@ -1,5 +1,6 @@
 /** Every rule of the pack, one domain per file. */
 import { unprivilegedContainers } from "./containers";
+import { containerHygiene, firewallMatchesWorkloads } from "./containers-docker";
 import { backupCoverage, statefulProtected } from "./data";
 import { gpuMappingExclusive, gpuVmSettings, modelFitsVram } from "./gpu";
 import { imagesPinned } from "./images";
@@ -38,4 +39,6 @@ export const RULES: readonly PackRule[] = [
     bind(backupCoverage),
     bind(unprivilegedContainers),
     bind(modelFitsVram),
+    bind(containerHygiene),
+    bind(firewallMatchesWorkloads),
 ];

@@ -1,6 +1,6 @@
 /**
- * The thin layer over the Pulumi Automation API that `npm run drift` and `npm run rebuild`
- * use. Everything that needs the Pulumi CLI goes through `StackOps`, so the tools' logic
+ * The thin layer over the Pulumi Automation API that `npm run drift`, `npm run rebuild`
+ * and `npm run verify` use. Everything that needs the Pulumi CLI goes through `StackOps`, so the tools' logic
  * is tested with a fake and this file stays small.
  */
 import * as fs from "fs";
@@ -41,7 +41,7 @@ export interface Backend {
 /** The Pulumi CLI is not installed here. */
 export class CliMissingError extends Error {
     constructor() {
-        super("Pulumi CLI not found: drift and rebuild drive the real `pulumi` binary. Install the Pulumi CLI on this machine or runner "
+        super("Pulumi CLI not found: drift, rebuild and verify drive the real `pulumi` binary. Install the Pulumi CLI on this machine or runner "
             + "(see the README, \"Real use with the Pulumi CLI\"), or put it on PATH, then run this again.");
         this.name = "CliMissingError";
     }
@@ -76,17 +76,58 @@ function firstLine(text: string): string {
     return text.split("\n").map((l) => l.trim()).find((l) => l.startsWith("error:")) ?? text.split("\n")[0];
 }
 
+/** A stack selected through LocalWorkspace and the installed CLI; CliMissingError without one. */
+async function selectStack(stackName: string, workDir: string) {
+    const cli = findPulumiCli();
+    if (cli === undefined) {
+        throw new CliMissingError();
+    }
+    const auto = await import("@pulumi/pulumi/automation");
+    const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(path.dirname(cli)) });
+    return auto.LocalWorkspace.selectStack({ stackName, workDir }, { pulumiCommand });
+}
+
+/** What verify reads of a deployed stack: its outputs and its config, secrets revealed. */
+export interface StackReader {
+    readonly name: string;
+    /** the last `pulumi up`'s outputs as plain values (empty when never deployed) */
+    outputs(): Promise<Record<string, unknown>>;
+    /** the stack's config: namespaced key -> value as the CLI passes it, and which are secret */
+    config(): Promise<{ readonly values: Record<string, string>; readonly secretKeys: readonly string[] }>;
+}
+
+export interface ReaderBackend {
+    read(stack: string): Promise<StackReader>;
+}
+
+/** The real reader: `pulumi stack output` and `pulumi config` through the Automation API. */
+export function pulumiReader(workDir: string = PROJECT_DIR): ReaderBackend {
+    return {
+        async read(stackName: string): Promise<StackReader> {
+            const stack = await selectStack(stackName, workDir);
+            return {
+                name: stackName,
+                async outputs() {
+                    const outputs = await stack.outputs();
+                    return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value as unknown]));
+                },
+                async config() {
+                    const all = await stack.getAllConfig();
+                    return {
+                        values: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.value])),
+                        secretKeys: Object.entries(all).filter(([, v]) => v.secret).map(([k]) => k),
+                    };
+                },
+            };
+        },
+    };
+}
+
 /** The real backend: this project's stacks through LocalWorkspace and the installed CLI. */
 export function pulumiBackend(workDir: string = PROJECT_DIR): Backend {
     return {
         async open(stackName: string): Promise<StackOps> {
-            const cli = findPulumiCli();
-            if (cli === undefined) {
-                throw new CliMissingError();
-            }
-            const auto = await import("@pulumi/pulumi/automation");
-            const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(path.dirname(cli)) });
-            const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir }, { pulumiCommand });
+            const stack = await selectStack(stackName, workDir);
             return {
                 name: stackName,
                 async resources() {

@@ -25,6 +25,11 @@ export interface EvaluateOptions {
     readonly inventory?: PciInventory;
     /** told once the config is valid and the program is about to run */
     readonly progress?: (message: string) => void;
+    /**
+     * sees each resource's inputs as the engine would receive them, secrets unwrapped (for
+     * tests that check what a secret input holds, e.g. a remote command's pinned host key)
+     */
+    readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | void;
 }
 
 export interface Evaluation {
@@ -50,20 +55,21 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-function validateStackFile(file: StackConfigFile): StackConfig {
+function validateStackFile(stack: string, file: StackConfigFile): StackConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
             .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v]),
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
-    return validateRawConfig(raw, secretKeys);
+    const otherKeys = Object.keys(file.config).filter((k) => !k.startsWith(`${NAMESPACE}:`));
+    return validateRawConfig(raw, secretKeys, { stack, otherKeys });
 }
 
 /** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
-    const config = validateStackFile(file);
+    const config = validateStackFile(stack, file);
     options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
     const inventory = options.inventory ?? inventoryFromConfig(config);
 
@@ -75,10 +81,12 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     const providers = new Map<string, string>();
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+            // A test may add to what the provider reports back (a command's stdout, say).
+            const extra = options.onMockResource?.(args) ?? {};
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: mockState(args.type, args.inputs, args.name) };
+            return { id: `${args.name}-id`, state: { ...mockState(args.type, args.inputs, args.name), ...extra } };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
@@ -112,7 +120,9 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     const captured: Captured[] = [];
     let programError: unknown;
     // The program's own return value: runInPulumiStack hands back the outputs resolved to
-    // plain values, secrets included, so the plan reads them from the Outputs instead.
+    // plain values, secrets included, so the plan reads them from the Outputs instead. And the
+    // stack's outputs as a whole are unknown in a preview as soon as one of them is (the Docker
+    // host before the VM exists), but each key resolves alone.
     let outputs: Record<string, unknown> = {};
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
@@ -141,6 +151,10 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     }
 
     const urnOf = engineUrns(captured, stack);
+    const duplicates = duplicateUrns([...urnOf.values()]);
+    if (duplicates.length > 0) {
+        throw new DuplicateUrnError(duplicates);
+    }
     // The mock monitor names providers by its own URNs; translate them to the engine's.
     const mockToEngine = new Map<string, string>();
     await Promise.all(captured.map(async (c) => mockToEngine.set(String(await internals(c.resource.urn).promise()), urnOf.get(c.resource) ?? "")));
@@ -185,12 +199,15 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     };
 }
 
-/** What the provider computes on create that the program reads back: VM disk paths. */
+/** Stand-in prefix for a generated secret offline: tests check it never appears in the plan in plain text. */
+export const MOCK_GENERATED_SECRET = "offline-generated-secret";
+
+/** What the provider computes on create that the program reads back: VM disk paths, generated secrets. */
 function mockState(type: string, inputs: Record<string, unknown>, name = ""): Record<string, unknown> {
-    // Random values are known offline (fixed per name), so the tests can check that every
-    // value built from them stays secret and never shows up in the plan.
+    // Random values are known offline, fixed per resource name (so two passwords differ and a
+    // test can tell whose leaked), and every value built from them must stay secret.
     if (type === "random:index/randomPassword:RandomPassword") {
-        return { ...inputs, result: `offlinePassword${name.replace(/[^A-Za-z0-9]/g, "")}` };
+        return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${name.replace(/[^A-Za-z0-9]/g, "")}` };
     }
     if (type === "random:index/randomBytes:RandomBytes") {
         const bytes = Buffer.alloc(Number(inputs.length ?? 32));
@@ -247,6 +264,24 @@ function engineUrns(captured: readonly Captured[], stack: string): Map<pulumi.Re
         return q;
     };
     return new Map(captured.map((c) => [c.resource, `urn:pulumi:${stack}::ai-dualstack::${qualifiedType(c)}::${c.name}`]));
+}
+
+/** URNs registered more than once, sorted: the Pulumi engine refuses the second registration. */
+export function duplicateUrns(urns: readonly string[]): string[] {
+    const seen = new Set<string>();
+    const twice = new Set<string>();
+    for (const urn of urns) {
+        (seen.has(urn) ? twice : seen).add(urn);
+    }
+    return [...twice].sort();
+}
+
+/** The program registers two resources under one URN: `pulumi up` would stop at the second. */
+export class DuplicateUrnError extends Error {
+    constructor(public readonly urns: readonly string[]) {
+        super(urns.map((u) => `duplicate resource URN ${u}: the Pulumi engine refuses a second resource with the same type and name; give the guests behind it distinct names`).join("\n"));
+        this.name = "DuplicateUrnError";
+    }
 }
 
 function internals<T>(output: pulumi.Output<T>): OutputInternals {

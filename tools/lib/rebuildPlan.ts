@@ -3,7 +3,7 @@
  *
  * Kept: every protected resource (pools, data holder VMs, service containers) and what
  * they need to stay managed: their parents, their dependencies and their providers.
- * Destroyed: the rest (the AI VM, snippets, images, firewalls, mappings, host prep...),
+ * Destroyed: the rest (the AI VM, its provisioning and containers, images, firewalls, mappings, host prep...),
  * which `pulumi up` then creates again.
  */
 import { statefulResources } from "../../policy/rules/data";

@@ -48,7 +48,11 @@ export interface DrillGuest {
     readonly name: string;
     readonly node: string;
     readonly kind: GuestKind;
-    /** the data holder VM has no operating system: restored and checked, never started */
+    /**
+     * false for the AI VM: its archive holds the data disk and EFI vars but not the OS disk
+     * (backup off), and its config names the GPU mapping; it is restored and its volumes
+     * checked, never started
+     */
     readonly startable: boolean;
     /** a directory that must hold files after the restore (the data mount) */
     readonly dataPath?: string;
@@ -57,7 +61,8 @@ export interface DrillGuest {
 /** The guests of an environment the backup job covers (see components/environment.ts). */
 export function backedUpGuests(config: StackConfig): DrillGuest[] {
     return [
-        { vmid: config.aiVm.dataVmid, name: `${config.aiVm.name}-data`, node: config.aiVm.node, kind: "qemu", startable: false },
+        // The AI VM, not the stopped holder: the data disk is backed up through the VM that writes it.
+        { vmid: config.aiVm.vmid, name: config.aiVm.name, node: config.aiVm.node, kind: "qemu", startable: false },
         ...config.containers.map((ct): DrillGuest => ({ vmid: ct.vmid, name: ct.name, node: ct.node, kind: "lxc", startable: true, dataPath: ct.dataMountPath })),
     ];
 }
@@ -175,7 +180,7 @@ export async function runDrill(plan: DrillPlan, o: DrillOptions): Promise<DrillR
                 checks.push({ name: `data mount ${guest.dataPath} holds files`, ok: entries.length > 0, detail: entries.length > 0 ? `${entries.length} entries: ${entries.slice(0, 5).join(", ")}` : "empty or unreadable" });
             }
         } else {
-            progress(`${guest.name} has no operating system (a data holder): checked as restored volumes, not started`);
+            progress(`${guest.name} is not started (its archive holds the data disk, not the OS disk, and it names the GPU): checked as restored volumes`);
         }
     } finally {
         if (created) {

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2317 # a library: each script calls only the functions it needs
 # Shared by every provisioning script: the step command puts this file in front of the
-# script and runs the two as one `bash -c` inside the container, as root, over SSH.
+# script and runs the two as one `bash -c` inside the guest, as root (the AI VM through sudo),
+# over SSH.
 #
 # What a step needs arrives on stdin as a bundle, one record a line, ending with `end`:
 #   file  <path> <mode> <owner:group> <base64 content>   a rendered file to install
