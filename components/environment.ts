@@ -18,7 +18,7 @@ import { AiVmProvisioning } from "./provision/aiVmProvisioning";
 import { ServiceProvisioning } from "./provision/serviceProvisioning";
 import { AiServices, generateSecrets } from "./workloads/aiServices";
 import { environmentWorkloads } from "./workloads/catalog";
-import { dataDirs, workloadFirewallPorts } from "./workloads/model";
+import { dataDirs, proxyRoutes, serviceUsers, withConnections, workloadFirewallPorts } from "./workloads/model";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
@@ -112,13 +112,6 @@ export class Environment extends pulumi.ComponentResource {
             // The data-disk step creates exactly the directories the workloads mount.
             dataDirs: dataDirs(workloads),
         }, { parent: this });
-        this.ai = new AiServices(`${name}-ai-services`, {
-            config,
-            workloads,
-            secrets: aiSecrets,
-            provisioning: this.provisioning,
-            privateKey: secrets.sshPrivateKey,
-        }, { parent: this });
 
         const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
@@ -133,16 +126,6 @@ export class Environment extends pulumi.ComponentResource {
         }, child));
 
         const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };
-        // Named from the guest, like the containers' firewalls: guest names are unique, the
-        // environment's name is not (a container called `<env>-ai` would collide).
-        new GuestFirewall(`${config.aiVm.name}-firewall`, {
-            ...firewallArgs,
-            node: config.aiVm.node,
-            vmId: config.aiVm.vmid,
-            // Exactly the ports the workloads publish, from their declarations.
-            ports: workloadFirewallPorts(this.ai.workloads),
-            guest: this.aiVm.vm,
-        }, child);
         config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
             ...firewallArgs,
             node: ct.node,
@@ -167,8 +150,31 @@ export class Environment extends pulumi.ComponentResource {
             guests: this.containers.map((c) => c.container),
             containerSetup,
             sshPrivateKey: secrets.sshPrivateKey,
+            // The app lists and the proxy's routes come from the workload model, not config lists.
+            apps: serviceUsers(workloads),
+            proxyRoutes: proxyRoutes(workloads, config.aiVm.ip),
             runnerToken: secrets.githubRunnerToken,
         }, { parent: this });
+
+        this.ai = new AiServices(`${name}-ai-services`, {
+            config,
+            // Each app that uses PostgreSQL or Redis gets its own environment's connection string.
+            workloads: withConnections(workloads, { postgres: this.services.postgresUrls, redis: this.services.redisUrls }),
+            secrets: aiSecrets,
+            provisioning: this.provisioning,
+            privateKey: secrets.sshPrivateKey,
+        }, { parent: this });
+
+        // Named from the guest, like the containers' firewalls: guest names are unique, the
+        // environment's name is not (a container called `<env>-ai` would collide).
+        new GuestFirewall(`${config.aiVm.name}-firewall`, {
+            ...firewallArgs,
+            node: config.aiVm.node,
+            vmId: config.aiVm.vmid,
+            // Exactly the ports the workloads publish, from their declarations.
+            ports: workloadFirewallPorts(this.ai.workloads),
+            guest: this.aiVm.vm,
+        }, child);
 
         this.backup = new BackupJob(`${name}-backup`, {
             environment: env,
@@ -197,6 +203,9 @@ export class Environment extends pulumi.ComponentResource {
             // secrets: shown as [secret], read with `pulumi stack output --show-secrets`
             postgresUrls: this.services.postgresUrls,
             redisUrls: this.services.redisUrls,
+            // the same strings as lists, the shape `npm run verify` reads (tools/lib/verifyTargets.ts)
+            postgres: connectionList(this.services.postgresUrls),
+            redis: connectionList(this.services.redisUrls),
             ...(this.services.vpnPublicKey ? { vpnPublicKey: this.services.vpnPublicKey, vpnPeers: this.services.vpnPeers } : {}),
             ...(this.services.grafanaAdminPassword ? { grafanaAdminPassword: this.services.grafanaAdminPassword } : {}),
         };
@@ -210,6 +219,11 @@ function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number]
         throw new Error(`node ${name} is not in ai-dualstack:hosts`);
     }
     return node;
+}
+
+/** `{ app: url }` -> `[{ app, connectionString }]`, the whole list a secret. */
+function connectionList(urls: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Output<{ app: string; connectionString: string }[]> {
+    return pulumi.secret(pulumi.all(urls).apply((byApp) => Object.entries(byApp).map(([app, connectionString]) => ({ app, connectionString }))));
 }
 
 /** Stack outputs of the AI layer (`npm run verify` reads them); secrets stay secret. */

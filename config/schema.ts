@@ -13,7 +13,7 @@ import { z } from "zod";
 import { got, MISSING } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
 import { AI_SERVICE_PORT_NAMES, AI_SERVICE_PORTS } from "./ports";
-import { serviceRules, servicesSchema } from "./services";
+import { hostName, serviceRules, servicesSchema } from "./services";
 
 const pattern = (re: RegExp, expected: string) =>
     z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
@@ -269,6 +269,15 @@ const workloadsSchema = z.strictObject({
 });
 
 const appEnv = z.record(envVarName, z.string()).default({});
+/** Your own app's use of the environment's services and the reverse proxy. */
+const ownAppWiring = {
+    /** the public DNS name the reverse proxy serves it under (TLS certificate from Let's Encrypt) */
+    publicHost: hostName.optional(),
+    /** the environment variable your app reads its PostgreSQL connection string from: it gets a database of its own */
+    postgresEnv: envVarName.optional(),
+    /** the environment variable your app reads its Redis URL from: it gets a logical database of its own */
+    redisEnv: envVarName.optional(),
+};
 
 /** The app catalogue: each entry picks a preset; presets wire themselves to their environment's Ollama and vector store. */
 const appSchema = z.discriminatedUnion("preset", [
@@ -302,6 +311,7 @@ const appSchema = z.discriminatedUnion("preset", [
         healthPath: urlPath.default("/"),
         env: appEnv,
         model: z.string().optional(),
+        ...ownAppWiring,
     }),
     z.strictObject({
         /** public: the multi-tenant platform (Open WebUI with accounts) */
@@ -312,6 +322,8 @@ const appSchema = z.discriminatedUnion("preset", [
         /** the first admin account's e-mail (its password comes from @pulumi/random) */
         adminEmail: pattern(/^[^\s@]+@[^\s@]+$/, "an e-mail address"),
         model: z.string().optional(),
+        /** the public DNS name the reverse proxy serves it under */
+        publicHost: hostName.optional(),
     }),
     z.strictObject({
         /** public: a proof-of-concept app */
@@ -323,6 +335,7 @@ const appSchema = z.discriminatedUnion("preset", [
         containerPort: hostPort.optional(),
         healthPath: urlPath.default("/"),
         env: appEnv,
+        ...ownAppWiring,
     }),
 ], { error: (iss) => `expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, ${got(iss.input !== null && typeof iss.input === "object" && "preset" in iss.input ? iss.input.preset : iss.input)}` });
 

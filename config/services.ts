@@ -15,13 +15,12 @@ const text = (re: RegExp, expected: string) =>
         .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
 const port = z.number().int().min(1).max(65535);
 
-/** An app that uses a service: its name becomes a database, a role and a connection-string key. */
-const appName = text(/^[a-z][a-z0-9_]{0,30}$/, "an app name like open_webui (lower case, digits, _)");
 const ipv4 = z.string().refine(isIpv4, { error: (iss) => `expected an IPv4 address, ${got(iss.input)}` });
 const cidrBlock = z.string().refine((s) => parseCidr(s) !== undefined, { error: (iss) => `expected a CIDR block like 10.99.10.0/24, ${got(iss.input)}` });
 /** A WireGuard key: 32 bytes, base64 (what `wg genkey | wg pubkey` prints). */
 const wireguardKey = text(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, "a WireGuard public key (44 characters of base64, from wg pubkey)");
-const hostName = text(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name like chat.example.org");
+/** A public DNS name (the reverse proxy gets a certificate for it). */
+export const hostName = text(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name like chat.example.org");
 
 /** PostgreSQL major versions Debian 12 ships. */
 export const POSTGRES_MAJORS = [15] as const;
@@ -31,15 +30,11 @@ export const REDIS_MAJORS = [7] as const;
 const postgresSchema = z.strictObject({
     /** pinned major version (Debian 12: 15) */
     version: z.literal(POSTGRES_MAJORS, { error: (iss) => `expected ${POSTGRES_MAJORS.join(" or ")} (what Debian 12 ships), ${got(iss.input)}` }).default(15),
-    /** apps that get a database and a user of their own */
-    apps: z.array(appName).default([]),
 });
 
 const redisSchema = z.strictObject({
     /** pinned major version (Debian 12: 7) */
     version: z.literal(REDIS_MAJORS, { error: (iss) => `expected ${REDIS_MAJORS.join(" or ")} (what Debian 12 ships), ${got(iss.input)}` }).default(7),
-    /** apps that get a logical database of their own, in this order (0, 1, ...) */
-    apps: z.array(appName).max(16, { error: "Redis has 16 logical databases" }).default([]),
     /** memory cap before Redis evicts least-recently-used keys */
     maxMemoryMiB: z.number().int().min(16).max(1_048_576).default(256),
 });
@@ -66,18 +61,9 @@ const wireguardSchema = z.strictObject({
     peers: z.array(peerSchema).default([]),
 });
 
-const routeSchema = z.strictObject({
-    /** public DNS name the proxy answers for (its certificate is issued for it) */
-    host: hostName,
-    /** where it forwards: address:port inside the environment */
-    upstream: text(/^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/, "address:port like 10.20.20.10:3000"),
-});
-
 const proxySchema = z.strictObject({
     /** ACME account e-mail (certificate expiry notices) */
     email: z.email({ error: (iss) => `expected an e-mail address, ${got(iss.input)}` }).optional(),
-    /** one route per published app */
-    routes: z.array(routeSchema).default([]),
 });
 
 const runnerSchema = z.strictObject({
@@ -115,7 +101,6 @@ export const servicesSchema = z.strictObject({
 
 export type ServicesConfig = z.output<typeof servicesSchema>;
 export type WireguardPeerConfig = ServicesConfig["wireguard"]["peers"][number];
-export type ProxyRouteConfig = ServicesConfig["proxy"]["routes"][number];
 
 type Path = (string | number)[];
 type Problem = (path: Path, message: string) => void;
@@ -126,6 +111,7 @@ interface StackView {
     readonly containers: readonly { readonly role: string }[];
     readonly proxmox: { readonly auth: string; readonly username: string };
     readonly services: ServicesConfig;
+    readonly apps: readonly ({ readonly publicHost?: string } | object)[];
 }
 
 /** The checks that relate `services` to the containers, network and credentials. */
@@ -158,29 +144,22 @@ export function serviceRules(c: StackView, problem: Problem): void {
     if (wireguard.peers.length > 0 && c.environment !== "private") {
         problem(["services", "wireguard", "peers"], "WireGuard is the private environment's entry; the public side publishes through the proxy");
     }
-    if (c.services.proxy.routes.length > 0 && c.environment !== "public") {
-        problem(["services", "proxy", "routes"], "the reverse proxy publishes public apps only; the private side is reached over WireGuard");
-    }
+    // Published apps (apps[].publicHost): the public security container runs the proxy.
     const hosts = new Map<string, number>();
-    c.services.proxy.routes.forEach((route, i) => {
-        const first = hosts.get(route.host);
+    c.apps.forEach((app, i) => {
+        if (!("publicHost" in app) || app.publicHost === undefined) {
+            return;
+        }
+        const first = hosts.get(app.publicHost);
         if (first !== undefined) {
-            problem(["services", "proxy", "routes", i, "host"], `duplicate host "${route.host}", already used at services.proxy.routes[${first}]`);
+            problem(["apps", i, "publicHost"], `duplicate host "${app.publicHost}", already used at apps[${first}].publicHost`);
         } else {
-            hosts.set(route.host, i);
+            hosts.set(app.publicHost, i);
+        }
+        if (!roles.has("security")) {
+            problem(["apps", i, "publicHost"], "needs a security container: the reverse proxy that publishes it runs there");
         }
     });
-
-    for (const [service, apps] of [["postgres", c.services.postgres.apps], ["redis", c.services.redis.apps]] as const) {
-        const first = new Map<string, number>();
-        apps.forEach((app, i) => {
-            if (first.has(app)) {
-                problem(["services", service, "apps", i], `duplicate app "${app}", already listed at services.${service}.apps[${first.get(app)}]`);
-            } else {
-                first.set(app, i);
-            }
-        });
-    }
 
     if (roles.has("cicd")) {
         if (runner === undefined) {

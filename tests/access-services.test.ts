@@ -163,7 +163,7 @@ describe("in the graph", () => {
         expect(JSON.stringify(graph)).not.toContain(serverKey.toString("base64"));
     });
 
-    test("public: Caddy on the proxy container with the configured routes; no VPN", () => {
+    test("public: Caddy on the proxy container (its routes: tests/service-wiring.test.ts); no VPN", () => {
         const { graph, config } = publicEnv;
         const step = byName(graph.resources, "public-proxy-provision-caddy");
         expect(String(input(step, "create"))).toContain(`caddy ${config.containers.find((c) => c.role === "security")?.dataMountPath}/certificates`);

@@ -88,8 +88,13 @@ const cases: Case[] = [
         "ai-dualstack:services.wireguard.subnet: 10.10.0.0/16 overlaps the environment's subnet 10.10.10.0/24: the tunnel needs its own block"],
     ["a CI container without a runner", "private", (c) => { delete key(c, "services").runner; },
         "ai-dualstack:services.runner: is required: the cicd container runs a GitHub Actions runner (url, version, sha256)"],
-    ["proxy routes in the private environment", "private", (c) => { key<Record<string, unknown>>(c, "services").proxy = { routes: [{ host: "x.example.org", upstream: "10.10.10.10:3000" }] }; },
-        "ai-dualstack:services.proxy.routes: the reverse proxy publishes public apps only; the private side is reached over WireGuard"],
+    ["a published app without the proxy's container", "public", (c) => {
+        c["ai-dualstack:containers"] = key<Record<string, unknown>[]>(c, "containers").filter((ct) => ct.role !== "security");
+        delete key<Record<string, unknown>[]>(c, "apps")[2].publicHost;
+    },
+        "ai-dualstack:apps[0].publicHost: needs a security container: the reverse proxy that publishes it runs there"],
+    ["proxy routes as a config list (they come from apps[].publicHost)", "public", (c) => { key<Record<string, unknown>>(c, "services").proxy = { routes: [] }; },
+        "ai-dualstack:services.proxy.routes: unknown key"],
     ["PostgreSQL major Debian 12 does not ship", "public", (c) => { key<Record<string, Record<string, unknown>>>(c, "services").postgres.version = 17; },
         "ai-dualstack:services.postgres.version: expected 15 (what Debian 12 ships), got 17"],
     ["the Debian template without a checksum", "public", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").debianTemplate.checksum; },

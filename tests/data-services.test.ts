@@ -8,6 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { isHostInCidr, parseCidr } from "../config/net";
 import { serviceTargets } from "../components/provision/serviceProvisioning";
+import { workloadDeclarations } from "../components/workloads/catalog";
+import { serviceUsers } from "../components/workloads/model";
 import { file, value } from "../components/provision/steps";
 import { pgHba, postgresConf, postgresUrl } from "../components/services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn } from "../components/services/redis";
@@ -171,17 +173,22 @@ describe("in the graph", () => {
     });
     const envs: [string, () => Evaluation][] = [["private", () => privateEnv], ["public", () => publicEnv]];
 
+    const users = (config: Evaluation["config"]) => serviceUsers(workloadDeclarations(config));
+
     test.each(envs)("%s: the database and cache steps get their passwords from @pulumi/random, secret on stdin", (env, get) => {
         const { graph, config } = get();
+        const apps = users(config);
+        // the apps come from the workload model: Open WebUI in each environment
+        expect(apps.postgres).toEqual([env === "private" ? "assistant" : "platform"]);
         const passwords = ofType(graph.resources, "random:index/randomPassword:RandomPassword").filter((p) => p.name.startsWith(`${env}-services-`) && !p.name.endsWith("-grafana-admin"));
         expect(passwords.map((p) => p.name).sort()).toEqual([
-            ...config.services.postgres.apps.map((a) => `${env}-services-postgres-${a}`),
+            ...apps.postgres.map((a) => `${env}-services-postgres-${a}`),
             `${env}-services-redis`,
         ].sort());
         passwords.forEach((p) => expect(p.inputs).toMatchObject({ length: 32, special: false }));
         const pg = byName(graph.resources, `${env}-db-provision-postgres`);
         expect(input(pg, "stdin")).toBe("[secret]");
-        expect(String(input(pg, "create"))).toContain(`postgres 15 /var/lib/postgresql ${config.services.postgres.apps.join(" ")}`);
+        expect(String(input(pg, "create"))).toContain(`postgres 15 /var/lib/postgresql ${apps.postgres.join(" ")}`);
         expect(pg.dependencies).toContain(byName(graph.resources, `${env}-db-provision-base`).urn);
         const redis = byName(graph.resources, `${env}-cache-provision-redis`);
         expect(input(redis, "stdin")).toBe("[secret]");
@@ -190,8 +197,9 @@ describe("in the graph", () => {
 
     test.each(envs)("%s: connection strings are secret outputs and no password is anywhere in the plan", (_env, get) => {
         const { graph, config } = get();
-        expect(graph.outputs.postgresUrls).toEqual(Object.fromEntries(config.services.postgres.apps.map((a) => [a, "[secret]"])));
-        expect(graph.outputs.redisUrls).toEqual(Object.fromEntries(config.services.redis.apps.map((a) => [a, "[secret]"])));
+        expect(graph.outputs.postgresUrls).toEqual(Object.fromEntries(users(config).postgres.map((a) => [a, "[secret]"])));
+        expect(graph.outputs.redisUrls).toEqual(Object.fromEntries(users(config).redis.map((a) => [a, "[secret]"])));
+        expect({ postgres: graph.outputs.postgres, redis: graph.outputs.redis }).toEqual({ postgres: "[secret]", redis: "[secret]" });
         // The offline random values are known (tools/lib/evaluate.ts): none may leak.
         expect(JSON.stringify(graph)).not.toContain(MOCK_GENERATED_SECRET);
     });
@@ -199,9 +207,9 @@ describe("in the graph", () => {
     test.each(envs)("%s: every app's database and cache are its own environment's", (_env, get) => {
         const { config } = get();
         const subnet = parseCidr(config.network.subnet);
-        const targets = serviceTargets(config);
-        expect(targets.postgres.length).toBe(config.services.postgres.apps.length);
-        expect(targets.redis.map((t) => t.db)).toEqual(config.services.redis.apps.map((_a, i) => i));
+        const targets = serviceTargets(config, users(config));
+        expect(targets.postgres.length).toBe(users(config).postgres.length);
+        expect(targets.redis.map((t) => t.db)).toEqual(users(config).redis.map((_a, i) => i));
         for (const t of [...targets.postgres, ...targets.redis]) {
             expect(subnet && isHostInCidr(t.host, subnet)).toBe(true);
         }

@@ -61,7 +61,8 @@ describe("Prometheus", () => {
             expect(targets("postgres", env)).toEqual([`${containers.find((c) => c.role === "database")?.ip}:9187`]);
             expect(targets("redis", env)).toEqual([`${containers.find((c) => c.role === "cache")?.ip}:9121`]);
         }
-        expect(targets("certificates", "public")).toEqual(["https://chat.example.org"]);
+        // one per published app (apps[].publicHost)
+        expect(targets("certificates", "public")).toEqual(["https://chat.example.org", "https://hello.example.org"]);
         expect(targets("certificates", "private")).toEqual(["https://192.168.1.10:8006"]);
     });
 });

@@ -378,6 +378,8 @@ describe("verify's parts", () => {
 describe("the program exports what verify reads", () => {
     /** What a deployed stack reports for values the offline plan can only mask. */
     const deployed = (value: unknown, keyName = ""): unknown => {
+        if (value === "[secret]" && keyName === "postgres") return [{ app: "assistant", connectionString: "postgresql://assistant:pw@10.10.10.20:5432/assistant?sslmode=require" }];
+        if (value === "[secret]" && keyName === "redis") return [{ app: "assistant", connectionString: "redis://:pw@10.10.10.21:6379/0" }];
         if (value === "[secret]") return keyName === "apiKey" ? "a-generated-api-key" : "postgresql://app:pw@10.10.10.20/app";
         if (value === "[unknown]") return keyName === "dockerHost" ? "ssh://ai@10.10.10.10" : "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyReadOnFirstContact";
         if (Array.isArray(value)) return value.map((v) => deployed(v));

@@ -138,8 +138,11 @@ describe("the app presets' wiring", () => {
         expect(settings("private", "private-assistant")).toEqual({
             DEFAULT_MODELS: "qwen2.5:32b", ENABLE_SIGNUP: "False", OLLAMA_BASE_URL: "http://private-ollama:11434",
             QDRANT_URI: "http://private-qdrant:6333", VECTOR_DB: "qdrant", WEBUI_AUTH: "True",
+            // with the environment's Redis (REDIS_URL, a secret): open-webui backend/open_webui/env.py
+            WEBSOCKET_MANAGER: "redis",
         });
-        expect(envs(byName(graphs.private.graph.resources, "private-assistant-container")).filter((e) => e === "[secret]")).toHaveLength(2);
+        // WEBUI_SECRET_KEY, QDRANT_API_KEY, DATABASE_URL, REDIS_URL (tests/service-wiring.test.ts reads them)
+        expect(envs(byName(graphs.private.graph.resources, "private-assistant-container")).filter((e) => e === "[secret]")).toHaveLength(4);
         expect(settings("private", "private-privategpt")).toEqual({
             PGPT_EMBED_MODE: "ollama", PGPT_MODE: "ollama", PGPT_OLLAMA_API_BASE: "http://private-ollama:11434",
             PGPT_OLLAMA_AUTOPULL_MODELS: "false", PGPT_OLLAMA_EMBEDDING_API_BASE: "http://private-ollama:11434",
@@ -162,8 +165,10 @@ describe("the app presets' wiring", () => {
         expect(settings("public", "public-platform")).toEqual({
             CHROMA_HTTP_HOST: "public-chroma", CHROMA_HTTP_PORT: "8000", DEFAULT_MODELS: "mistral:7b", ENABLE_SIGNUP: "False",
             OLLAMA_BASE_URL: "http://public-ollama:11434", VECTOR_DB: "chroma", WEBUI_ADMIN_EMAIL: "admin@example.org", WEBUI_AUTH: "True",
+            WEBSOCKET_MANAGER: "redis",
         });
-        expect(envs(byName(graphs.public.graph.resources, "public-platform-container")).filter((e) => e === "[secret]")).toHaveLength(2);
+        // WEBUI_SECRET_KEY, WEBUI_ADMIN_PASSWORD, DATABASE_URL, REDIS_URL
+        expect(envs(byName(graphs.public.graph.resources, "public-platform-container")).filter((e) => e === "[secret]")).toHaveLength(4);
         expect(settings("public", "public-chatbot")).toEqual({ OLLAMA_BASE_URL: "http://public-ollama:11434", OLLAMA_MODEL: "mistral:7b", VECTOR_STORE_URL: "http://public-chroma:8000" });
         expect(input(byName(graphs.public.graph.resources, "public-chatbot-container"), "ports")).toEqual([{ external: 3100, internal: 3000, protocol: "tcp" }]);
         expect(byName(graphs.public.graph.resources, "public-poc-hello-container").inputs).toMatchObject({ name: "public-poc-hello", ports: [{ external: 8090, internal: 80, protocol: "tcp" }] });

@@ -31,6 +31,7 @@ export interface ContainerProvisioningArgs {
  */
 export class ContainerProvisioning extends pulumi.ComponentResource {
     public readonly commands: readonly command.remote.Command[];
+    private readonly stepIds: readonly string[];
     /** the container's SSH host key, read on first contact; every step is pinned to it */
     public readonly hostKey: pulumi.Output<string>;
 
@@ -46,6 +47,13 @@ export class ContainerProvisioning extends pulumi.ComponentResource {
             commands.push(remoteStep(`${name}-${step.id}`, { connection, step, bundle, guest: args.guest }, { parent: this, dependsOn: previous ?? contact.step }));
         }
         this.commands = commands;
+        this.stepIds = args.steps.map((s) => s.step.id);
         this.registerOutputs({ steps: args.steps.map((s) => s.step.description), hostKey: this.hostKey });
+    }
+
+    /** the command of one step, by its id */
+    public step(id: string): command.remote.Command | undefined {
+        const i = this.stepIds.indexOf(id);
+        return i < 0 ? undefined : this.commands[i];
     }
 }

@@ -5,7 +5,7 @@ import type { ContainerConfig, ContainerRole, StackConfig } from "../../config/s
 import { typeToken } from "../naming";
 import { pgHba, postgresConf, postgresConfDir, postgresExporterDefaults, postgresUrl } from "../services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisExporterDefaults, redisUrl } from "../services/redis";
-import { CADDYFILE, caddyfile } from "../services/caddy";
+import { CADDYFILE, caddyfile, ProxyRoute } from "../services/caddy";
 import { RUNNER_UNIT, runnerUnit } from "../services/runner";
 import * as fs from "fs";
 import * as path from "path";
@@ -26,6 +26,10 @@ export interface ServiceProvisioningArgs {
     readonly guests: readonly proxmoxve.ContainerLegacy[];
     /** the SSH key root logs in with inside the containers */
     readonly sshPrivateKey: pulumi.Input<string>;
+    /** the apps that use PostgreSQL and Redis, from the workload model (serviceUsers) */
+    readonly apps: ServiceApps;
+    /** the reverse proxy's routes, from the workload model (proxyRoutes) */
+    readonly proxyRoutes: readonly ProxyRoute[];
     /** per container name: what must happen to it before it is provisioned (keyctl) */
     readonly containerSetup?: Readonly<Record<string, pulumi.Resource>>;
     /** the GitHub Actions runner's registration token (a secret), with a cicd container */
@@ -35,6 +39,12 @@ export interface ServiceProvisioningArgs {
      * exporters, from the public stack); without it, only this environment is scraped
      */
     readonly otherEnvironmentTargets?: EnvironmentTargets;
+}
+
+/** Which apps get a PostgreSQL database and role, and a Redis logical database, in this order. */
+export interface ServiceApps {
+    readonly postgres: readonly string[];
+    readonly redis: readonly string[];
 }
 
 /** Connection strings per app, each a secret. */
@@ -73,10 +83,11 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
 
         const db = firstOf(config, "database");
         const cache = firstOf(config, "cache");
-        const pgPasswords = new Map(db ? services.postgres.apps.map((app) => [app, password(`postgres-${app}`)]) : []);
+        const apps = args.apps;
+        const pgPasswords = new Map(db ? apps.postgres.map((app) => [app, password(`postgres-${app}`)]) : []);
         const redisPassword = cache ? password("redis") : undefined;
 
-        const targets = serviceTargets(config);
+        const targets = serviceTargets(config, apps);
         this.postgresUrls = Object.fromEntries(targets.postgres.map(({ app, host }) =>
             [app, pulumi.secret((pgPasswords.get(app) as pulumi.Output<string>).apply((p) => postgresUrl(app, p, host)))]));
         this.redisUrls = Object.fromEntries(redisPassword ? targets.redis.map(({ app, host, db: index }) =>
@@ -171,15 +182,15 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             if (ct.role === "security" && config.environment === "public") {
                 const storage = `${ct.dataMountPath}/certificates`;
                 return [{
-                    step: { id: "caddy", description: `${ct.name}: Caddy for ${services.proxy.routes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [storage] },
-                    bundle: [file(CADDYFILE, caddyfile({ email: services.proxy.email, storageRoot: storage, routes: services.proxy.routes }))],
+                    step: { id: "caddy", description: `${ct.name}: Caddy for ${args.proxyRoutes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [storage] },
+                    bundle: [file(CADDYFILE, caddyfile({ email: services.proxy.email, storageRoot: storage, routes: args.proxyRoutes }))],
                 }];
             }
             if (ct === db) {
-                const input = { major: services.postgres.version, listenAddress: ct.ip, subnet: config.network.subnet, databases: services.postgres.apps.map((app) => ({ app })) };
+                const input = { major: services.postgres.version, listenAddress: ct.ip, subnet: config.network.subnet, databases: apps.postgres.map((app) => ({ app })) };
                 const dir = postgresConfDir(input.major);
                 return [{
-                    step: { id: "postgres", description: `${ct.name}: PostgreSQL ${input.major}, databases ${services.postgres.apps.join(", ") || "(none)"}`, script: "postgres.sh", args: [String(input.major), ct.dataMountPath, ...services.postgres.apps] },
+                    step: { id: "postgres", description: `${ct.name}: PostgreSQL ${input.major}, databases ${apps.postgres.join(", ") || "(none)"}`, script: "postgres.sh", args: [String(input.major), ct.dataMountPath, ...apps.postgres] },
                     bundle: [
                         file(`${dir}/conf.d/ai-dualstack.conf`, postgresConf(input), "0644", "postgres:postgres"),
                         file(`${dir}/pg_hba.conf`, pgHba(input), "0640", "postgres:postgres"),
@@ -208,6 +219,14 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             steps: [baseStep(ct), ...roleSteps(ct)],
             after: args.containerSetup?.[ct.name] !== undefined ? [args.containerSetup[ct.name]] : [],
         }, { parent: this }));
+        // A connection string resolves once its service is provisioned, so an app given it
+        // (a Docker container) is created after its database exists, not before.
+        const ready = (urls: ConnectionStrings, container: ContainerConfig | undefined, stepId: string): ConnectionStrings => {
+            const done = container ? this.containers[config.containers.indexOf(container)]?.step(stepId) : undefined;
+            return done ? Object.fromEntries(Object.entries(urls).map(([app, url]) => [app, pulumi.secret(pulumi.all([url, done.id]).apply(([u]) => u))])) : urls;
+        };
+        this.postgresUrls = ready(this.postgresUrls, db, "postgres");
+        this.redisUrls = ready(this.redisUrls, cache, "redis");
         this.hostKeys = Object.fromEntries(config.containers.map((ct, i) => [ct.name, this.containers[i].hostKey]));
         this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls, vpnPeers: this.vpnPeers, vpnPublicKey: this.vpnPublicKey, grafanaAdminPassword: this.grafanaAdminPassword });
     }
@@ -227,12 +246,20 @@ export interface ServiceTargets {
     readonly redis: readonly { app: string; host: string; db: number }[];
 }
 
-export function serviceTargets(config: StackConfig): ServiceTargets {
+/**
+ * Each app's database in this environment's database container, and its Redis logical
+ * database (0, 1, ... in app order: appending an app keeps the others' slots) in this
+ * environment's cache container. Redis has 16 logical databases.
+ */
+export function serviceTargets(config: StackConfig, apps: ServiceApps): ServiceTargets {
     const db = firstOf(config, "database");
     const cache = firstOf(config, "cache");
+    if (cache && apps.redis.length > 16) {
+        throw new Error(`ai-dualstack:apps: ${apps.redis.length} apps use Redis, but Redis has 16 logical databases`);
+    }
     return {
-        postgres: db ? config.services.postgres.apps.map((app) => ({ app, host: db.ip })) : [],
-        redis: cache ? config.services.redis.apps.map((app, db) => ({ app, host: cache.ip, db })) : [],
+        postgres: db ? apps.postgres.map((app) => ({ app, host: db.ip })) : [],
+        redis: cache ? apps.redis.map((app, index) => ({ app, host: cache.ip, db: index })) : [],
     };
 }
 

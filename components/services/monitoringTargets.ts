@@ -7,25 +7,34 @@
  */
 import type { StackConfig } from "../../config/schema";
 import { PORTS } from "../catalog";
+import { workloadDeclarations } from "../workloads/catalog";
+import type { ScrapeJob } from "../workloads/model";
 import type { EnvironmentTargets, ScrapeTarget } from "./monitoring";
 
-type TargetsConfig = Pick<StackConfig, "environment" | "hosts" | "aiVm" | "containers" | "proxmox" | "services">;
-
-export function environmentTargets(config: TargetsConfig): EnvironmentTargets {
+/**
+ * The AI VM's exporters are workloads (components/workloads/catalog.ts): their targets are
+ * read from those declarations (the port each publishes), so the firewall opening and the
+ * scrape target are the same number. The containers' node exporter is base.sh's
+ * (Debian's prometheus-node-exporter, port 9100, opened by the container roles).
+ */
+export function environmentTargets(config: StackConfig): EnvironmentTargets {
     const at = (ip: string, port: number, name: string): ScrapeTarget => ({ address: `${ip}:${port}`, name });
     const role = (r: string) => config.containers.filter((ct) => ct.role === r);
+    const workloads = workloadDeclarations(config);
+    const onVm = (job: ScrapeJob): ScrapeTarget[] => workloads.filter((w) => w.scrape === job && w.ports.length > 0).map((w) => at(config.aiVm.ip, w.ports[0].host, config.aiVm.name));
     return {
         environment: config.environment,
         nodes: config.hosts.map((h) => at(h.address, PORTS.nodeExporter, h.name)),
-        guests: [at(config.aiVm.ip, PORTS.nodeExporter, config.aiVm.name), ...config.containers.map((ct) => at(ct.ip, PORTS.nodeExporter, ct.name))],
-        containerMetrics: [at(config.aiVm.ip, PORTS.cadvisor, config.aiVm.name)],
-        gpus: [at(config.aiVm.ip, PORTS.nvidiaExporter, config.aiVm.name)],
+        guests: [...onVm("node"), ...config.containers.map((ct) => at(ct.ip, PORTS.nodeExporter, ct.name))],
+        containerMetrics: onVm("containers"),
+        gpus: onVm("gpu"),
         postgres: role("database").map((ct) => at(ct.ip, PORTS.postgresExporter, ct.name)),
         redis: role("cache").map((ct) => at(ct.ip, PORTS.redisExporter, ct.name)),
         certificates: [
             // the Proxmox API's certificate (the node's own, or the one you gave it)
             ...(config.environment === "private" ? [{ address: config.proxmox.endpoint.replace(/\/$/, ""), name: "proxmox-api" }] : []),
-            ...config.services.proxy.routes.map((r) => ({ address: `https://${r.host}`, name: r.host })),
+            // every app the reverse proxy publishes
+            ...workloads.flatMap((w) => (w.publicHost !== undefined ? [{ address: `https://${w.publicHost}`, name: w.publicHost }] : [])),
         ],
     };
 }

@@ -30,11 +30,18 @@ export interface EvaluateOptions {
      * tests that check what a secret input holds, e.g. a remote command's pinned host key)
      */
     readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | void;
+    /**
+     * also return the stack outputs with their secrets in plain text, as
+     * `pulumi stack output --json --show-secrets` would (for tests; never in the plan)
+     */
+    readonly revealSecretOutputs?: boolean;
 }
 
 export interface Evaluation {
     readonly graph: PlanGraph;
     readonly config: StackConfig;
+    /** the outputs with secrets shown, only with revealSecretOutputs */
+    readonly revealedOutputs?: Record<string, unknown>;
 }
 
 /** The parts of an Output the SDK keeps internal; read only here, to see through Outputs. */
@@ -96,7 +103,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
         },
     }, "ai-dualstack", stack, true);
 
-    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, config, providers)));
+    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, config, providers, options.revealSecretOutputs === true)));
 }
 
 /**
@@ -116,7 +123,7 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Runs the program under the mocks already set and reads back the graph it built. */
-async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
+async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>, reveal: boolean): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
     // The program's own return value: runInPulumiStack hands back the outputs resolved to
@@ -187,8 +194,10 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     resources.sort((a, b) => a.urn.localeCompare(b.urn));
 
     const resolvedOutputs = await resolveValue(outputs ?? {}, new Set());
+    const revealed = reveal ? await resolveValue(outputs ?? {}, new Set(), true) : undefined;
     return {
         config,
+        ...(revealed !== undefined && isObject(revealed) ? { revealedOutputs: revealed } : {}),
         graph: {
             stack,
             project: "ai-dualstack",
@@ -312,7 +321,7 @@ async function dependsOnOf(opts: pulumi.ResourceOptions): Promise<pulumi.Resourc
 }
 
 /** Plain JSON for an input: secrets masked, unknowns marked, keys sorted; records the resources behind Outputs. */
-async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise<JsonValue> {
+async function resolveValue(value: unknown, deps: Set<pulumi.Resource>, showSecrets = false): Promise<JsonValue> {
     if (pulumi.Output.isInstance(value)) {
         const o = internals(value);
         for (const r of await o.allResources()) {
@@ -321,11 +330,11 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
         if (!(await o.isKnown)) {
             return UNKNOWN_MASK;
         }
-        const inner = await resolveValue(await o.promise(), deps);
-        return (await o.isSecret) ? SECRET_MASK : inner;
+        const inner = await resolveValue(await o.promise(), deps, showSecrets);
+        return (await o.isSecret) && !showSecrets ? SECRET_MASK : inner;
     }
     if (value instanceof Promise) {
-        return resolveValue(await value, deps);
+        return resolveValue(await value, deps, showSecrets);
     }
     if (pulumi.Resource.isInstance(value)) {
         // A resource passed as a value is a dependency; its URN is in `dependencies`.
@@ -335,7 +344,7 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
     if (Array.isArray(value)) {
         const items: JsonValue[] = [];
         for (const item of value) {
-            items.push(await resolveValue(item, deps));
+            items.push(await resolveValue(item, deps, showSecrets));
         }
         return items;
     }
@@ -344,7 +353,7 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
         for (const key of Object.keys(value).sort()) {
             const v: unknown = (value as Record<string, unknown>)[key];
             if (v !== undefined) {
-                out[key] = await resolveValue(v, deps);
+                out[key] = await resolveValue(v, deps, showSecrets);
             }
         }
         return out;

@@ -1,0 +1,192 @@
+/**
+ * The wiring between the AI layer's workload model and the service LXCs: which apps get a
+ * PostgreSQL database and a Redis slot, the connection strings each app is handed (read
+ * from the inputs the engine would receive, secrets unwrapped), the reverse proxy's routes,
+ * the monitoring targets of the AI VM's exporters, and the outputs `npm run verify` reads.
+ */
+import { parse } from "yaml";
+import { workloadDeclarations } from "../components/workloads/catalog";
+import { serviceAppName, serviceUsers, type Workload } from "../components/workloads/model";
+import { environmentTargets } from "../components/services/monitoringTargets";
+import { prometheusConfig, scrapeJobs } from "../components/services/monitoring";
+import { CADDYFILE } from "../components/services/caddy";
+import { evaluateStack, MOCK_GENERATED_SECRET, type Evaluation } from "../tools/lib/evaluate";
+import { parseVerifyTargets } from "../tools/lib/verifyTargets";
+import { byName, type ConfigSection, input, key, stackFile } from "./helpers";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const DOCKER_CONTAINER = "docker:index/container:Container";
+
+/** A value as the engine receives it, with secrets unwrapped. */
+function reveal(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(reveal);
+    if (v !== null && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (SECRET_SIG in o) return reveal(o.value);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, reveal(x)]));
+    }
+    return v;
+}
+
+interface Seen {
+    readonly evaluation: Evaluation;
+    /** per Docker container name: its environment, KEY -> value, secrets revealed */
+    readonly envOf: Map<string, Record<string, string>>;
+    /** per remote command name: its stdin, revealed */
+    readonly stdinOf: Map<string, string>;
+}
+
+async function evaluateSeeing(stack: string, change?: (c: ConfigSection) => void): Promise<Seen> {
+    const envOf = new Map<string, Record<string, string>>();
+    const stdinOf = new Map<string, string>();
+    const evaluation = await evaluateStack({
+        stack,
+        file: stackFile(stack, change),
+        revealSecretOutputs: true,
+        onMockResource: (a) => {
+            if (a.type === DOCKER_CONTAINER) {
+                const envs = (reveal(a.inputs.envs) ?? []) as string[];
+                envOf.set(String(a.inputs.name), Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])));
+            }
+            if (a.type === "command:remote:Command" && a.inputs.stdin !== undefined) {
+                stdinOf.set(a.name, String(reveal(a.inputs.stdin)));
+            }
+            // What a first-contact step prints on a real guest: its ed25519 host key.
+            return a.type === "command:remote:Command" && String(a.inputs.create).includes("ssh_host_ed25519_key.pub")
+                ? { stdout: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFirstContactKeyOfTheNewGuest root@guest\n" }
+                : undefined;
+        },
+    });
+    return { evaluation, envOf, stdinOf };
+}
+
+/** The offline stand-in of a random password (tools/lib/evaluate.ts), by resource name. */
+const offlinePassword = (resource: string) => `${MOCK_GENERATED_SECRET}-${resource.replace(/[^A-Za-z0-9]/g, "")}`;
+
+let privateSeen: Seen;
+let publicSeen: Seen;
+let ownAppSeen: Seen;
+beforeAll(async () => {
+    privateSeen = await evaluateSeeing("private");
+    publicSeen = await evaluateSeeing("public");
+    // Your own app asking for both services, next to Open WebUI.
+    ownAppSeen = await evaluateSeeing("public", (c) => {
+        const chatbot = key<Record<string, unknown>[]>(c, "apps").find((a) => a.preset === "agentic-chatbot");
+        Object.assign(chatbot ?? {}, { postgresEnv: "CHATBOT_DATABASE_URL", redisEnv: "CHATBOT_REDIS_URL" });
+    });
+});
+
+const cases: [string, () => Seen, () => Seen][] = [
+    ["private", () => privateSeen, () => publicSeen],
+    ["public", () => publicSeen, () => privateSeen],
+    ["public with your own app using both", () => ownAppSeen, () => privateSeen],
+];
+
+describe("apps that need PostgreSQL or Redis", () => {
+    test("the app lists come from the workload model: Open WebUI, and your own app when it names the variables", () => {
+        expect(serviceUsers(workloadDeclarations(privateSeen.evaluation.config))).toEqual({ postgres: ["assistant"], redis: ["assistant"] });
+        expect(serviceUsers(workloadDeclarations(publicSeen.evaluation.config))).toEqual({ postgres: ["platform"], redis: ["platform"] });
+        expect(serviceUsers(workloadDeclarations(ownAppSeen.evaluation.config))).toEqual({ postgres: ["platform", "chatbot"], redis: ["platform", "chatbot"] });
+    });
+
+    test.each(cases)("%s: every app that needs them gets its own environment's connection strings, never the other's", (_name, get, other) => {
+        const { evaluation, envOf } = get();
+        const { config } = evaluation;
+        const env = config.environment;
+        const db = config.containers.find((c) => c.role === "database");
+        const cache = config.containers.find((c) => c.role === "cache");
+        const otherIps = other().evaluation.config.containers.map((c) => c.ip);
+        const workloads = workloadDeclarations(config);
+        const redisApps = serviceUsers(workloads).redis;
+        let wired = 0;
+        for (const w of workloads) {
+            const seenEnv = envOf.get(w.name) ?? {};
+            const app = serviceAppName(w);
+            const pg = w.uses?.postgres;
+            const redis = w.uses?.redis;
+            if (pg !== undefined) {
+                expect({ app, url: seenEnv[pg.env] }).toEqual({
+                    app,
+                    url: `postgresql://${app}:${offlinePassword(`${env}-services-postgres-${app}`)}@${db?.ip}:5432/${app}?sslmode=require`,
+                });
+                wired++;
+            }
+            if (redis !== undefined) {
+                expect({ app, url: seenEnv[redis.env] }).toEqual({
+                    app,
+                    url: `redis://:${offlinePassword(`${env}-services-redis`)}@${cache?.ip}:6379/${redisApps.indexOf(app)}`,
+                });
+                expect(seenEnv).toMatchObject(redis.alsoEnv ?? {});
+                wired++;
+            }
+            // Nothing of the other environment, and no database URL for an app that did not ask.
+            for (const value of Object.values(seenEnv)) {
+                expect(otherIps.some((ip) => value.includes(`@${ip}:`))).toBe(false);
+                expect(value.includes(`-${other().evaluation.config.environment}services`)).toBe(false);
+            }
+            if (pg === undefined) expect(Object.keys(seenEnv).filter((k) => /DATABASE_URL$/.test(k))).toEqual([]);
+            if (redis === undefined) expect(Object.keys(seenEnv).filter((k) => /REDIS_URL$/.test(k))).toEqual([]);
+        }
+        expect(wired).toBeGreaterThanOrEqual(2);
+    });
+
+    test.each(cases)("%s: an app is created only once its database and cache are provisioned", (_name, get) => {
+        const { graph, config } = get().evaluation;
+        const dbName = config.containers.find((c) => c.role === "database")?.name;
+        const cacheName = config.containers.find((c) => c.role === "cache")?.name;
+        for (const w of workloadDeclarations(config).filter((x) => x.uses !== undefined)) {
+            const deps = byName(graph.resources, `${w.name}-container`).dependencies;
+            expect(deps).toContain(byName(graph.resources, `${dbName}-provision-postgres`).urn);
+            expect(deps).toContain(byName(graph.resources, `${cacheName}-provision-redis`).urn);
+        }
+    });
+
+    test.each(cases)("%s: the postgres and redis outputs are secret lists in the shape npm run verify reads", (_name, get) => {
+        const { graph, config, revealedOutputs } = get().evaluation;
+        expect({ postgres: graph.outputs.postgres, redis: graph.outputs.redis }).toEqual({ postgres: "[secret]", redis: "[secret]" });
+        const targets = parseVerifyTargets(config.environment, revealedOutputs ?? {});
+        const users = serviceUsers(workloadDeclarations(config));
+        expect(targets.postgres.map((p) => p.app)).toEqual(users.postgres);
+        expect(targets.redis.map((r) => r.app)).toEqual(users.redis);
+        const db = config.containers.find((c) => c.role === "database");
+        targets.postgres.forEach((p) => expect(p.connectionString).toContain(`@${db?.ip}:5432/${p.app}?`));
+    });
+});
+
+describe("the reverse proxy", () => {
+    test("routes exactly the published apps (apps[].publicHost) to their ports on this environment's AI VM", () => {
+        const { evaluation, stdinOf } = publicSeen;
+        const bundle = stdinOf.get("public-proxy-provision-caddy") ?? "";
+        const line = bundle.split("\n").find((l) => l.startsWith(`file ${CADDYFILE} `)) ?? "";
+        const caddyfile = Buffer.from(line.split(" ").pop() ?? "", "base64").toString("utf8");
+        const vm = evaluation.config.aiVm.ip;
+        const published = workloadDeclarations(evaluation.config).filter((w) => w.publicHost !== undefined);
+        expect(published.map((w) => [w.publicHost, w.ports[0].host])).toEqual([["chat.example.org", 3000], ["hello.example.org", 8090]]);
+        for (const w of published) {
+            expect(caddyfile).toContain(`${w.publicHost} {`);
+            expect(caddyfile).toContain(`reverse_proxy ${vm}:${w.ports[0].host}`);
+        }
+        expect((caddyfile.match(/reverse_proxy /g) ?? []).length).toBe(published.length);
+    });
+
+    test("a public host on a private app is refused, and a duplicate one is named", async () => {
+        await expect(evaluateSeeing("private", (c) => { key<Record<string, unknown>[]>(c, "apps")[0].publicHost = "x.example.org"; }))
+            .rejects.toMatchObject({ problems: ["ai-dualstack:apps[0].publicHost: unknown key"] });
+        await expect(evaluateSeeing("public", (c) => { key<Record<string, unknown>[]>(c, "apps")[2].publicHost = "chat.example.org"; }))
+            .rejects.toMatchObject({ problems: [`ai-dualstack:apps[2].publicHost: duplicate host "chat.example.org", already used at apps[0].publicHost`] });
+    });
+});
+
+describe("monitoring the AI VM's exporters", () => {
+    test.each([["private", () => privateSeen], ["public", () => publicSeen]] as const)("%s: the scrape targets are the ports the exporter workloads publish and the VM's firewall opens", (_env, get) => {
+        const { graph, config } = get().evaluation;
+        const exporters = workloadDeclarations(config).filter((w): w is Workload & { scrape: NonNullable<Workload["scrape"]> } => w.scrape !== undefined);
+        expect(exporters.map((w) => [w.scrape, w.ports[0].host])).toEqual([["node", 9100], ["containers", 8080], ["gpu", 9835]]);
+        const prometheus = parse(prometheusConfig({ jobs: scrapeJobs(environmentTargets(config)), ruleFiles: [] })) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+        const vmTargets = prometheus.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets))
+            .filter((t) => t.startsWith(`${config.aiVm.ip}:`)).map((t) => Number(t.split(":")[1])).sort();
+        const firewall = (input(byName(graph.resources, `${config.aiVm.name}-firewall-rules`), "rules") as { dport: string }[]).map((r) => Number(r.dport));
+        expect(vmTargets).toEqual(exporters.map((w) => w.ports[0].host).sort());
+        vmTargets.forEach((port) => expect(firewall).toContain(port));
+    });
+});
