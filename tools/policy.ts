@@ -5,11 +5,8 @@
  * every violation with its policy, level, resource and message, and exits 1 when any is
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
-import { evaluateStack } from "./lib/evaluate";
 import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, UsageError } from "./lib/cli";
 import type { PolicyFinding } from "./lib/graph";
-import { runPolicies } from "../policy/offline";
-import { RULES } from "../policy/rules";
 
 const USAGE = "usage: npm run policy [-- --stack <private|public> [--config FILE]] [--json]";
 
@@ -26,12 +23,13 @@ async function main(): Promise<number> {
         throw new UsageError(`--config needs --stack\n${USAGE}`);
     }
     const stacks = flags.stack !== undefined ? [flags.stack] : knownStacks();
+    const files = await Promise.all(stacks.map((name) => loadStackFile(name, flags.config)));
+    const [{ evaluateStack }, { runPolicies }, { RULES }] = await Promise.all([import("./lib/evaluate"), import("../policy/offline"), import("../policy/rules")]);
     const report: Record<string, PolicyFinding[]> = {};
     const progress = flags.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
     progress?.(`checking ${stacks.join(", ")} against ${RULES.length} policies`);
-    for (const name of stacks) {
-        const file = loadStackFile(name, flags.config);
-        const { graph } = await evaluateStack({ stack: name, file, progress });
+    for (const [i, name] of stacks.entries()) {
+        const { graph } = await evaluateStack({ stack: name, file: files[i], progress });
         report[name] = runPolicies(graph);
     }
 

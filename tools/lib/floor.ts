@@ -4,8 +4,9 @@
  *
  * - replay floor: a synthetic program that registers exactly the resources of a plan graph
  *   (same types, names, inputs, parents, providers and dependencies, read from the plan
- *   JSON). This is what the SDK needs for this graph; the plan's time above it is ours
- *   (config validation, components, graph capture).
+ *   JSON), each through its provider SDK's generated class. This is what the SDK needs for
+ *   this graph; the plan's time above it is ours (config validation, components and their
+ *   Outputs, graph capture).
  * - bare floor: the same number of resources with no inputs, parents or dependencies.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -14,10 +15,12 @@ import { offlineMocks, underOfflineRuntime } from "./evaluate";
 import { SECRET_MASK } from "./values";
 
 const STACK_TYPE = "pulumi:pulumi:Stack";
+const PROVIDER_PREFIX = "pulumi:providers:";
 
 /**
- * The npm package behind each type prefix: a program registering these types loads their
- * SDKs, so the floor loads them too (they load lazily: ~20 ms together).
+ * The npm package behind each type token's package: the floor registers each resource
+ * through its SDK's own class, as a program would (a generated class registers all its
+ * input and output properties, which costs the SDK more than a bare CustomResource).
  */
 const SDK_OF_PACKAGE: Readonly<Record<string, string>> = {
     proxmoxve: "@muhlba91/pulumi-proxmoxve",
@@ -26,16 +29,34 @@ const SDK_OF_PACKAGE: Readonly<Record<string, string>> = {
     random: "@pulumi/random",
 };
 
-function loadSdks(graph: PlanGraph): void {
-    const packages = new Set(graph.resources.map((r) => (r.type.startsWith(PROVIDER_PREFIX) ? r.type.slice(PROVIDER_PREFIX.length) : r.type.split(":")[0])));
-    for (const p of packages) {
-        const sdk = SDK_OF_PACKAGE[p];
-        if (sdk !== undefined) {
-            require(sdk);
-        }
+/** A generated SDK resource class: `new Class(name, args, opts)`, its token on `__pulumiType`. */
+type SdkClass = (new (name: string, args: pulumi.Inputs, opts: pulumi.CustomResourceOptions) => pulumi.Resource) & { readonly __pulumiType?: string };
+
+/**
+ * The provider SDK's own class for a type token, as Pulumi's code generator lays it out:
+ * `proxmoxve:hardware/mapping/pci:Pci` is `hardware.mapping.Pci`, `proxmoxve:index/vmLegacy:VmLegacy`
+ * is `VmLegacy` at the root, `command:remote:Command` is `remote.Command`, and a provider
+ * (`pulumi:providers:proxmoxve`) is `Provider`. Only that class's module is loaded (the SDKs
+ * load lazily). Undefined when the SDK is not one of ours or has no such class.
+ */
+export function sdkClassFor(type: string): SdkClass | undefined {
+    const isProvider = type.startsWith(PROVIDER_PREFIX);
+    const [pkg, module = "", name = ""] = isProvider ? [type.slice(PROVIDER_PREFIX.length), "index", "Provider"] : type.split(":");
+    const sdk = SDK_OF_PACKAGE[pkg];
+    if (sdk === undefined) {
+        return undefined;
     }
+    const parts = module.split("/");
+    if (parts.length > 1 && parts[parts.length - 1] === name.charAt(0).toLowerCase() + name.slice(1)) {
+        parts.pop();
+    }
+    let at: unknown = require(sdk);
+    for (const part of [...parts.filter((p) => p !== "index"), name]) {
+        at = at !== null && typeof at === "object" ? (at as Record<string, unknown>)[part] : undefined;
+    }
+    const found = at as SdkClass | undefined;
+    return typeof found === "function" && found.__pulumiType === (isProvider ? pkg : type) ? found : undefined;
 }
-const PROVIDER_PREFIX = "pulumi:providers:";
 
 /** Any provider resource, by its type token. */
 class ReplayedCustom extends pulumi.CustomResource {
@@ -79,7 +100,6 @@ function replayInput(value: JsonValue): pulumi.Input<unknown> {
 
 /** Registers the graph's resources in dependency order (parents and dependencies first). */
 export async function replayFloor(graph: PlanGraph): Promise<number> {
-    loadSdks(graph);
     const byUrn = new Map(graph.resources.map((r) => [r.urn, r]));
     const created = new Map<string, pulumi.Resource>();
     const create = (r: PlanResource): pulumi.Resource | undefined => {
@@ -98,8 +118,11 @@ export async function replayFloor(graph: PlanGraph): Promise<number> {
         const provider = providerResource ? create(providerResource) as pulumi.ProviderResource : undefined;
         const opts = { parent, dependsOn, provider, protect: r.options.protect, retainOnDelete: r.options.retainOnDelete, ignoreChanges: r.options.ignoreChanges };
         const inputs = replayInput(r.inputs) as pulumi.Inputs;
+        const sdkClass = sdkClassFor(r.type);
         let resource: pulumi.Resource;
-        if (r.type.startsWith(PROVIDER_PREFIX)) {
+        if (sdkClass !== undefined) {
+            resource = new sdkClass(r.name, inputs, { ...opts, deleteBeforeReplace: r.options.deleteBeforeReplace });
+        } else if (r.type.startsWith(PROVIDER_PREFIX)) {
             resource = new ReplayedProvider(r.type.slice(PROVIDER_PREFIX.length), r.name, inputs, opts);
         } else if (r.custom) {
             resource = new ReplayedCustom(r.type, r.name, inputs, { ...opts, deleteBeforeReplace: r.options.deleteBeforeReplace });

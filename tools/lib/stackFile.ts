@@ -4,10 +4,11 @@
  * we cannot decrypt, so secrets become placeholders the program treats as secrets.
  */
 import * as fs from "fs";
-import * as path from "path";
 import { parse } from "yaml";
 import { authOf, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 import { isRecord } from "./values";
+
+export { PROJECT_DIR, stackFilePath } from "./paths";
 
 export interface StackConfigFile {
     /** namespaced key -> value as the CLI passes it */
@@ -17,12 +18,6 @@ export interface StackConfigFile {
     /** secret keys the file did not set, filled with placeholders for the offline plan */
     readonly placeholders: string[];
     readonly file: string;
-}
-
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
-
-export function stackFilePath(stack: string): string {
-    return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
 }
 
 /** The `config:` section of a stack settings file, as plain data. */
