@@ -98,12 +98,19 @@ export async function describeError(err: unknown): Promise<string> {
     return `error: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Runs a tool's main, mapping known errors to one clear message and exit code 1. */
+/** Runs a tool's main in-process: its exit code, known errors mapped to one clear message on `io.err` and 1. */
+export async function runTool(main: () => Promise<number>, io: ToolIO): Promise<number> {
+    try {
+        return await main();
+    } catch (err) {
+        io.err(`${await describeError(err)}\n`);
+        return 1;
+    }
+}
+
+/** Runs a tool's main as the process: its exit code becomes the process's. */
 export function runMain(main: () => Promise<number>): void {
-    main().then((code) => {
+    runTool(main, PROCESS_IO).then((code) => {
         process.exitCode = code;
-    }, async (err: unknown) => {
-        process.stderr.write(`${await describeError(err)}\n`);
-        process.exitCode = 1;
     });
 }
