@@ -162,3 +162,17 @@ describe("the benchmark's replay floor", () => {
         expect(reportedEvalMs("nothing\n")).toBeUndefined();
     });
 });
+
+describe("the plan JSON contract", () => {
+    test("is documented in the repo, with every summary field, and nothing points outside the repo", () => {
+        const doc = fs.readFileSync(path.join(ROOT, "docs", "plan-json.md"), "utf8");
+        for (const key of Object.keys(plan("private").summary)) {
+            expect(doc).toContain(`"${key}"`);
+        }
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        expect(readme).toContain("(docs/plan-json.md)");
+        for (const text of [doc, readme]) {
+            expect(text).not.toMatch(/\.\.\/shared|\/work\/shared/);
+        }
+    });
+});
