@@ -5,20 +5,17 @@
  * every violation with its policy, level, resource and message, and exits 1 when any is
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
-import { evaluateStack } from "./lib/evaluate";
-import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, UsageError } from "./lib/cli";
+import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, ToolIO, UsageError } from "./lib/cli";
 import type { PolicyFinding } from "./lib/graph";
-import { runPolicies } from "../policy/offline";
-import { RULES } from "../policy/rules";
 
 const USAGE = "usage: npm run policy [-- --stack <private|public> [--config FILE]] [--json]";
 
-async function main(): Promise<number> {
-    const flags = toolArgs(process.argv.slice(2), {
+export async function runPolicy(argv: string[], io: ToolIO): Promise<number> {
+    const flags = toolArgs(argv, {
         stack: { type: "string" },
         config: { type: "string" },
         json: { type: "boolean" },
-    }, USAGE, PROCESS_IO);
+    }, USAGE, io);
     if (typeof flags === "number") {
         return flags;
     }
@@ -26,30 +23,33 @@ async function main(): Promise<number> {
         throw new UsageError(`--config needs --stack\n${USAGE}`);
     }
     const stacks = flags.stack !== undefined ? [flags.stack] : knownStacks();
+    const files = await Promise.all(stacks.map((name) => loadStackFile(name, flags.config)));
+    const [{ evaluateStack }, { runPolicies }, { RULES }] = await Promise.all([import("./lib/evaluate"), import("../policy/offline"), import("../policy/rules")]);
     const report: Record<string, PolicyFinding[]> = {};
-    const progress = flags.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
+    const progress = flags.json ? undefined : (message: string) => io.err(`${message}\n`);
     progress?.(`checking ${stacks.join(", ")} against ${RULES.length} policies`);
-    for (const name of stacks) {
-        const file = loadStackFile(name, flags.config);
-        const { graph } = await evaluateStack({ stack: name, file, progress });
+    for (const [i, name] of stacks.entries()) {
+        const { graph } = await evaluateStack({ stack: name, file: files[i], progress });
         report[name] = runPolicies(graph);
     }
 
     const all = Object.values(report).flat();
     const mandatory = all.filter((f) => f.level === "mandatory").length;
     if (flags.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        io.out(`${JSON.stringify(report, null, 2)}\n`);
     } else {
         for (const [stack, findings] of Object.entries(report)) {
-            process.stdout.write(`stack ${stack}: ${findings.length === 0 ? "all policies pass" : `${findings.length} finding(s)`}\n`);
+            io.out(`stack ${stack}: ${findings.length === 0 ? "all policies pass" : `${findings.length} finding(s)`}\n`);
             for (const f of findings) {
                 const where = f.urn ? f.urn.split("::").pop() : "(stack)";
-                process.stdout.write(`  ${f.level === "mandatory" ? "FAIL" : "warn"} [${f.level}] ${f.policy} ${where}: ${f.message}\n`);
+                io.out(`  ${f.level === "mandatory" ? "FAIL" : "warn"} [${f.level}] ${f.policy} ${where}: ${f.message}\n`);
             }
         }
-        process.stdout.write(`${mandatory} mandatory violation(s), ${all.length - mandatory} advisory finding(s) across ${stacks.join(", ")}\n`);
+        io.out(`${mandatory} mandatory violation(s), ${all.length - mandatory} advisory finding(s) across ${stacks.join(", ")}\n`);
     }
     return mandatory > 0 ? 1 : 0;
 }
 
-runMain(main);
+if (require.main === module) {
+    runMain(() => runPolicy(process.argv.slice(2), PROCESS_IO));
+}

@@ -9,6 +9,7 @@
  * inside `runInPulumiStack` sees each resource's type, name, props and options; the
  * Outputs in props lead to the resources behind them.
  */
+import { performance } from "perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import { validateRawConfig, NAMESPACE } from "../../config/load";
 import type { StackConfig } from "../../config/schema";
@@ -79,10 +80,26 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     pulumi.runtime.setAllConfig(file.config, file.secretKeys);
 
     const providers = new Map<string, string>();
-    await pulumi.runtime.setMocks({
+    const started = performance.now();
+    const evaluation = await underOfflineRuntime(stack, offlineMocks(inventory, providers, options.onMockResource), () => record(stack, config, providers));
+    options.progress?.(`evaluated stack ${stack}: ${evaluation.graph.resources.length} resources in ${(performance.now() - started).toFixed(0)} ms`);
+    return evaluation;
+}
+
+/**
+ * The mock runtime's answers: a resource's state is its inputs (plus the disk paths the
+ * provider computes for a VM), `hardware.getPci` answers from the inventory, and every
+ * resource's provider reference is noted in `providers` (`type::name` -> provider URN).
+ */
+export function offlineMocks(
+    inventory: PciInventory,
+    providers: Map<string, string> = new Map(),
+    onMockResource?: EvaluateOptions["onMockResource"],
+): pulumi.runtime.Mocks {
+    return {
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
             // A test may add to what the provider reports back (a command's stdout, say).
-            const extra = options.onMockResource?.(args) ?? {};
+            const extra = onMockResource?.(args) ?? {};
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
@@ -94,24 +111,35 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             }
             throw new Error(`the offline plan has no answer for invoke ${args.token}`);
         },
-    }, "ai-dualstack", stack, true);
-
-    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, config, providers)));
+    };
 }
 
 /**
- * The SDK captures a stack trace for every promise and resource (source positions for the
- * engine). Under ts-node or jest each capture goes through source-map translation, which
- * was most of the offline plan's time. Nothing offline reads those traces (they only give
- * the engine source positions), so while the program runs an error's stack is its message.
+ * Runs `work` as a preview of `stack` under `mocks`, the way every offline evaluation runs
+ * (the plan, and the benchmark's floors, so they pay the same runtime costs).
  */
-async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
-    const saved = Error.prepareStackTrace;
+export async function underOfflineRuntime<T>(stack: string, mocks: pulumi.runtime.Mocks, work: () => Promise<T>): Promise<T> {
+    await pulumi.runtime.setMocks(mocks, "ai-dualstack", stack, true);
+    return withoutStackTraces(() => failFastOnProgramErrors(work));
+}
+
+/**
+ * The SDK captures a stack trace for every promise and resource (`new Error().stack`, to
+ * give the engine source positions). Offline nothing reads them, and capturing them was
+ * most of the plan's time (under ts-node or jest each one was also source-mapped). While
+ * the program runs no frames are captured (`Error.stackTraceLimit = 0`) and an error's
+ * stack is its message; errors still carry their messages, which is all the tools print.
+ */
+async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
+    const savedPrepare = Error.prepareStackTrace;
+    const savedLimit = Error.stackTraceLimit;
     Error.prepareStackTrace = (err) => String(err);
+    Error.stackTraceLimit = 0;
     try {
         return await work();
     } finally {
-        Error.prepareStackTrace = saved;
+        Error.prepareStackTrace = savedPrepare;
+        Error.stackTraceLimit = savedLimit;
     }
 }
 

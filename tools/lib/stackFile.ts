@@ -10,6 +10,8 @@ import { authOf, ConfigError, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys 
 import { describe } from "../../config/messages";
 import { isRecord } from "./values";
 
+export { PROJECT_DIR, stackFilePath } from "./paths";
+
 export interface StackConfigFile {
     /** namespaced key -> value as the CLI passes it */
     readonly config: Record<string, string>;
@@ -18,12 +20,6 @@ export interface StackConfigFile {
     /** secret keys the file did not set, filled with placeholders for the offline plan */
     readonly placeholders: string[];
     readonly file: string;
-}
-
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
-
-export function stackFilePath(stack: string): string {
-    return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
 }
 
 /** The `config:` section of a stack settings file, as plain data. Problems with the file itself are a ConfigError naming it. */
