@@ -6,6 +6,7 @@ import type { ContainerRole, EnvironmentName } from "../config/schema";
 
 export const PORTS = {
     ssh: 22,
+    proxmoxApi: 8006,
     http: 80,
     https: 443,
     postgres: 5432,

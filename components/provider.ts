@@ -8,7 +8,7 @@ import type { Secrets } from "../config/load";
  * explicitly (through the environment's `providers`), so nothing falls back to ambient
  * `proxmoxve:*` config or environment variables.
  */
-export function proxmoxProvider(name: string, config: StackConfig, secrets: Secrets, opts: pulumi.CustomResourceOptions): proxmoxve.Provider {
+export function proxmoxProvider(name: string, config: Pick<StackConfig, "proxmox" | "hosts">, secrets: Secrets, opts: pulumi.CustomResourceOptions): proxmoxve.Provider {
     return new proxmoxve.Provider(name, {
         endpoint: config.proxmox.endpoint,
         ...(config.proxmox.auth === "token"

@@ -3,9 +3,13 @@
  * frozen. Components receive the result; nothing else reads `pulumi.Config`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
+import type { z } from "zod";
+import { crossEnvironmentProblems } from "./crossEnvironment";
+import { HOST_ENVIRONMENTS, HostStackParsed, hostStackRules, hostStackSchema } from "./hostSchema";
+import { BoxFacts, ConfigProblem, DEFAULT_HOST_STACK_FILE, EnvironmentName, environmentRules, formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
+import { NAMESPACE, plainValues, readConfigSection, resolveStackFile } from "./stackFiles";
 
-export const NAMESPACE = "ai-dualstack";
+export { NAMESPACE };
 
 /** Config keys that hold secrets: read with requireSecret, never validated as plain text. */
 export const SECRET_KEYS = {
@@ -35,10 +39,32 @@ export function authOf(rawProxmox: unknown): StackConfig["proxmox"]["auth"] {
     return rawProxmox !== null && typeof rawProxmox === "object" && "auth" in rawProxmox && rawProxmox.auth === "password" ? "password" : "token";
 }
 
-export interface LoadedConfig {
+/** A validated environment stack (`private` or `public`). */
+export interface EnvironmentStackConfig {
+    readonly kind: "environment";
     readonly stack: StackConfig;
-    readonly secrets: Secrets;
 }
+
+/** One environment as the host stack reads it: its stack file and its validated config. */
+export interface EnvironmentStack {
+    readonly environment: EnvironmentName;
+    /** the stack file as named in the host file (for messages) */
+    readonly file: string;
+    readonly config: StackConfig;
+}
+
+/** A validated host stack: its box-level facts and both environments' validated files. */
+export interface HostStackConfig {
+    readonly kind: "host";
+    /** the host file as named in messages */
+    readonly file: string;
+    readonly box: HostStackParsed;
+    readonly environments: readonly EnvironmentStack[];
+}
+
+export type ValidatedConfig = EnvironmentStackConfig | HostStackConfig;
+
+export type LoadedConfig = ValidatedConfig & { readonly secrets: Secrets };
 
 /**
  * Bad config: one line per problem, each naming the key path. A RunError, so the Pulumi
@@ -53,15 +79,26 @@ export class ConfigError extends pulumi.RunError {
 
 const API_TOKEN = /^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-f-]{36}$/;
 
+/** Where validation finds the sibling stack files, and how it names this one. */
+export interface ValidateOptions {
+    /** directory that relative stack-file names are resolved in (default: the project) */
+    readonly dir?: string;
+    /** this stack's file name, used when a sibling's problem points back at it */
+    readonly file?: string;
+}
+
 /**
  * Validates raw config values (key without namespace -> string as Pulumi passes it).
- * Pure: the plan tool and the tests call it without a Pulumi runtime. `secretKeys` is
- * undefined when the caller cannot tell which keys were stored as secrets.
+ * Pure apart from reading the sibling stack files it names: the plan tool and the tests
+ * call it without a Pulumi runtime. `secretKeys` is undefined when the caller cannot tell
+ * which keys were stored as secrets.
  */
-export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined): StackConfig {
+export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined, options: ValidateOptions = {}): ValidatedConfig {
     const problems: string[] = [];
     const values: Record<string, unknown> = {};
-    const known = new Set<string>([...Object.keys(stackConfigSchema.shape), ...Object.values(SECRET_KEYS)]);
+    const isHost = raw.environment === "host";
+    const shape = isHost ? hostStackSchema.shape : stackConfigSchema.shape;
+    const known = new Set<string>([...Object.keys(shape), ...Object.values(SECRET_KEYS)]);
 
     for (const [key, text] of Object.entries(raw)) {
         if (!known.has(key)) {
@@ -74,7 +111,6 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         values[key] = parseValue(text);
     }
 
-    const result = stackConfigSchema.safeParse(values);
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
     const auth = authOf(values.proxmox);
     for (const key of Object.values(SECRET_KEYS)) {
@@ -93,21 +129,136 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         problems.push(`${NAMESPACE}:${SECRET_KEYS.proxmoxApiToken}: expected the form user@realm!tokenid=<uuid> (value not shown)`);
     }
 
-    if (!result.success) {
-        for (const issue of result.error.issues) {
-            if (issue.code === "unrecognized_keys") {
-                for (const key of issue.keys) {
-                    problems.push(`${NAMESPACE}:${formatPath([...issue.path, key])}: unknown key`);
-                }
-                continue;
-            }
-            problems.push(`${NAMESPACE}:${formatPath(issue.path)}: ${issue.message}`);
-        }
-    }
-    if (problems.length > 0 || !result.success) {
+    const result = isHost ? validateHostValues(values, options) : validateEnvironmentValues(values, options.dir);
+    problems.push(...result.problems);
+    if (problems.length > 0 || result.config === undefined) {
         throw new ConfigError(sortProblems(problems));
     }
-    return deepFreeze(withDefaults(result.data));
+    return deepFreeze(result.config);
+}
+
+interface Checked<T> {
+    readonly config?: T;
+    readonly problems: string[];
+}
+
+/** zod issues as `ai-dualstack:<path>: <message>` lines. */
+function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
+    return issues.flatMap((issue) => issue.code === "unrecognized_keys"
+        ? issue.keys.map((key) => `${NAMESPACE}:${formatPath([...issue.path, key])}: unknown key`)
+        : [`${NAMESPACE}:${formatPath(issue.path)}: ${issue.message}`]);
+}
+
+const ruleLines = (problems: readonly ConfigProblem[]) => problems.map((p) => `${NAMESPACE}:${formatPath(p.path)}: ${p.message}`);
+
+/** Prefixes a sibling file's lines with its name, so a line says which file to fix. */
+const inFile = (file: string, lines: readonly string[]) => lines.map((l) => `${file} ${l}`);
+
+/**
+ * An environment's values against the environment schema and its rules, with the box facts
+ * read from the host stack's file it names. Lines name keys of this file; a problem in the
+ * host file is prefixed with that file's name.
+ */
+function validateEnvironmentValues(values: Record<string, unknown>, dir: string | undefined): Checked<EnvironmentStackConfig> {
+    const parsed = stackConfigSchema.safeParse(values);
+    const hostFile = typeof values.hostStack === "string" ? values.hostStack : DEFAULT_HOST_STACK_FILE;
+    const host = readHostStack(hostFile, dir);
+    if (!parsed.success) {
+        return { problems: [...issueLines(parsed.error.issues), ...host.problems] };
+    }
+    if (host.config === undefined) {
+        return { problems: host.problems };
+    }
+    const box = boxFacts(host.config);
+    const problems = ruleLines(environmentRules(parsed.data, box));
+    return problems.length > 0 ? { problems } : { problems, config: { kind: "environment", stack: withDefaults(parsed.data, box) } };
+}
+
+/** The box facts an environment reads from the host file. */
+export function boxFacts(host: HostStackParsed): BoxFacts {
+    return { hosts: host.hosts, images: host.images };
+}
+
+/**
+ * Reads and validates the host stack's settings file (its box-level facts only; the host
+ * stack's secrets are not read). Problems are prefixed with the file's name.
+ */
+export function readHostStack(file: string, dir?: string): Checked<HostStackParsed> {
+    const where = `ai-dualstack:hostStack: ${file}`;
+    let section: Record<string, unknown>;
+    try {
+        section = readConfigSection(resolveStackFile(file, dir));
+    } catch {
+        return { problems: [`${where} cannot be read: write the host stack's settings file first (see the README, "Order of operations")`] };
+    }
+    const values = plainValues(section);
+    const parsed = hostStackSchema.safeParse(values);
+    if (!parsed.success) {
+        return { problems: inFile(file, issueLines(parsed.error.issues)) };
+    }
+    const problems = inFile(file, ruleLines(hostStackRules(parsed.data)));
+    return problems.length > 0 ? { problems } : { problems, config: parsed.data };
+}
+
+/**
+ * Reads a sibling environment's stack file and validates it with the same schema and
+ * rules its own stack uses, against the given box facts. For the host stack (both
+ * environments) and for any stack that needs to know another environment's guests.
+ * Throws a ConfigError whose lines start with the file's name.
+ */
+export function readEnvironmentStack(file: string, box: BoxFacts, dir?: string, expected?: EnvironmentName): StackConfig {
+    const checked = checkEnvironmentFile(file, box, dir, expected);
+    if (checked.config === undefined) {
+        throw new ConfigError(sortProblems(checked.problems));
+    }
+    return deepFreeze(checked.config);
+}
+
+function checkEnvironmentFile(file: string, box: BoxFacts, dir: string | undefined, expected: EnvironmentName | undefined): Checked<StackConfig> {
+    let section: Record<string, unknown>;
+    try {
+        section = readConfigSection(resolveStackFile(file, dir));
+    } catch {
+        return { problems: [`${file}: cannot be read; the host stack reads each environment's stack file (host file key environments)`] };
+    }
+    const values = plainValues(section);
+    const parsed = stackConfigSchema.safeParse(values);
+    if (!parsed.success) {
+        return { problems: inFile(file, issueLines(parsed.error.issues)) };
+    }
+    const problems = inFile(file, ruleLines(environmentRules(parsed.data, box)));
+    if (expected !== undefined && parsed.data.environment !== expected) {
+        problems.push(`${file} ai-dualstack:environment: the host file lists this file as the ${expected} environment, but it says ${parsed.data.environment}`);
+    }
+    return problems.length > 0 ? { problems } : { problems, config: withDefaults(parsed.data, box) };
+}
+
+/** The host stack's values, both environment files, and the checks across them. */
+function validateHostValues(values: Record<string, unknown>, options: ValidateOptions): Checked<HostStackConfig> {
+    const parsed = hostStackSchema.safeParse(values);
+    if (!parsed.success) {
+        return { problems: issueLines(parsed.error.issues) };
+    }
+    const problems = ruleLines(hostStackRules(parsed.data));
+    if (problems.length > 0) {
+        return { problems };
+    }
+    const box = boxFacts(parsed.data);
+    const environments: EnvironmentStack[] = [];
+    for (const env of HOST_ENVIRONMENTS) {
+        const file = parsed.data.environments[env];
+        const checked = checkEnvironmentFile(file, box, options.dir, env);
+        problems.push(...checked.problems);
+        if (checked.config !== undefined) {
+            environments.push({ environment: env, file, config: checked.config });
+        }
+    }
+    if (problems.length > 0) {
+        return { problems };
+    }
+    const hostFile = options.file ?? "Pulumi.host.yaml";
+    const cross = crossEnvironmentProblems({ file: hostFile, config: parsed.data }, environments);
+    return cross.length > 0 ? { problems: cross } : { problems: [], config: { kind: "host", file: hostFile, box: parsed.data, environments } };
 }
 
 /** The plan tool stands in for secrets with values starting with this. */
@@ -122,11 +273,12 @@ export function loadConfig(): LoadedConfig {
             raw[fullKey.slice(prefix.length)] = value;
         }
     }
-    const stack = validateRawConfig(raw, secretConfigKeys(prefix));
+    const validated = validateRawConfig(raw, secretConfigKeys(prefix), { file: `Pulumi.${pulumi.getStack()}.yaml` });
     const config = new pulumi.Config(NAMESPACE);
-    const credential = stack.proxmox.auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword;
+    const proxmox = validated.kind === "host" ? validated.box.proxmox : validated.stack.proxmox;
+    const credential = proxmox.auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword;
     return {
-        stack,
+        ...validated,
         secrets: {
             proxmoxCredential: config.requireSecret(credential),
             sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),

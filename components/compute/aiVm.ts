@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import type { AiVmConfig, EnvironmentName, ImageConfig, StackConfig } from "../../config/schema";
+import type { AiVmConfig, EnvironmentName, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
 import { AiServices, renderUserData } from "./cloudInit";
@@ -11,10 +11,8 @@ export interface AiVmArgs {
     /** what the VM serves: models, images, GPU */
     readonly services: AiServices;
     readonly network: StackConfig["network"];
-    /** the pinned Ubuntu 24.04 cloud image */
-    readonly image: ImageConfig;
-    /** datastore holding downloaded images (content type import) */
-    readonly imageDatastore: string;
+    /** volume id of the host stack's Ubuntu 24.04 cloud image (content type import) on this node */
+    readonly imageFileId: pulumi.Input<string>;
     /** datastore with the snippets content type, for the user-data */
     readonly snippetDatastore: string;
     /** the environment's ZFS storage id: an Output, so the VM waits for the pool */
@@ -23,8 +21,6 @@ export interface AiVmArgs {
     readonly bridge: pulumi.Input<string>;
     /** the environment's PCI mapping name: an Output, so the VM waits for the mapping */
     readonly gpuMapping: pulumi.Input<string>;
-    /** host preparation on this VM's node (vfio, hugepages) */
-    readonly hostPreparation: readonly pulumi.Resource[];
 }
 
 /** Where the data disk appears in the guest: the second disk on its own virtio-scsi controller. */
@@ -45,25 +41,12 @@ export class AiVm extends pulumi.ComponentResource {
     public readonly vm: proxmoxve.VmLegacy;
     /** stopped VM that owns the data disk; protected */
     public readonly dataHolder: proxmoxve.VmLegacy;
-    public readonly image: proxmoxve.download.File;
     public readonly userData: proxmoxve.FileLegacy;
 
     constructor(name: string, args: AiVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("compute", "AiVm"), name, {}, opts);
         const { vm, environment: env } = args;
         const tags = ["ai-dualstack", env];
-
-        // Env-prefixed file names: neither stack owns a file the other uses.
-        this.image = new proxmoxve.download.File(`${name}-image`, {
-            nodeName: vm.node,
-            contentType: "import",
-            datastoreId: args.imageDatastore,
-            fileName: `${env}-${fileStem(args.image.url)}.qcow2`,
-            url: args.image.url,
-            checksum: args.image.checksum,
-            checksumAlgorithm: args.image.checksumAlgorithm,
-            overwrite: false,
-        }, { parent: this });
 
         this.userData = new proxmoxve.FileLegacy(`${name}-user-data`, {
             nodeName: vm.node,
@@ -102,7 +85,8 @@ export class AiVm extends pulumi.ComponentResource {
                 iothread: true,
                 discard: "on",
                 ssd: true,
-                backup: true,
+                // Backed up through the AI VM that uses it, never by starting this holder.
+                backup: false,
             }],
             stopOnDestroy: true,
             timeoutCreate: GUEST_TIMEOUTS.create,
@@ -150,12 +134,14 @@ export class AiVm extends pulumi.ComponentResource {
                 {
                     interface: "scsi0",
                     datastoreId: args.storageId,
-                    importFrom: this.image.id,
+                    importFrom: args.imageFileId,
                     size: vm.osDiskGiB,
                     fileFormat: "raw",
                     iothread: true,
                     discard: "on",
                     ssd: true,
+                    // Rebuilt from the cloud image; the backup is for the data.
+                    backup: false,
                 },
                 {
                     interface: "scsi1",
@@ -166,8 +152,8 @@ export class AiVm extends pulumi.ComponentResource {
                     iothread: true,
                     discard: "on",
                     ssd: true,
-                    // The holder VM's backup covers this disk.
-                    backup: false,
+                    // The backup job reads the data through this running VM (fs-freeze by the agent).
+                    backup: true,
                 },
             ],
             hostpcis: [{ device: "hostpci0", mapping: args.gpuMapping, pcie: true, rombar: true }],
@@ -191,19 +177,12 @@ export class AiVm extends pulumi.ComponentResource {
             timeoutShutdownVm: GUEST_TIMEOUTS.shutdown,
         }, {
             parent: this,
-            dependsOn: [...args.hostPreparation],
             deleteBeforeReplace: true,
             ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });
     }
-}
-
-/** `https://.../ubuntu-24.04-server-cloudimg-amd64.img` -> `ubuntu-24.04-server-cloudimg-amd64` */
-export function fileStem(url: string): string {
-    const base = url.split("/").pop() ?? "image";
-    return base.replace(/\.(img|qcow2|raw|tar\.zst|tar\.gz|tar\.xz)$/, "");
 }
 
 export function prefixLength(cidr: string): number {

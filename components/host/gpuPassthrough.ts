@@ -62,7 +62,12 @@ export class GpuPassthrough extends pulumi.ComponentResource {
                 subsystemId: p.subsystemId,
                 comment: `${gpu.model} on ${p.node}`,
             })))),
-        }, { parent: this });
+        }, {
+            parent: this,
+            // Guests of the environment stack name it; deleting it would strand them.
+            protect: true,
+            retainOnDelete: true,
+        });
         this.mappingName = this.mapping.name;
         this.registerOutputs({ mappingName: this.mappingName, nodes: this.nodes });
     }

@@ -10,8 +10,8 @@
  * Outputs in props lead to the resources behind them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { validateRawConfig, NAMESPACE } from "../../config/load";
-import type { StackConfig } from "../../config/schema";
+import { validateRawConfig, NAMESPACE, ValidatedConfig } from "../../config/load";
+import * as path from "path";
 import type { JsonValue, PlanGraph, PlanResource } from "./graph";
 import { SECRET_MASK, UNKNOWN_MASK } from "./values";
 import { inventoryFromConfig, PciInventory } from "./inventory";
@@ -25,11 +25,17 @@ export interface EvaluateOptions {
     readonly inventory?: PciInventory;
     /** told once the config is valid and the program is about to run */
     readonly progress?: (message: string) => void;
+    /**
+     * Whether the host stack's objects exist when an environment stack asks for them
+     * (its preflight): "present" (default, as after `pulumi up --stack host`) or "missing".
+     */
+    readonly hostObjects?: "present" | "missing";
 }
 
 export interface Evaluation {
     readonly graph: PlanGraph;
-    readonly config: StackConfig;
+    /** the validated config: an environment's, or the host stack's with both environments */
+    readonly validated: ValidatedConfig;
 }
 
 /** The parts of an Output the SDK keeps internal; read only here, to see through Outputs. */
@@ -50,22 +56,23 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-function validateStackFile(file: StackConfigFile): StackConfig {
+export function validateStackFile(file: StackConfigFile): ValidatedConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
             .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v]),
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
-    return validateRawConfig(raw, secretKeys);
+    return validateRawConfig(raw, secretKeys, { file: path.basename(file.file) });
 }
 
 /** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
-    const config = validateStackFile(file);
+    const validated = validateStackFile(file);
     options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
-    const inventory = options.inventory ?? inventoryFromConfig(config);
+    const inventory = options.inventory ?? inventoryFromConfig(validated.kind === "host" ? validated.environments.map((e) => e.config) : []);
+    const hostObjectsPresent = (options.hostObjects ?? "present") === "present";
 
     // The program reads which keys are secret from the environment, as under the CLI.
     process.env.PULUMI_CONFIG = JSON.stringify(file.config);
@@ -84,11 +91,36 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
                 return { ...args.inputs, devices: inventory(String(args.inputs.nodeName)) };
             }
+            // An environment's preflight asks for the host stack's objects.
+            if (HOST_OBJECT_INVOKES.has(args.token)) {
+                if (!hostObjectsPresent) {
+                    throw new Error(`${args.token}: not found (offline plan with the host stack not run)`);
+                }
+                return hostObjectAnswer(args.token, args.inputs);
+            }
             throw new Error(`the offline plan has no answer for invoke ${args.token}`);
         },
     }, "ai-dualstack", stack, true);
 
-    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, config, providers)));
+    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, validated, providers)));
+}
+
+const HOST_OBJECT_INVOKES = new Set([
+    "proxmoxve:index/getPoolLegacy:getPoolLegacy",
+    "proxmoxve:hardware/mapping/getPci:getPci",
+    "proxmoxve:index/getDatastores:getDatastores",
+]);
+
+/** What Proxmox answers once the host stack has built the pool, mapping and storage. */
+function hostObjectAnswer(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (token === "proxmoxve:index/getDatastores:getDatastores") {
+        const filters = inputs.filters !== null && typeof inputs.filters === "object" ? inputs.filters as Record<string, unknown> : {};
+        return { ...inputs, datastores: [{ id: String(filters.id ?? ""), nodeName: String(inputs.nodeName), type: "zfspool", contentTypes: ["images", "rootdir"] }] };
+    }
+    if (token === "proxmoxve:hardware/mapping/getPci:getPci") {
+        return { ...inputs, id: String(inputs.name), comment: "", maps: [], mediatedDevices: false };
+    }
+    return { ...inputs, comment: "", members: [] };
 }
 
 /**
@@ -108,7 +140,7 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Runs the program under the mocks already set and reads back the graph it built. */
-async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
+async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
     const outputs = await pulumi.runtime.runInPulumiStack(async () => {
@@ -170,7 +202,7 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
 
     const resolvedOutputs = await resolveValue(outputs ?? {}, new Set());
     return {
-        config,
+        validated,
         graph: {
             stack,
             project: "ai-dualstack",

@@ -3,9 +3,8 @@
  * to a program: every value a string (objects as JSON), `secure:` values encrypted. Offline
  * we cannot decrypt, so secrets become placeholders the program treats as secrets.
  */
-import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
+import { readConfigSection as readSection } from "../../config/stackFiles";
 import { authOf, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 import { isRecord } from "./values";
 
@@ -27,14 +26,7 @@ export function stackFilePath(stack: string): string {
 
 /** The `config:` section of a stack settings file, as plain data. */
 export function readConfigSection(file: string): Record<string, unknown> {
-    let text: string;
-    try {
-        text = fs.readFileSync(file, "utf8");
-    } catch {
-        throw new Error(`cannot read stack config ${file}`);
-    }
-    const doc: unknown = parse(text);
-    return isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+    return readSection(file);
 }
 
 export function readStackFile(file: string): StackConfigFile {

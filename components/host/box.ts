@@ -1,0 +1,91 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { HostStackConfig, Secrets } from "../../config/load";
+import { typeToken } from "../naming";
+import { proxmoxProvider } from "../provider";
+import { sshConnection } from "../remote";
+import { ClusterFirewall } from "./clusterFirewall";
+import { EnvironmentShare } from "./environmentShare";
+import { hostPreparation } from "./hostPrep";
+import { SharedImages } from "./images";
+import { imageFileIds, resourcePoolId } from "./names";
+
+export interface BoxArgs {
+    readonly config: HostStackConfig;
+    readonly secrets: Secrets;
+}
+
+/**
+ * The box: everything both environments share or only root may change, built by the host
+ * stack. Per node one host preparation; the cluster firewall; the shared images; and per
+ * environment its share (mirror, GPU mapping, network, pool, backup job).
+ */
+export class Box extends pulumi.ComponentResource {
+    public readonly environments: ReadonlyMap<string, EnvironmentShare>;
+    public readonly firewall: ClusterFirewall;
+    public readonly preparation: ReadonlyMap<string, command.remote.Command>;
+    /** stack outputs */
+    public readonly summary: Record<string, pulumi.Input<unknown>>;
+
+    constructor(name: string, args: BoxArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(typeToken("host", "Box"), name, {}, opts);
+        const { config, secrets } = args;
+        const { box } = config;
+        const envs = config.environments.map((e) => e.config);
+
+        const provider = proxmoxProvider(`${name}-proxmox`, { proxmox: box.proxmox, hosts: box.hosts }, secrets, { parent: this });
+        const child: pulumi.ComponentResourceOptions = { parent: this, providers: [provider] };
+
+        // One writer per node: both environments' IOMMU, vfio and hugepages in one run.
+        const addressOf = new Map(box.hosts.map((h) => [h.name, h.address]));
+        const preparation = new Map<string, command.remote.Command>();
+        for (const prep of hostPreparation(box.hosts, envs, box.proxmox.sshUser !== "root")) {
+            preparation.set(prep.node, new command.remote.Command(`${name}-prep-${prep.node}`, {
+                connection: sshConnection({
+                    host: addressOf.get(prep.node) ?? prep.node,
+                    port: box.proxmox.sshPort,
+                    user: box.proxmox.sshUser,
+                    privateKey: secrets.sshPrivateKey,
+                }),
+                create: prep.create,
+                // A changed state re-runs apply, which converges to it (the script is idempotent);
+                // revert only when the node leaves the stack.
+                update: prep.create,
+                delete: prep.delete,
+            }, { parent: this }));
+        }
+        this.preparation = preparation;
+
+        new SharedImages(`${name}-images`, { hosts: box.hosts, images: box.images }, child);
+
+        this.firewall = new ClusterFirewall(`${name}-firewall`, {
+            hosts: box.hosts,
+            adminSources: box.firewall.adminSources,
+            logLevelIn: box.firewall.logLevelIn,
+            environments: envs,
+        }, child);
+
+        const shares = new Map<string, EnvironmentShare>();
+        for (const env of config.environments) {
+            shares.set(env.environment, new EnvironmentShare(env.environment, { config: env.config, hosts: box.hosts, backup: box.backup }, child));
+        }
+        this.environments = shares;
+
+        const files = imageFileIds(box.images);
+        this.summary = {
+            nodes: box.hosts.map((h) => h.name),
+            hostPreparation: hostPreparation(box.hosts, envs, false).map((p) => `${p.node}: ${p.description}`),
+            images: files,
+            firewall: { enabled: true, ipSets: [...this.firewall.ipSets.keys()], securityGroups: [...this.firewall.groups.keys()] },
+            environments: Object.fromEntries(config.environments.map((e) => [e.environment, {
+                file: e.file,
+                pool: resourcePoolId(e.environment),
+                zfsPool: e.config.storage.pool,
+                gpuMapping: e.config.gpu.mappingName,
+                bridge: e.config.network.bridge,
+                backupVmids: [e.config.aiVm.vmid, ...e.config.containers.map((ct) => ct.vmid)].sort((a, b) => a - b),
+            }])),
+        };
+        this.registerOutputs(this.summary);
+    }
+}

@@ -1,0 +1,75 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import type { HostStackParsed } from "../../config/hostSchema";
+import type { HostConfig, StackConfig } from "../../config/schema";
+import { typeToken } from "../naming";
+import { BackupJob } from "../ops/backupJob";
+import { GpuPassthrough } from "./gpuPassthrough";
+import { resourcePoolId } from "./names";
+import { EnvironmentNetwork } from "./network";
+import { ZfsMirror } from "./zfsMirror";
+
+export interface EnvironmentShareArgs {
+    /** the environment's validated stack file */
+    readonly config: StackConfig;
+    readonly hosts: readonly HostConfig[];
+    readonly backup: HostStackParsed["backup"];
+}
+
+/**
+ * What the box keeps for one environment, owned by the host stack: its NVMe mirror, its
+ * GPU mapping, its VLAN and bridge, its resource pool and its backup job. The environment
+ * stack uses them by the names in its own file and cannot change them.
+ *
+ * The environment's own credentials (user, role, API token scoped to this pool) belong
+ * here too; they are added with the per-environment access work.
+ */
+export class EnvironmentShare extends pulumi.ComponentResource {
+    public readonly storage: ZfsMirror;
+    public readonly gpu: GpuPassthrough;
+    public readonly network: EnvironmentNetwork;
+    public readonly pool: proxmoxve.PoolLegacy;
+    public readonly backup: BackupJob;
+
+    constructor(name: string, args: EnvironmentShareArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(typeToken("host", "EnvironmentShare"), name, {}, opts);
+        const { config } = args;
+        const env = config.environment;
+        const child = { parent: this };
+
+        this.storage = new ZfsMirror(`${name}-storage`, {
+            node: config.storage.node,
+            pool: config.storage.pool,
+            devices: config.storage.devices,
+            ashift: config.storage.ashift,
+            compression: config.storage.compression,
+        }, child);
+
+        this.gpu = new GpuPassthrough(`${name}-gpu`, { environment: env, gpu: config.gpu }, child);
+
+        this.network = new EnvironmentNetwork(`${name}-net`, { environment: env, hosts: args.hosts, network: config.network }, child);
+
+        this.pool = new proxmoxve.PoolLegacy(`${name}-pool`, {
+            poolId: resourcePoolId(env),
+            comment: `ai-dualstack ${env}: its guests and its storage`,
+        }, child);
+        new proxmoxve.pool.MembershipLegacy(`${name}-pool-storage`, {
+            poolId: this.pool.poolId,
+            storageId: this.storage.storageId,
+        }, child);
+
+        // Never the data holder: its disk is backed up through the AI VM that uses it.
+        this.backup = new BackupJob(`${name}-backup`, {
+            environment: env,
+            backup: args.backup,
+            vmids: [config.aiVm.vmid, ...config.containers.map((ct) => ct.vmid)],
+        }, child);
+
+        this.registerOutputs({
+            pool: resourcePoolId(env),
+            storage: config.storage.pool,
+            gpuMapping: config.gpu.mappingName,
+            bridge: config.network.bridge,
+        });
+    }
+}
