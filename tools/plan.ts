@@ -1,20 +1,24 @@
 /**
- * npm run plan -- --stack <private|public> [--json] [--config FILE] [--pci-inventory FILE]
+ * npm run plan -- --stack <host|private|public> [--json] [--config FILE] [--pci-inventory FILE]
  *
  * Evaluates the real program offline (Pulumi mock runtime, no CLI, no Proxmox) with the
  * stack's config and prints the resource tree, the policy verdicts and a summary, or the
- * graph as JSON. Bad config: exit 1, one line per problem naming the config key.
+ * graph as JSON. Bad config: exit 1, one line per problem naming the config key; that
+ * includes the checks across both environments (the host stack runs them itself; for an
+ * environment they run against the host file and the other environment's file).
  * With --pci-inventory (pvesh's PCI list of the real node) the GPU preflight checks the
  * config against that host instead of against itself.
  */
 import * as fs from "fs";
+import { ConfigError } from "../config/load";
+import { crossChecksFor } from "./lib/crossCheck";
 import { evaluateStack } from "./lib/evaluate";
 import { loadStackFile, PROCESS_IO, runMain, stackToolArgs, UsageError } from "./lib/cli";
 import { inventoryFromPvesh } from "./lib/inventory";
 import { renderPlan } from "./lib/render";
 import { runPolicies } from "../policy/offline";
 
-const USAGE = "usage: npm run plan -- --stack <private|public> [--json] [--config FILE] [--pci-inventory FILE]";
+const USAGE = "usage: npm run plan -- --stack <host|private|public> [--json] [--config FILE] [--pci-inventory FILE]";
 
 async function main(): Promise<number> {
     const args = stackToolArgs(process.argv.slice(2), {
@@ -31,7 +35,13 @@ async function main(): Promise<number> {
     const inventoryFile = flags["pci-inventory"];
     const inventory = inventoryFile === undefined ? undefined : inventoryFromPvesh(readJson(inventoryFile), inventoryFile);
     const progress = flags.json ? undefined : (message: string) => process.stderr.write(`${message}\n`);
-    const { graph } = await evaluateStack({ stack, file, inventory, progress });
+    const { graph, validated } = await evaluateStack({ stack, file, inventory, progress });
+    if (validated.kind === "environment") {
+        const clashes = crossChecksFor(validated.stack, file.file);
+        if (clashes.length > 0) {
+            throw new ConfigError(clashes);
+        }
+    }
     graph.policy = runPolicies(graph);
 
     if (flags.json) {

@@ -5,13 +5,36 @@
  * every violation with its policy, level, resource and message, and exits 1 when any is
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
+import { ConfigError } from "../config/load";
+import { crossChecksFor } from "./lib/crossCheck";
 import { evaluateStack } from "./lib/evaluate";
+import type { StackConfigFile } from "./lib/stackFile";
 import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, UsageError } from "./lib/cli";
 import type { PolicyFinding } from "./lib/graph";
 import { runPolicies } from "../policy/offline";
 import { RULES } from "../policy/rules";
 
-const USAGE = "usage: npm run policy [-- --stack <private|public> [--config FILE]] [--json]";
+const USAGE = "usage: npm run policy [-- --stack <host|private|public> [--config FILE]] [--json]";
+
+/**
+ * A stack's findings: its config problems (the checks across both environments among
+ * them) as "valid-config" findings, else the policies on its graph plus, for an
+ * environment, the checks across both environments.
+ */
+async function stackFindings(name: string, file: StackConfigFile, progress: ((m: string) => void) | undefined): Promise<PolicyFinding[]> {
+    const asFindings = (policy: string, lines: readonly string[]): PolicyFinding[] =>
+        lines.map((message) => ({ policy, level: "mandatory", urn: null, message }));
+    try {
+        const { graph, validated } = await evaluateStack({ stack: name, file, progress });
+        const cross = validated.kind === "environment" ? crossChecksFor(validated.stack, file.file) : [];
+        return [...asFindings("cross-environment", cross), ...runPolicies(graph)];
+    } catch (err) {
+        if (err instanceof ConfigError) {
+            return asFindings("valid-config", err.problems);
+        }
+        throw err;
+    }
+}
 
 async function main(): Promise<number> {
     const flags = toolArgs(process.argv.slice(2), {
@@ -31,8 +54,7 @@ async function main(): Promise<number> {
     progress?.(`checking ${stacks.join(", ")} against ${RULES.length} policies`);
     for (const name of stacks) {
         const file = loadStackFile(name, flags.config);
-        const { graph } = await evaluateStack({ stack: name, file, progress });
-        report[name] = runPolicies(graph);
+        report[name] = await stackFindings(name, file, progress);
     }
 
     const all = Object.values(report).flat();

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { backupVmids } from "../../config/backups";
 import type { HostStackConfig, Secrets } from "../../config/load";
 import { typeToken } from "../naming";
 import { proxmoxProvider } from "../provider";
@@ -83,7 +84,7 @@ export class Box extends pulumi.ComponentResource {
                 zfsPool: e.config.storage.pool,
                 gpuMapping: e.config.gpu.mappingName,
                 bridge: e.config.network.bridge,
-                backupVmids: [e.config.aiVm.vmid, ...e.config.containers.map((ct) => ct.vmid)].sort((a, b) => a - b),
+                backupVmids: backupVmids(e.config),
             }])),
         };
         this.registerOutputs(this.summary);

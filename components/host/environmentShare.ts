@@ -1,5 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
+import { backupVmids } from "../../config/backups";
 import type { HostStackParsed } from "../../config/hostSchema";
 import type { HostConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
@@ -62,7 +63,7 @@ export class EnvironmentShare extends pulumi.ComponentResource {
         this.backup = new BackupJob(`${name}-backup`, {
             environment: env,
             backup: args.backup,
-            vmids: [config.aiVm.vmid, ...config.containers.map((ct) => ct.vmid)],
+            vmids: backupVmids(config),
         }, child);
 
         this.registerOutputs({

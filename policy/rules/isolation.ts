@@ -80,6 +80,10 @@ export const environmentIsolation: Rule<IsolationConfig> = {
         if (stack.environment === undefined) {
             return [{ urn: null, message: "the stack has no ai-dualstack Environment, so its side cannot be told" }];
         }
+        if (stack.environment === "host") {
+            // The host stack serves both environments by design; what it may hold is checked by host rules.
+            return [];
+        }
         const others = config.environments.filter((e) => e.environment !== stack.environment);
         if (others.length === 0) {
             return [{ urn: null, message: `policy config lists no environment other than ${stack.environment} to keep apart from` }];
