@@ -91,7 +91,7 @@ export class Environment extends pulumi.ComponentResource {
         }, child));
 
         // Pool membership as its own resource: a container's pool_id forces a replacement
-        // (QUIRKS.containerPoolId), and a protected container cannot be replaced.
+        // (QUIRKS.containerPoolId in quirks.ts), and a protected container cannot be replaced.
         const member = (memberName: string, vmId: number, guest: pulumi.Resource) =>
             new proxmoxve.pool.MembershipLegacy(memberName, { poolId, vmId }, { parent: this, provider, dependsOn: [guest] });
         member(`${name}-ai-vm-pool`, config.aiVm.vmid, this.aiVm.vm);

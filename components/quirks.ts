@@ -117,6 +117,17 @@ export const QUIRKS = {
         why: "create-before-delete collides on a fixed VMID",
         sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
     },
+    /**
+     * A container's `pool_id` is ForceNew (bpg proxmoxtf/resource/container/container.go,
+     * mkPoolID): setting it on an existing container replaces it, and ours are protected.
+     * Guests join their environment's pool through pool.MembershipLegacy instead.
+     */
+    containerPoolId: {
+        appliesTo: [QUIRK_TYPES.container],
+        ignoreChanges: [],
+        why: "changing a container's pool_id replaces the container",
+        sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go (pool_id ForceNew)"],
+    },
     /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
     snippetUpload: {
         appliesTo: [QUIRK_TYPES.vm],

@@ -34,7 +34,7 @@ test("the validator is real: it rejects a broken workflow", () => {
 
 test("preview: both stacks, tests, offline policy, then pulumi preview with the pack and its per-stack config", () => {
     const job = load("preview.yml").jobs.preview;
-    expect(job.strategy?.matrix.stack).toEqual(["private", "public"]);
+    expect(job.strategy?.matrix.stack).toEqual(["host", "private", "public"]);
     expect(job["runs-on"]).toContain("self-hosted");
     expect(job.if).toContain("github.repository");
     const runs = job.steps.map((s) => s.run ?? s.uses);
@@ -47,7 +47,7 @@ test("drift: scheduled and manual, both stacks, uploads the report on failure", 
     const wf = load("drift.yml");
     expect(Object.keys(wf.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
     const job = wf.jobs.drift;
-    expect(job.strategy?.matrix.stack).toEqual(["private", "public"]);
+    expect(job.strategy?.matrix.stack).toEqual(["host", "private", "public"]);
     expect(job.steps.some((s) => s.run?.includes("npm run -s drift -- --stack \"$STACK\" --json"))).toBe(true);
     expect(job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact"))?.if).toBe("failure()");
 });
