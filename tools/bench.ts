@@ -22,7 +22,6 @@ export function scaledSection(count: number): Record<string, unknown> {
     config["ai-dualstack:network"] = { bridge: "vmbr10", vlanId: 10, subnet: "10.10.8.0/22", gateway: "10.10.8.1" };
     const vm = config["ai-dualstack:aiVm"] as Record<string, unknown>;
     Object.assign(vm, { vmid: 1001, dataVmid: 1002, ip: "10.10.8.10", memoryGiB: 16, hugepages: "none" });
-    config["ai-dualstack:hosts"] = [{ name: "pve", address: "192.168.1.10", cpuVendor: "intel", memoryGiB: 4096, cores: 256 }];
     config["ai-dualstack:containers"] = Array.from({ length: count }, (_, i) => ({
         name: `private-svc-${i}`,
         role: roles[i % roles.length],
