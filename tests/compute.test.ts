@@ -2,9 +2,8 @@
  * The guests of each environment: the AI VM with its GPU and tuning, the service LXCs,
  * and how they wait on the host layer but never on each other.
  */
-import type { Evaluation } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
-import { byName, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation as Evaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 let privateEnv: Evaluation;
 let publicEnv: Evaluation;

@@ -68,7 +68,7 @@ export class Box extends pulumi.ComponentResource {
 
         const shares = new Map<string, EnvironmentShare>();
         for (const env of config.environments) {
-            shares.set(env.environment, new EnvironmentShare(env.environment, { config: env.config, hosts: box.hosts, backup: box.backup }, child));
+            shares.set(env.environment, new EnvironmentShare(env.environment, { config: env.config, file: env.file, hosts: box.hosts, backup: box.backup }, child));
         }
         this.environments = shares;
 

@@ -13,6 +13,8 @@ import { ZfsMirror } from "./zfsMirror";
 export interface EnvironmentShareArgs {
     /** the environment's validated stack file */
     readonly config: StackConfig;
+    /** its file name, for messages */
+    readonly file: string;
     readonly hosts: readonly HostConfig[];
     readonly backup: HostStackParsed["backup"];
 }
@@ -46,7 +48,7 @@ export class EnvironmentShare extends pulumi.ComponentResource {
             compression: config.storage.compression,
         }, child);
 
-        this.gpu = new GpuPassthrough(`${name}-gpu`, { environment: env, gpu: config.gpu }, child);
+        this.gpu = new GpuPassthrough(`${name}-gpu`, { environment: env, gpu: config.gpu, configFile: args.file }, child);
 
         this.network = new EnvironmentNetwork(`${name}-net`, { environment: env, hosts: args.hosts, network: config.network }, child);
 
