@@ -1,5 +1,5 @@
 /**
- * The offline graph: what `npm run plan -- --json` prints (contract in shared/DESIGN.md).
+ * The offline graph: what `npm run plan -- --json` prints (the contract the README describes).
  */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
