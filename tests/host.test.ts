@@ -186,6 +186,32 @@ describe("the environment stacks", () => {
         expect(memberships.length).toBe(ofType(graph.resources, TYPES.vm).length + ofType(graph.resources, TYPES.container).length);
     });
 
+    test.each(["private", "public"])("%s: every VM with ipfilter has its ipfilter-net0 IP set holding its IPv4 address", async (env) => {
+        const { graph, config } = await evaluate(env);
+        const filtered = ofType(graph.resources, TYPES.firewallOptions).filter((o) => input(o, "ipfilter") === true && input(o, "vmId") !== undefined);
+        expect(filtered.length).toBeGreaterThan(0);
+        for (const o of filtered) {
+            const set = ofType(graph.resources, TYPES.ipset).find((i) => input(i, "vmId") === input(o, "vmId") && input(i, "name") === "ipfilter-net0");
+            const vm = ofType(graph.resources, TYPES.vm).find((v) => input(v, "vmId") === input(o, "vmId"));
+            const ip = String(input(vm as PlanResource, "initialization.ipConfigs.0.ipv4.address")).split("/")[0];
+            expect(ip).toBe(config.aiVm.ip);
+            expect(input(set as PlanResource, "cidrs")).toEqual([{ name: ip, comment: "the VM's static address" }]);
+            // The options wait for the set: ipfilter on without it would drop the VM's IPv4.
+            expect(o.dependencies).toContain((set as PlanResource).urn);
+        }
+    });
+
+    test("public guests: output DROP and the egress group; private guests keep output ACCEPT", async () => {
+        for (const env of ["private", "public"]) {
+            const { graph } = await evaluate(env);
+            for (const o of ofType(graph.resources, TYPES.firewallOptions)) {
+                expect(input(o, "outputPolicy")).toBe(env === "public" ? "DROP" : "ACCEPT");
+            }
+            const rules = input(byName(graph.resources, `${env}-db-firewall-rules`), "rules") as Record<string, unknown>[];
+            expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", "public-egress"] : ["private-base", "private-database"]);
+        }
+    });
+
     test("without the host objects the preflight stops the run with one line saying to run the host stack first", async () => {
         const error = await evaluate("public", undefined, { hostObjects: "missing" }).then(() => undefined, (e: unknown) => e);
         expect(error).toBeInstanceOf(HostStackMissingError);
