@@ -2,24 +2,19 @@
  * One place for the facts guests share: service ports and what each LXC role runs in each
  * environment. Firewalls, docs and policies read them from here.
  */
-import type { ContainerRole, EnvironmentName } from "../config/schema";
+import { AI_SERVICE_PORTS } from "../config/ports";
+import type { ContainerRole } from "../config/schema";
 
 export const PORTS = {
-    ssh: 22,
+    ...AI_SERVICE_PORTS,
     proxmoxApi: 8006,
     http: 80,
     https: 443,
     postgres: 5432,
     redis: 6379,
     wireguard: 51820,
-    ollama: 11434,
-    qdrant: 6333,
-    chroma: 8000,
-    openWebUi: 3000,
     prometheus: 9090,
     grafana: 3001,
-    nodeExporter: 9100,
-    nvidiaExporter: 9835,
 } as const;
 
 export interface ServicePort {
@@ -40,13 +35,15 @@ const fromSubnet = (port: number, comment: string, proto: "tcp" | "udp" = "tcp")
 const fromAdmin = (port: number, comment: string): ServicePort => ({ port, proto: "tcp", from: "admin", comment });
 const fromAny = (port: number, comment: string, proto: "tcp" | "udp" = "tcp"): ServicePort => ({ port, proto, from: "any", comment });
 
-/** Every guest accepts SSH from the admin sources and metrics scrapes from its own subnet. */
+/**
+ * Every guest accepts SSH from the admin sources. Nothing else is opened unless something
+ * listens there: the AI VM's ports come from its workloads (components/workloads/catalog.ts).
+ */
 export const BASE_PORTS: readonly ServicePort[] = [
     fromAdmin(PORTS.ssh, "SSH from admin"),
-    fromSubnet(PORTS.nodeExporter, "node exporter"),
 ];
 
-export function roleProfile(role: ContainerRole, env: EnvironmentName): RoleProfile {
+export function roleProfile(role: ContainerRole, env: "private" | "public"): RoleProfile {
     switch (role) {
         case "database":
             return { description: "PostgreSQL (relational DB LXC)", ports: [fromSubnet(PORTS.postgres, "PostgreSQL")] };
@@ -63,14 +60,4 @@ export function roleProfile(role: ContainerRole, env: EnvironmentName): RoleProf
         case "backup":
             return { description: "Backup and restore drills (backup LXC)", ports: [] };
     }
-}
-
-/** The AI VM serves its models, vector store and UI to its own subnet (the proxy or VPN in front). */
-export function aiVmPorts(env: EnvironmentName): readonly ServicePort[] {
-    return [
-        fromSubnet(PORTS.ollama, "Ollama API"),
-        env === "private" ? fromSubnet(PORTS.qdrant, "Qdrant") : fromSubnet(PORTS.chroma, "ChromaDB"),
-        fromSubnet(PORTS.openWebUi, "Open WebUI"),
-        fromSubnet(PORTS.nvidiaExporter, "GPU metrics"),
-    ];
 }

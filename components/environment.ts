@@ -1,15 +1,19 @@
-import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { environmentPool } from "./access/privileges";
+import { vmTuneCommand } from "./access/vmTune";
 import { AiVm } from "./compute/aiVm";
-import type { AiServices } from "./compute/cloudInit";
 import { ServiceContainer } from "./compute/serviceContainer";
-import { imageFileIds, resourcePoolId } from "./host/names";
+import { imageFileIds } from "./host/names";
 import { missingHostObjects } from "./hostObjects";
 import { typeToken } from "./naming";
 import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
+import { AiVmProvisioning } from "./provision/aiVmProvisioning";
+import { AiServices, generateSecrets } from "./workloads/aiServices";
+import { environmentWorkloads } from "./workloads/catalog";
+import { dataDirs, workloadFirewallPorts } from "./workloads/model";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
@@ -25,6 +29,8 @@ export interface EnvironmentArgs {
  */
 export class Environment extends pulumi.ComponentResource {
     public readonly aiVm: AiVm;
+    public readonly provisioning: AiVmProvisioning;
+    public readonly ai: AiServices;
     public readonly containers: readonly ServiceContainer[];
     /**
      * The host objects this environment uses that do not exist (empty when the host stack
@@ -47,21 +53,48 @@ export class Environment extends pulumi.ComponentResource {
         // Every guest's disks go to the pool: with the host objects missing, nothing is created.
         const storageId = pulumi.output(this.preflight.then((missing) => (missing.length > 0 ? new Promise<string>(() => undefined) : config.storage.pool)));
         const images = imageFileIds(config.images);
-        const poolId = resourcePoolId(env);
+        // The host stack's pool for this environment: its ACL is what the env's token holds.
+        const poolId = environmentPool(env);
 
         // Guests wait only for the preflight and never for each other, so Proxmox creates
         // them in parallel.
         this.aiVm = new AiVm(`${name}-ai`, {
             environment: env,
             vm: config.aiVm,
-            services: aiServices(config),
             network: config.network,
             imageFileId: images.cloudImage,
-            snippetDatastore: config.storage.snippetDatastore,
             storageId,
             bridge: config.network.bridge,
             gpuMapping: config.gpu.mappingName,
+            pool: poolId,
         }, child);
+        // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
+        vmTuneCommand(`${name}-ai-tune`, {
+            vm: config.aiVm,
+            node: nodeOf(config, config.aiVm.node),
+            sshPort: config.proxmox.sshPort,
+            tuneKey: secrets.vmTuneKey,
+            vmResource: this.aiVm.vm,
+        }, { parent: this });
+
+        // The AI layer: provisioning over SSH, then the workloads on the VM's Docker engine.
+        const aiSecrets = generateSecrets(`${name}-ai`, config, this);
+        const workloads = environmentWorkloads(config, aiSecrets);
+        this.provisioning = new AiVmProvisioning(`${name}-ai-provision`, {
+            vm: config.aiVm,
+            gpu: config.gpu,
+            guest: this.aiVm.vm,
+            privateKey: secrets.sshPrivateKey,
+            // The data-disk step creates exactly the directories the workloads mount.
+            dataDirs: dataDirs(workloads),
+        }, { parent: this });
+        this.ai = new AiServices(`${name}-ai-services`, {
+            config,
+            workloads,
+            secrets: aiSecrets,
+            provisioning: this.provisioning,
+            privateKey: secrets.sshPrivateKey,
+        }, { parent: this });
 
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
             environment: env,
@@ -71,13 +104,18 @@ export class Environment extends pulumi.ComponentResource {
             storageId,
             bridge: config.network.bridge,
             sshPublicKeys: config.aiVm.sshPublicKeys,
+            pool: poolId,
         }, child));
 
-        new GuestFirewall(`${name}-ai-firewall`, {
+        // Named from the guest, like the containers' firewalls: guest names are unique, the
+        // environment's name is not (a container called `<env>-ai` would collide).
+        new GuestFirewall(`${config.aiVm.name}-firewall`, {
             environment: env,
             node: config.aiVm.node,
             vmId: config.aiVm.vmid,
-            guestKind: { kind: "ai" },
+            // Exactly the ports the workloads publish, from their declarations: rules of this
+            // stack (an app added here needs no host-stack run); SSH and egress are the host's groups.
+            guestKind: { kind: "ai", ports: workloadFirewallPorts(this.ai.workloads) },
             ip: config.aiVm.ip,
             guest: this.aiVm.vm,
         }, child);
@@ -90,13 +128,6 @@ export class Environment extends pulumi.ComponentResource {
             guest: this.containers[i].container,
         }, child));
 
-        // Pool membership as its own resource: a container's pool_id forces a replacement
-        // (QUIRKS.containerPoolId in quirks.ts), and a protected container cannot be replaced.
-        const member = (memberName: string, vmId: number, guest: pulumi.Resource) =>
-            new proxmoxve.pool.MembershipLegacy(memberName, { poolId, vmId }, { parent: this, provider, dependsOn: [guest] });
-        member(`${name}-ai-vm-pool`, config.aiVm.vmid, this.aiVm.vm);
-        member(`${name}-ai-data-pool`, config.aiVm.dataVmid, this.aiVm.dataHolder);
-        config.containers.forEach((ct, i) => member(`${ct.name}-pool`, ct.vmid, this.containers[i].container));
 
         this.summary = {
             environment: env,
@@ -110,22 +141,28 @@ export class Environment extends pulumi.ComponentResource {
             aiVm: { name: config.aiVm.name, vmid: config.aiVm.vmid, ip: config.aiVm.ip, dataVmid: config.aiVm.dataVmid },
             containers: config.containers.map((ct) => ({ name: ct.name, role: ct.role, vmid: ct.vmid, ip: ct.ip })),
             models: config.models.map((m) => m.name),
+            ...aiOutputs(this.ai),
         };
         this.registerOutputs(this.summary);
     }
 }
 
-/** What the environment's AI VM serves, from its config. */
-function aiServices(config: StackConfig): AiServices {
+function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number] {
+    const node = config.hosts.find((h) => h.name === name);
+    if (node === undefined) {
+        throw new Error(`node ${name} is not in ai-dualstack:hosts`);
+    }
+    return node;
+}
+
+/** Stack outputs of the AI layer (`npm run verify` reads them); secrets stay secret. */
+function aiOutputs(ai: AiServices) {
+    const o = ai.outputs;
     return {
-        environment: config.environment,
-        gpuModel: config.gpu.model,
-        vramGiB: config.gpu.vramGiB,
-        models: config.models,
-        ollamaImage: config.workloads.ollamaImage,
-        vectorStore: config.workloads.vectorStore,
-        vectorStoreImage: config.workloads.vectorStoreImage,
-        kvCacheType: config.workloads.kvCacheType,
-        keepAlive: config.workloads.keepAlive,
+        ollama: o.ollama,
+        vectorStore: o.vectorStore,
+        workloads: o.workloads,
+        ...(o.workbench !== undefined ? { workbench: o.workbench } : {}),
+        dockerHost: o.dockerHost,
     };
 }

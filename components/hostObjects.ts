@@ -6,20 +6,20 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { resourcePoolId } from "./host/names";
+import { environmentPool } from "./access/privileges";
 
 /** What is missing, in the user's words; empty when everything is there. */
 export async function missingHostObjects(config: StackConfig, opts: pulumi.InvokeOptions): Promise<string[]> {
     const env = config.environment;
     const exists = (p: Promise<unknown>) => p.then(() => true, () => false);
     const [pool, mapping, storage] = await Promise.all([
-        exists(proxmoxve.getPoolLegacy({ poolId: resourcePoolId(env) }, opts)),
+        exists(proxmoxve.getPoolLegacy({ poolId: environmentPool(env) }, opts)),
         exists(proxmoxve.hardware.mapping.getPci({ name: config.gpu.mappingName }, opts)),
         proxmoxve.getDatastores({ nodeName: config.storage.node, filters: { id: config.storage.pool } }, opts)
             .then((r) => (r.datastores ?? []).some((d) => d.id === config.storage.pool), () => false),
     ]);
     return [
-        ...(pool ? [] : [`resource pool ${resourcePoolId(env)}`]),
+        ...(pool ? [] : [`resource pool ${environmentPool(env)}`]),
         ...(mapping ? [] : [`PCI mapping ${config.gpu.mappingName}`]),
         ...(storage ? [] : [`storage ${config.storage.pool} on node ${config.storage.node}`]),
     ];

@@ -13,6 +13,7 @@ export const QUIRK_TYPES = {
     vm: "proxmoxve:index/vmLegacy:VmLegacy",
     container: "proxmoxve:index/containerLegacy:ContainerLegacy",
     zfs: "proxmoxve:node/disk/zfs:Zfs",
+    dockerProvider: "pulumi:providers:docker",
 } as const;
 
 export interface Quirk {
@@ -24,6 +25,11 @@ export interface Quirk {
     readonly why: string;
     /** the upstream issues or docs it comes from */
     readonly sources: readonly string[];
+    /**
+     * true when the paths are ignored by `pulumi up` only because another, narrower path
+     * sets them, so a difference is still real drift: `npm run drift` reports it
+     */
+    readonly stillDrift?: boolean;
 }
 
 export const QUIRKS = {
@@ -45,15 +51,15 @@ export const QUIRKS = {
         sources: ["muhlba91/pulumi-proxmoxve#35", "muhlba91/pulumi-proxmoxve#664"],
     },
     /**
-     * Any change to cloud-init user-data (the snippet) or its SSH keys replaces the VM,
-     * taking its OS disk with it. cloud-init only runs on first boot anyway, so later edits
-     * would do nothing on the running VM: re-provision deliberately with
-     * `pulumi up --replace <vm urn>` instead.
+     * Changing the cloud-init SSH keys (or user-data) replaces the VM, taking its OS disk
+     * with it. cloud-init only applies them on first boot anyway; the AI VM's software is
+     * provisioned over SSH instead (components/provision), so changing a driver or a
+     * package re-runs a step, never replaces the VM. New keys: `pulumi up --replace <vm urn>`.
      */
     vmCloudInit: {
         appliesTo: [QUIRK_TYPES.vm],
-        ignoreChanges: ["initialization.userDataFileId", "initialization.userAccount"],
-        why: "changing the user-data snippet or SSH keys forces replacement of the VM",
+        ignoreChanges: ["initialization.userAccount"],
+        why: "changing the cloud-init SSH keys forces replacement of the VM",
         sources: [
             "bpg/terraform-provider-proxmox#1636",
             "bpg/terraform-provider-proxmox#2901",
@@ -118,22 +124,59 @@ export const QUIRKS = {
         sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
     },
     /**
-     * A container's `pool_id` is ForceNew (bpg proxmoxtf/resource/container/container.go,
-     * mkPoolID): setting it on an existing container replaces it, and ours are protected.
-     * Guests join their environment's pool through pool.MembershipLegacy instead.
+     * Only root@pam may set `hugepages`, `keephugepages` and `affinity`: they are in none of
+     * qemu-server's option permission tables, so for any other user, and for every API token
+     * (even root's: its authuser is `root@pam!<id>`), the API answers "only root can set
+     * '<opt>' config". A VM's `startup` needs Sys.Modify on "/", the whole host. The
+     * environment's token can do neither, so the VM resource never sends these: the
+     * forced-command tune key sets them (`components/access/vmTune.ts`), and `pulumi up`
+     * ignores them. The provider still reads them back, so `npm run drift` reports a change.
      */
-    containerPoolId: {
-        appliesTo: [QUIRK_TYPES.container],
-        ignoreChanges: [],
-        why: "changing a container's pool_id replaces the container",
-        sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go (pool_id ForceNew)"],
-    },
-    /** Snippet uploads go over SSH to the node (bash shell, sudo for non-root). */
-    snippetUpload: {
+    vmRootOnlyOptions: {
         appliesTo: [QUIRK_TYPES.vm],
+        ignoreChanges: ["memory.hugepages", "memory.keepHugepages", "cpu.affinity", "startup"],
+        why: "the environment token is refused these options; the tune key sets them",
+        sources: [
+            "proxmox/qemu-server src/PVE/API2/Qemu.pm $check_vm_modify_config_perm: `return 1 if $authuser eq 'root@pam'`, else \"only root can set '$opt' config\"; startup: check_full(\"/\", ['Sys.Modify'])",
+            "bpg/terraform-provider-proxmox proxmoxtf/resource/vm/vm.go reads hugepages, keep_hugepages, affinity and startup back from the VM config",
+        ],
+        stillDrift: true,
+    },
+    /**
+     * A container's `initialization.userAccount` (root's SSH keys and password) is passed at
+     * create only and is force-new: changing a key would replace the container and with it
+     * its data mount point. Keys are rotated inside the guest instead (README "Security
+     * model"); the provider keeps the block from its own state and never reads it back.
+     */
+    containerUserAccount: {
+        appliesTo: [QUIRK_TYPES.container],
+        ignoreChanges: ["initialization.userAccount"],
+        why: "a changed SSH key would replace a protected container",
+        sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go: user_account, keys and password are ForceNew"],
+    },
+    /**
+     * A container's `poolId` is force-new, while a VM's is changed in place: a container
+     * created before it joined the environment's pool would be replaced (refused: it is
+     * protected). New containers join at create; an existing one is added by the host stack
+     * or by hand (`pvesh set /pools/ai-dualstack-<env> --vms <vmid>`).
+     */
+    containerPool: {
+        appliesTo: [QUIRK_TYPES.container],
+        ignoreChanges: ["poolId"],
+        why: "joining the pool later would replace a protected container",
+        sources: ["bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go: pool_id is ForceNew (vm.go updates it in place)"],
+    },
+    /**
+     * The Docker provider's resources dial the daemon when they first use it (a refresh or
+     * preview of an ssh:// host that does not exist yet fails: "Error pinging Docker
+     * server"). DockerHost derives the provider's host from the AI VM's verify step, so
+     * it stays unknown, and nothing dials, until the VM can run GPU containers.
+     */
+    dockerDialsHost: {
+        appliesTo: [QUIRK_TYPES.dockerProvider],
         ignoreChanges: [],
-        why: "snippets are not uploadable through the API; the provider needs ssh settings",
-        sources: ["bpg/terraform-provider-proxmox#1005", "bpg/terraform-provider-proxmox#1608"],
+        why: "the docker provider pings its host before the VM exists",
+        sources: ["pulumi/pulumi-docker#1293", "pulumi/pulumi-docker#1106", "pulumi/pulumi-docker#139"],
     },
 } as const satisfies Record<string, Quirk>;
 
@@ -154,9 +197,10 @@ export function ignoredPaths(...names: QuirkName[]): string[] {
 
 /**
  * Whether a drifted property is a known provider quirk rather than real drift: the path
- * is (or lies under) an ignored path of a quirk that applies to the resource's type.
+ * is (or lies under) an ignored path of a quirk that applies to the resource's type,
+ * unless that quirk's paths are still drift (`stillDrift`).
  */
 export function isKnownNoise(type: string, path: string): boolean {
-    return Object.values(QUIRKS).some((q: Quirk) => q.appliesTo.includes(type)
+    return Object.values(QUIRKS).some((q: Quirk) => q.appliesTo.includes(type) && q.stillDrift !== true
         && q.ignoreChanges.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`)));
 }

@@ -124,6 +124,32 @@ function compact(cpus: number[]): string {
 }
 
 /**
+ * Where one environment's values meet the host file's box facts: each line names the file
+ * and key of both sides.
+ */
+export function boxFactProblems(host: HostSide, env: EnvironmentSide): string[] {
+    const problems: string[] = [];
+    const c = env.config;
+    // Linux interface names: at most 15 characters (IFNAMSIZ 16 with the NUL), and the host
+    // stack makes the VLAN sub-interface `<uplink>.<vlan>` on every node (EnvironmentNetwork).
+    host.config.hosts.forEach((h, i) => {
+        const vlanIf = `${h.uplink}.${c.network.vlanId}`;
+        if (vlanIf.length > 15) {
+            problems.push(`${at(host.file, ["hosts", i, "uplink"], h.uplink)} with ${at(env.file, ["network", "vlanId"], c.network.vlanId)}: the VLAN interface ${vlanIf} would be ${vlanIf.length} characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)`);
+        }
+    });
+    // The ZFS pool's storage id must not be one of the other storages the box uses.
+    const otherStorages: { id: string; path: Path }[] = [
+        { id: host.config.images.datastore, path: ["images", "datastore"] },
+        { id: host.config.backup.storage, path: ["backup", "storage"] },
+    ];
+    for (const other of otherStorages.filter((o) => o.id === c.storage.pool)) {
+        problems.push(`${at(env.file, ["storage", "pool"])}: storage id "${c.storage.pool}" is also ${at(host.file, other.path)}; the ZFS pool needs a storage id of its own (it holds only guest disks)`);
+    }
+    return problems;
+}
+
+/**
  * Every problem between the host file and the environments, and between the
  * environments: one line each, naming the file and key of both sides.
  */
@@ -133,6 +159,10 @@ export function crossEnvironmentProblems(host: HostSide, environments: readonly 
         for (let j = i + 1; j < environments.length; j++) {
             problems.push(...pairProblems(environments[i], environments[j]));
         }
+    }
+
+    for (const env of environments) {
+        problems.push(...boxFactProblems(host, env));
     }
 
     // Admins come from outside the environments: a guest must never pass as an admin.

@@ -8,7 +8,8 @@
  * environment stack uses.
  */
 import { z } from "zod";
-import { cidr, ENVIRONMENTS, EnvironmentName, formatPath, got, hostSchema, imageSchema, int, pattern, proxmoxSchema, unique } from "./schema";
+import { got, MISSING } from "./messages";
+import { cidr, ENVIRONMENTS, EnvironmentName, formatPath, hostSchema, imageSchema, int, pattern, proxmoxRules, proxmoxSchema, unique } from "./schema";
 
 const storageId = pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id");
 
@@ -57,7 +58,7 @@ const hostImagesSchema = z.strictObject({
 
 export const hostStackSchema = z.strictObject({
     /** `host`: this file is the box's own stack */
-    environment: z.literal("host", { error: (iss) => `expected host, ${got(iss.input)}` }),
+    environment: z.literal("host", { error: (iss) => iss.input === undefined ? MISSING : `expected host, ${got(iss.input)}` }),
     proxmox: proxmoxSchema,
     hosts: z.array(hostSchema).min(1, { error: "needs at least one Proxmox node" }),
     environments: environmentFilesSchema.prefault({}),
@@ -76,6 +77,7 @@ export function hostStackRules(c: HostStackParsed): { path: (string | number)[];
     const problem = (path: (string | number)[], message: string) => problems.push({ path, message });
     unique(c.hosts.map((h, i) => ({ value: h.name, path: ["hosts", i, "name"] })), "node name", problem);
     unique(c.hosts.map((h, i) => ({ value: h.address, path: ["hosts", i, "address"] })), "host address", problem);
+    problems.push(...proxmoxRules(c.proxmox));
     return problems;
 }
 

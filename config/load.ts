@@ -4,10 +4,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { crossEnvironmentProblems } from "./crossEnvironment";
+import { boxFactProblems, crossEnvironmentProblems } from "./crossEnvironment";
 import { HOST_ENVIRONMENTS, HostStackParsed, hostStackRules, hostStackSchema } from "./hostSchema";
 import { BoxFacts, ConfigProblem, DEFAULT_HOST_STACK_FILE, EnvironmentName, environmentRules, formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
-import { NAMESPACE, plainValues, readConfigSection, resolveStackFile } from "./stackFiles";
+import { NAMESPACE, plainValues, readConfigSection, resolveStackFile, StackFileError } from "./stackFiles";
+import { escapeNonAscii, quote } from "./messages";
 
 export { NAMESPACE };
 
@@ -19,19 +20,34 @@ export const SECRET_KEYS = {
     proxmoxPassword: "proxmoxPassword",
     /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes */
     sshPrivateKey: "sshPrivateKey",
+    /**
+     * private key whose public half root's authorized_keys on the nodes restricts to
+     * `ai-dualstack-vm-tune <env>` (from the host stack): hugepages, affinity, boot order
+     */
+    vmTuneKey: "vmTuneKey",
 } as const;
 
-export interface Secrets {
+/** The host stack's secrets: its root login and the nodes' SSH key. */
+export interface HostSecrets {
     /** the API credential the auth mode asks for: token or password */
     readonly proxmoxCredential: pulumi.Output<string>;
     readonly sshPrivateKey: pulumi.Output<string>;
 }
 
+/** An environment stack's secrets: also the tune key the host stack generated for it. */
+export interface Secrets extends HostSecrets {
+    readonly vmTuneKey: pulumi.Output<string>;
+}
+
 type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
 
-/** The secret keys a config needs: the SSH key and the credential of its auth mode. */
-export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"]): SecretKey[] {
-    return [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
+/**
+ * The secret keys a config needs: the SSH key, the credential of its auth mode and, for an
+ * environment, its tune key (the host stack generates the tune keys, so it needs none).
+ */
+export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment"): SecretKey[] {
+    const keys: SecretKey[] = [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
+    return kind === "host" ? keys : [...keys, SECRET_KEYS.vmTuneKey];
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -64,7 +80,9 @@ export interface HostStackConfig {
 
 export type ValidatedConfig = EnvironmentStackConfig | HostStackConfig;
 
-export type LoadedConfig = ValidatedConfig & { readonly secrets: Secrets };
+export type LoadedConfig =
+    | (EnvironmentStackConfig & { readonly secrets: Secrets })
+    | (HostStackConfig & { readonly secrets: HostSecrets });
 
 /**
  * Bad config: one line per problem, each naming the key path. A RunError, so the Pulumi
@@ -79,13 +97,19 @@ export class ConfigError extends pulumi.RunError {
 
 const API_TOKEN = /^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-f-]{36}$/;
 
-/** Where validation finds the sibling stack files, and how it names this one. */
-export interface ValidateOptions {
+/** Where the config comes from: where validation finds the sibling stack files, how it names this one, which stack runs it. */
+export interface ConfigContext {
     /** directory that relative stack-file names are resolved in (default: the project) */
     readonly dir?: string;
     /** this stack's file name, used when a sibling's problem points back at it */
     readonly file?: string;
+    /** the stack the config is evaluated as: it must build the environment it is named after */
+    readonly stack?: string;
+    /** config keys in other namespaces than ai-dualstack (`proxmoxve:endpoint`), namespace included */
+    readonly otherKeys?: readonly string[];
 }
+
+export type ValidateOptions = ConfigContext;
 
 /**
  * Validates raw config values (key without namespace -> string as Pulumi passes it).
@@ -93,19 +117,21 @@ export interface ValidateOptions {
  * call it without a Pulumi runtime. `secretKeys` is undefined when the caller cannot tell
  * which keys were stored as secrets.
  */
-export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined, options: ValidateOptions = {}): ValidatedConfig {
-    const problems: string[] = [];
+export function validateRawConfig(raw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string> | undefined, options: ConfigContext = {}): ValidatedConfig {
+    const problems: string[] = [...namespaceProblems(options.otherKeys ?? [])];
     const values: Record<string, unknown> = {};
     const isHost = raw.environment === "host";
     const shape = isHost ? hostStackSchema.shape : stackConfigSchema.shape;
-    const known = new Set<string>([...Object.keys(shape), ...Object.values(SECRET_KEYS)]);
+    // The host stack generates the tune keys; it never reads one.
+    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || k !== SECRET_KEYS.vmTuneKey);
+    const known = new Set<string>([...Object.keys(shape), ...secretNames]);
 
     for (const [key, text] of Object.entries(raw)) {
         if (!known.has(key)) {
-            problems.push(`${NAMESPACE}:${key}: unknown config key (known: ${[...known].sort().join(", ")})`);
+            problems.push(`${NAMESPACE}:${escapeNonAscii(key)}: unknown config key (known: ${[...known].sort().join(", ")})`);
             continue;
         }
-        if (Object.values<string>(SECRET_KEYS).includes(key)) {
+        if (secretNames.includes(key)) {
             continue;
         }
         values[key] = parseValue(text);
@@ -113,11 +139,13 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
 
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
     const auth = authOf(values.proxmox);
-    for (const key of Object.values(SECRET_KEYS)) {
+    for (const key of secretNames) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
-            if (requiredSecretKeys(auth).includes(key)) {
-                problems.push(`${where}: is required${key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`}; set it with: pulumi config set --secret ${key} <value>`);
+            if ((requiredSecretKeys(auth, isHost ? "host" : "environment") as string[]).includes(key)) {
+                const env = values.environment === "private" || values.environment === "public" ? values.environment : "<environment>";
+                const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)` : key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`;
+                problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
         } else if (secretKeys !== undefined && !secretKeys.has(key)) {
             problems.push(`${where}: must be stored as a secret; set it again with: pulumi config set --secret ${key} <value>`);
@@ -129,8 +157,12 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
         problems.push(`${NAMESPACE}:${SECRET_KEYS.proxmoxApiToken}: expected the form user@realm!tokenid=<uuid> (value not shown)`);
     }
 
-    const result = isHost ? validateHostValues(values, options) : validateEnvironmentValues(values, options.dir);
+    const result = isHost ? validateHostValues(values, options) : validateEnvironmentValues(values, options);
     problems.push(...result.problems);
+    const environment = isHost ? "host" : result.config?.kind === "environment" ? result.config.stack.environment : undefined;
+    if (environment !== undefined && options.stack !== undefined) {
+        problems.push(...stackNameProblems(options.stack, environment));
+    }
     if (problems.length > 0 || result.config === undefined) {
         throw new ConfigError(sortProblems(problems));
     }
@@ -145,7 +177,7 @@ interface Checked<T> {
 /** zod issues as `ai-dualstack:<path>: <message>` lines. */
 function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
     return issues.flatMap((issue) => issue.code === "unrecognized_keys"
-        ? issue.keys.map((key) => `${NAMESPACE}:${formatPath([...issue.path, key])}: unknown key`)
+        ? issue.keys.map((key) => `${NAMESPACE}:${escapeNonAscii(formatPath([...issue.path, key]))}: unknown key`)
         : [`${NAMESPACE}:${formatPath(issue.path)}: ${issue.message}`]);
 }
 
@@ -159,10 +191,10 @@ const inFile = (file: string, lines: readonly string[]) => lines.map((l) => `${f
  * read from the host stack's file it names. Lines name keys of this file; a problem in the
  * host file is prefixed with that file's name.
  */
-function validateEnvironmentValues(values: Record<string, unknown>, dir: string | undefined): Checked<EnvironmentStackConfig> {
+function validateEnvironmentValues(values: Record<string, unknown>, options: ConfigContext): Checked<EnvironmentStackConfig> {
     const parsed = stackConfigSchema.safeParse(values);
     const hostFile = typeof values.hostStack === "string" ? values.hostStack : DEFAULT_HOST_STACK_FILE;
-    const host = readHostStack(hostFile, dir);
+    const host = readHostStack(hostFile, options.dir);
     if (!parsed.success) {
         return { problems: [...issueLines(parsed.error.issues), ...host.problems] };
     }
@@ -171,7 +203,14 @@ function validateEnvironmentValues(values: Record<string, unknown>, dir: string 
     }
     const box = boxFacts(host.config);
     const problems = ruleLines(environmentRules(parsed.data, box));
-    return problems.length > 0 ? { problems } : { problems, config: { kind: "environment", stack: withDefaults(parsed.data, box) } };
+    if (problems.length > 0) {
+        return { problems };
+    }
+    const stack = withDefaults(parsed.data, box);
+    // Where this file's values meet the host file's (VLAN interface names, storage ids).
+    const file = options.file ?? `Pulumi.${parsed.data.environment}.yaml`;
+    const meet = boxFactProblems({ file: hostFile, config: host.config }, { file, config: stack });
+    return meet.length > 0 ? { problems: meet } : { problems, config: { kind: "environment", stack } };
 }
 
 /** The box facts an environment reads from the host file. */
@@ -187,8 +226,11 @@ export function readHostStack(file: string, dir?: string): Checked<HostStackPars
     const where = `ai-dualstack:hostStack: ${file}`;
     let section: Record<string, unknown>;
     try {
-        section = readConfigSection(resolveStackFile(file, dir));
-    } catch {
+        section = readConfigSection(resolveStackFile(file, dir), file);
+    } catch (err) {
+        if (err instanceof StackFileError && !err.unreadable) {
+            return { problems: [...err.problems] };
+        }
         return { problems: [`${where} cannot be read: write the host stack's settings file first (see the README, "Order of operations")`] };
     }
     const values = plainValues(section);
@@ -217,8 +259,11 @@ export function readEnvironmentStack(file: string, box: BoxFacts, dir?: string, 
 function checkEnvironmentFile(file: string, box: BoxFacts, dir: string | undefined, expected: EnvironmentName | undefined): Checked<StackConfig> {
     let section: Record<string, unknown>;
     try {
-        section = readConfigSection(resolveStackFile(file, dir));
-    } catch {
+        section = readConfigSection(resolveStackFile(file, dir), file);
+    } catch (err) {
+        if (err instanceof StackFileError && !err.unreadable) {
+            return { problems: [...err.problems] };
+        }
         return { problems: [`${file}: cannot be read; the host stack reads each environment's stack file (host file key environments)`] };
     }
     const values = plainValues(section);
@@ -261,29 +306,81 @@ function validateHostValues(values: Record<string, unknown>, options: ValidateOp
     return cross.length > 0 ? { problems: cross } : { problems: [], config: { kind: "host", file: hostFile, box: parsed.data, environments } };
 }
 
+/**
+ * Keys outside this project's namespace do nothing here (every provider is configured
+ * explicitly from ai-dualstack: keys), so each one is reported rather than silently ignored.
+ * `pulumi:` keys are the engine's own and pass.
+ */
+export function namespaceProblems(keys: readonly string[]): string[] {
+    return keys.filter((k) => !k.startsWith("pulumi:")).map((full) => {
+        const cut = full.indexOf(":");
+        const namespace = cut < 0 ? full : full.slice(0, cut);
+        const rest = cut < 0 ? "" : full.slice(cut + 1);
+        if (looksLike(namespace, NAMESPACE)) {
+            return `${escapeNonAscii(full)}: namespace ${quote(namespace)} is not ${quote(NAMESPACE)}; did you mean ${NAMESPACE}:${escapeNonAscii(rest)}?`;
+        }
+        return `${escapeNonAscii(full)}: not read by this program: its settings are ai-dualstack:<key> entries (every provider is configured from them explicitly)`;
+    });
+}
+
+/** A near miss of the project's namespace: a typo, other case, or a look-alike character. */
+function looksLike(a: string, b: string): boolean {
+    return a !== b && editDistance(a.toLowerCase(), b) <= 2;
+}
+
+function editDistance(a: string, b: string): number {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        let diagonal = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const above = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+            diagonal = above;
+        }
+    }
+    return row[b.length];
+}
+
+/**
+ * A stack builds the environment it is named after (`private`, or `private-<suffix>` for a
+ * second copy): evaluating the public file as the private stack would mix their state.
+ * The host stack (`environment: host`) is the stack `host` (or `host-<suffix>`).
+ */
+export function stackNameProblems(stack: string, environment: string): string[] {
+    if (stack === environment || stack.startsWith(`${environment}-`)) {
+        return [];
+    }
+    return [`${NAMESPACE}:environment: is ${quote(environment)}, but this is the stack ${quote(stack)}; a stack builds the environment it is named after (Pulumi.${environment}.yaml is the ${environment} stack's file)`];
+}
+
 /** The plan tool stands in for secrets with values starting with this. */
 export const PLACEHOLDER_PREFIX = "plan-placeholder:";
 
 /** Loads and validates this stack's config from the running Pulumi program. */
 export function loadConfig(): LoadedConfig {
     const raw: Record<string, string> = {};
+    const otherKeys: string[] = [];
     const prefix = `${NAMESPACE}:`;
     for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
         if (fullKey.startsWith(prefix)) {
             raw[fullKey.slice(prefix.length)] = value;
+        } else {
+            otherKeys.push(fullKey);
         }
     }
-    const validated = validateRawConfig(raw, secretConfigKeys(prefix), { file: `Pulumi.${pulumi.getStack()}.yaml` });
+    const stack = pulumi.getStack();
+    const validated = validateRawConfig(raw, secretConfigKeys(prefix), { file: `Pulumi.${stack}.yaml`, stack, otherKeys });
     const config = new pulumi.Config(NAMESPACE);
     const proxmox = validated.kind === "host" ? validated.box.proxmox : validated.stack.proxmox;
     const credential = proxmox.auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword;
-    return {
-        ...validated,
-        secrets: {
-            proxmoxCredential: config.requireSecret(credential),
-            sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
-        },
+    const secrets: HostSecrets = {
+        proxmoxCredential: config.requireSecret(credential),
+        sshPrivateKey: config.requireSecret(SECRET_KEYS.sshPrivateKey),
     };
+    return validated.kind === "host"
+        ? { ...validated, secrets }
+        : { ...validated, secrets: { ...secrets, vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey) } };
 }
 
 /**

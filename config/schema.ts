@@ -10,21 +10,23 @@
  * fits the host) live in `crossFieldRules` below.
  */
 import { z } from "zod";
+import { got, MISSING } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
+import { AI_SERVICE_PORT_NAMES, AI_SERVICE_PORTS } from "./ports";
 
-export const got = (input: unknown): string => `got ${JSON.stringify(input)}`;
+export { got };
 
 export const pattern = (re: RegExp, expected: string) =>
-    z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${expected}, ${got(iss.input)}`) })
+    z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
         .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
 
 export const int = (min: number, max: number, what = "a whole number") =>
-    z.number({ error: (iss) => (iss.input === undefined ? "is required" : `expected ${what}, ${got(iss.input)}`) })
+    z.number({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${what}, ${got(iss.input)}`) })
         .int({ error: (iss) => `expected ${what}, ${got(iss.input)}` })
         .min(min, { error: (iss) => `must be at least ${min}, ${got(iss.input)}` })
         .max(max, { error: (iss) => `must be at most ${max}, ${got(iss.input)}` });
 
-export const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? "is required" : `expected an IPv4 address, ${got(iss.input)}`) })
+export const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an IPv4 address, ${got(iss.input)}`) })
     .refine(isIpv4, { error: (iss) => `expected an IPv4 address like 10.10.0.10, ${got(iss.input)}` });
 
 /** Proxmox node names are host names. */
@@ -40,6 +42,19 @@ export const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
 /** `10-15` or `0,2,4-7`: the cpuset syntax Proxmox takes for `affinity`. */
 const cpuSet = pattern(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU set like 0-7 or 0,2,4-7");
 const sshPublicKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line");
+/** A node's SSH host key as `ssh-keyscan` prints it, without the host name: `ssh-ed25519 AAAA...`. */
+const sshHostKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/,
+    "the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console)");
+
+/**
+ * A container mount point: absolute, and free of the `.`/`..` segments pve-container refuses
+ * at apply time (`verify_lxc_mp_string` in src/PVE/LXC/Config.pm: "contains illegal character
+ * sequences" for `/./`, `/../`, a trailing `/.` or `/..`).
+ */
+const mountPath = pattern(/^\/[a-zA-Z0-9_./-]*$/, "an absolute path like /var/lib/postgresql")
+    .refine((p) => !p.split("/").some((seg) => seg === "." || seg === ".."), {
+        error: (iss) => `must not contain . or .. segments (Proxmox refuses them for mount points), ${got(iss.input)}`,
+    });
 
 export const ENVIRONMENTS = ["private", "public"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -53,15 +68,19 @@ export const proxmoxSchema = z.strictObject({
     /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
     endpoint: pattern(/^https:\/\/[^\s/]+(:\d+)?\/?$/, "the API endpoint like https://192.168.1.10:8006/"),
     /**
-     * token: the secret proxmoxApiToken. password: `username` with the secret proxmoxPassword;
-     * Proxmox only lets root@pam with a password set hugepages and CPU affinity.
+     * token: the secret proxmoxApiToken, the environment's own scoped token from the host
+     * stack. password: `username` with the secret proxmoxPassword. Either way, hugepages,
+     * CPU affinity and the AI VM's boot order go through the tune key (secret vmTuneKey).
      */
-    auth: z.enum(AUTH_MODES, { error: (iss) => `expected token or password, ${got(iss.input)}` }).default("token"),
+    auth: z.enum(AUTH_MODES, { error: (iss) => iss.input === undefined ? MISSING : `expected token or password, ${got(iss.input)}` }).default("token"),
     /** API user for password auth */
     username: pattern(/^[^\s@!]+@[a-z0-9-]+$/, "a Proxmox user like root@pam").default("root@pam"),
-    /** skip TLS verification (self-signed PVE certificate) */
+    /**
+     * skip TLS verification. Leave it false and trust the cluster's own CA instead
+     * (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE); refused together with password auth.
+     */
     insecure: z.boolean().default(false),
-    /** SSH user for host preparation and snippet uploads (root, or a sudoer) */
+    /** SSH user for host preparation (root, or a sudoer) */
     sshUser: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name").default("root"),
     sshPort: int(1, 65535, "a TCP port").default(22),
 });
@@ -71,7 +90,9 @@ export const hostSchema = z.strictObject({
     name: nodeName,
     /** address the SSH host-preparation commands connect to */
     address: ipv4,
-    cpuVendor: z.enum(["intel", "amd"], { error: (iss) => `expected intel or amd, ${got(iss.input)}` }),
+    /** the node's SSH host key: every remote command to the node refuses any other key */
+    sshHostKey,
+    cpuVendor: z.enum(["intel", "amd"], { error: (iss) => iss.input === undefined ? MISSING : `expected intel or amd, ${got(iss.input)}` }),
     /** physical RAM of the node */
     memoryGiB: int(8, 4096).default(128),
     /** CPU threads of the node */
@@ -100,8 +121,6 @@ const storageSchema = z.strictObject({
     devices: z.array(pattern(/^\/dev\/disk\/by-id\/[^\s/]+$/, "a stable /dev/disk/by-id/ path")),
     ashift: int(9, 16).default(12),
     compression: z.enum(["lz4", "zstd", "on", "off"]).default("lz4"),
-    /** directory storage with the `snippets` content type for cloud-init user-data */
-    snippetDatastore: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
 });
 
 const gpuNodeSchema = z.strictObject({
@@ -171,7 +190,7 @@ const aiVmSchema = z.strictObject({
 
 const containerSchema = z.strictObject({
     name: guestName,
-    role: z.enum(CONTAINER_ROLES, { error: (iss) => `expected one of ${CONTAINER_ROLES.join(", ")}, ${got(iss.input)}` }),
+    role: z.enum(CONTAINER_ROLES, { error: (iss) => iss.input === undefined ? MISSING : `expected one of ${CONTAINER_ROLES.join(", ")}, ${got(iss.input)}` }),
     vmid: int(100, 999_999_999, "a VMID"),
     node: nodeName.optional(),
     ip: ipv4,
@@ -180,7 +199,7 @@ const containerSchema = z.strictObject({
     rootDiskGiB: int(2, 65536),
     dataDiskGiB: int(1, 65536),
     /** where the data volume is mounted inside the container */
-    dataMountPath: pattern(/^\/[a-zA-Z0-9_./-]+$/, "an absolute path"),
+    dataMountPath: mountPath,
     /** nesting is only for containers that run containers themselves (CI runners) */
     nesting: z.boolean().default(false),
     startupOrder: int(1, 1000),
@@ -191,6 +210,8 @@ const modelSchema = z.strictObject({
     name: pattern(/^[a-z0-9][a-z0-9._-]*:[a-z0-9][a-z0-9._-]*$/, "an Ollama model with an explicit tag like qwen2.5:32b"),
     /** download size, which is about what the weights take in VRAM */
     sizeGiB: z.number().positive(),
+    /** let Ollama run part of the model on the CPU when it does not fit gpu.vramGiB (slow) */
+    allowCpuOffload: z.boolean().default(false),
 });
 
 export const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
@@ -199,6 +220,10 @@ export const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIp
 
 /** A container image with an explicit tag (or digest), never `latest`. */
 const pinnedImage = pattern(/^[a-z0-9][a-z0-9._/-]*(:(?!latest$)[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$/, "an image with a pinned tag like ollama/ollama:0.9.6 (not latest)");
+
+const envVarName = pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
+const urlPath = pattern(/^\/[A-Za-z0-9._~\/?=&%-]*$/, "a URL path like /health");
+const hostPort = int(1, 65535, "a TCP port");
 
 const workloadsSchema = z.strictObject({
     /** the Ollama runtime image */
@@ -210,6 +235,88 @@ const workloadsSchema = z.strictObject({
     kvCacheType: z.enum(["f16", "q8_0", "q4_0"]).default("q8_0"),
     /** how long a model stays loaded after its last request */
     keepAlive: pattern(/^\d+[smh]$/, "a duration like 30m").default("30m"),
+    /** OLLAMA_FLASH_ATTENTION: less VRAM for long contexts; quantised KV caches need it */
+    flashAttention: z.boolean().default(true),
+    /** OLLAMA_NUM_PARALLEL: requests one loaded model serves at once (each adds KV cache) */
+    numParallel: int(1, 64).default(1),
+    /** OLLAMA_MAX_LOADED_MODELS: models kept in VRAM at once */
+    maxLoadedModels: int(1, 16).default(1),
+    /** OLLAMA_CONTEXT_LENGTH: default context window (tokens); unset lets Ollama choose by VRAM */
+    contextLength: int(512, 1_048_576).optional(),
+    /**
+     * the private key file the Docker provider's ssh uses on the machine running Pulumi
+     * (matching one of aiVm.sshPublicKeys); unset: the ssh agent or ~/.ssh defaults
+     */
+    sshIdentityFile: pattern(/^[~\/][^\s]*$/, "a path like ~/.ssh/id_ed25519").optional(),
+});
+
+const appEnv = z.record(envVarName, z.string()).default({});
+
+/** The app catalogue: each entry picks a preset; presets wire themselves to their environment's Ollama and vector store. */
+const appSchema = z.discriminatedUnion("preset", [
+    z.strictObject({
+        /** private: Open WebUI as the personal assistant */
+        preset: z.literal("assistant"),
+        port: hostPort.default(3000),
+        /** chat model (default: the first of ai-dualstack:models) */
+        model: z.string().optional(),
+    }),
+    z.strictObject({
+        /** private: PrivateGPT on Ollama and Qdrant */
+        preset: z.literal("privategpt"),
+        port: hostPort.default(8001),
+        model: z.string().optional(),
+        /** embedding model; must be one of ai-dualstack:models */
+        embeddingModel: z.string(),
+    }),
+    z.strictObject({
+        /** private: document analysis (Apache Tika text extraction) */
+        preset: z.literal("document-analysis"),
+        port: hostPort.default(9998),
+    }),
+    z.strictObject({
+        /** public: the agentic chatbot, your image */
+        preset: z.literal("agentic-chatbot"),
+        image: pinnedImage,
+        port: hostPort,
+        /** port the app listens on inside its container */
+        containerPort: hostPort.optional(),
+        healthPath: urlPath.default("/"),
+        env: appEnv,
+        model: z.string().optional(),
+    }),
+    z.strictObject({
+        /** public: the multi-tenant platform (Open WebUI with accounts) */
+        preset: z.literal("multi-tenant"),
+        port: hostPort.default(3000),
+        /** let visitors create accounts; off: the admin invites users */
+        allowSignup: z.boolean().default(false),
+        /** the first admin account's e-mail (its password comes from @pulumi/random) */
+        adminEmail: pattern(/^[^\s@]+@[^\s@]+$/, "an e-mail address"),
+        model: z.string().optional(),
+    }),
+    z.strictObject({
+        /** public: a proof-of-concept app */
+        preset: z.literal("poc"),
+        /** container name, a DNS label */
+        name: guestName,
+        image: pinnedImage,
+        port: hostPort,
+        containerPort: hostPort.optional(),
+        healthPath: urlPath.default("/"),
+        env: appEnv,
+    }),
+], { error: (iss) => `expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, ${got(iss.input !== null && typeof iss.input === "object" && "preset" in iss.input ? iss.input.preset : iss.input)}` });
+
+export const APP_PRESETS = {
+    private: ["assistant", "privategpt", "document-analysis"],
+    public: ["agentic-chatbot", "multi-tenant", "poc"],
+} as const;
+
+const workbenchSchema = z.strictObject({
+    /** build and run the JupyterLab RAG workbench (default: on in private, off in public) */
+    enabled: z.boolean().optional(),
+    port: hostPort.default(8888),
 });
 
 /** The host stack's settings file an environment reads its box-level facts from (nodes, images). */
@@ -222,7 +329,7 @@ export const DEFAULT_HOST_STACK_FILE = "Pulumi.host.yaml";
  */
 export const stackConfigSchema = z.strictObject({
     /** which of the two worlds this stack builds */
-    environment: z.enum(ENVIRONMENTS, { error: (iss) => `expected private or public, ${got(iss.input)}` }),
+    environment: z.enum(ENVIRONMENTS, { error: (iss) => iss.input === undefined ? MISSING : `expected private or public, ${got(iss.input)}` }),
     proxmox: proxmoxSchema,
     /** the host stack's settings file (nodes, images, firewall), relative to the project */
     hostStack: z.string().min(1).default(DEFAULT_HOST_STACK_FILE),
@@ -234,6 +341,8 @@ export const stackConfigSchema = z.strictObject({
     containers: z.array(containerSchema).default([]),
     models: z.array(modelSchema).min(1, { error: "needs at least one model for Ollama to serve" }),
     workloads: workloadsSchema,
+    apps: z.array(appSchema).default([]),
+    workbench: workbenchSchema.prefault({}),
 });
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
@@ -255,7 +364,8 @@ export interface BoxFacts {
 }
 
 /** Validated environment config with every optional node filled in, plus the box facts it reads. */
-export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network"> & BoxFacts & {
+export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network" | "workbench"> & BoxFacts & {
+    readonly workbench: Parsed["workbench"] & { readonly enabled: boolean };
     readonly network: Parsed["network"] & { readonly dns: string[] };
     readonly storage: Parsed["storage"] & { readonly node: string };
     readonly gpu: Parsed["gpu"] & { readonly node: string };
@@ -265,6 +375,9 @@ export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers"
 export type GpuConfig = StackConfig["gpu"];
 export type AiVmConfig = StackConfig["aiVm"];
 export type ContainerConfig = StackConfig["containers"][number];
+export type ModelConfig = StackConfig["models"][number];
+export type WorkloadsConfig = StackConfig["workloads"];
+export type AppConfig = StackConfig["apps"][number];
 
 type Path = (string | number)[];
 
@@ -380,17 +493,18 @@ export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): Confi
         problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
     }
 
-    // Proxmox refuses hugepages and CPU affinity to anyone but root@pam logged in with a password.
-    if (c.proxmox.auth === "token") {
-        if (c.aiVm.hugepages !== "none") {
-            problem(["aiVm", "hugepages"], `Proxmox only lets root@pam with a password set hugepages (API tokens are refused): set ai-dualstack:proxmox.auth to password (and the secret proxmoxPassword), or hugepages to none`);
-        }
-        if (c.aiVm.cpuAffinity !== undefined) {
-            problem(["aiVm", "cpuAffinity"], `Proxmox only lets root@pam with a password set CPU affinity (API tokens are refused): set ai-dualstack:proxmox.auth to password, or remove cpuAffinity`);
-        }
-    } else if (c.proxmox.username !== "root@pam" && (c.aiVm.hugepages !== "none" || c.aiVm.cpuAffinity !== undefined)) {
-        problem(["proxmox", "username"], `hugepages and CPU affinity need root@pam, got ${c.proxmox.username}`);
+    problems.push(...proxmoxRules(c.proxmox));
+
+    // The driver must be able to drive the card.
+    const driverProblem = nvidiaDriverProblem(c.gpu, c.aiVm.nvidiaDriver);
+    if (driverProblem !== undefined) {
+        problem(["aiVm", "nvidiaDriver"], driverProblem);
     }
+
+    // The VLAN interface name and the ZFS storage id against the box's other storages meet
+    // the host file: they are checked there (crossEnvironment.ts, boxFactProblems).
+
+    aiLayerRules(c, problem);
 
     // Capacity per node: what this environment's guests ask for must fit the node (both
     // environments together are checked by the host stack, see crossEnvironment.ts).
@@ -423,6 +537,14 @@ export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): Confi
     return problems;
 }
 
+/** The API login's own rule, for every stack file (environments and the host). */
+export function proxmoxRules(proxmox: z.output<typeof proxmoxSchema>): ConfigProblem[] {
+    // A password crosses the wire on every login: never to a server whose certificate is not checked.
+    return proxmox.auth === "password" && proxmox.insecure
+        ? [{ path: ["proxmox", "insecure"], message: `must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token` }]
+        : [];
+}
+
 /** `0-3,8` -> [0, 1, 2, 3, 8]: the CPUs of a Proxmox cpuset. */
 export function cpuList(set: string): number[] {
     return set.split(",").flatMap((part) => {
@@ -430,6 +552,77 @@ export function cpuList(set: string): number[] {
         return hi === undefined ? [lo] : Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i);
     });
 }
+
+/**
+ * Blackwell GeForce cards (RTX 50 series; device 10de:2b85 is the RTX 5090) are driven only by
+ * NVIDIA's open kernel modules, from the 570 series on: the proprietary flavour does not
+ * probe them (NVIDIA open-gpu-kernel-modules README, "Compatible GPUs"; issue #853).
+ */
+const BLACKWELL_DEVICE_IDS = new Set(["2b85", "2b87", "2c02", "2c05", "2d04", "2d05", "2f04"]);
+const BLACKWELL_MODEL = /\bRTX\s*50[5-9]0\b/i;
+
+export function nvidiaDriverProblem(gpu: { model: string; deviceId: string }, driver: string): string | undefined {
+    const blackwell = BLACKWELL_DEVICE_IDS.has(gpu.deviceId) || BLACKWELL_MODEL.test(gpu.model);
+    const match = /^nvidia-driver-(\d{3})(-server)?(-open)?$/.exec(driver);
+    if (!blackwell || match === null) {
+        return undefined;
+    }
+    const series = Number(match[1]);
+    if (match[3] === undefined || series < 570) {
+        return `${driver} cannot drive the ${gpu.model} (10de:${gpu.deviceId}): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open`;
+    }
+    return undefined;
+}
+
+/** Models, the vector store, apps and workbench ports: what the AI layer asks of the environment. */
+function aiLayerRules(c: Parsed, problem: (path: Path, message: string) => void): void {
+    // A model that does not fit the GPU would run mostly on the CPU: say so unless the user chose it.
+    c.models.forEach((m, i) => {
+        if (m.sizeGiB > c.gpu.vramGiB && !m.allowCpuOffload) {
+            problem(["models", i, "sizeGiB"], `${m.name} needs about ${m.sizeGiB} GiB, more than the ${c.gpu.model}'s ${c.gpu.vramGiB} GiB (gpu.vramGiB): pick a smaller model or quantisation, or set allowCpuOffload: true on it`);
+        }
+    });
+    unique(c.models.map((m, i) => ({ value: m.name, path: ["models", i, "name"] })), "model", problem);
+    const expectedStore = c.environment === "private" ? "qdrant" : "chroma";
+    if (c.workloads.vectorStore !== expectedStore) {
+        problem(["workloads", "vectorStore"], `the ${c.environment} environment uses ${expectedStore}, got ${c.workloads.vectorStore}`);
+    }
+    const modelNames = new Set(c.models.map((m) => m.name));
+    const allowed: readonly string[] = APP_PRESETS[c.environment];
+    c.apps.forEach((app, i) => {
+        if (!allowed.includes(app.preset)) {
+            problem(["apps", i, "preset"], `${app.preset} is not an app of the ${c.environment} environment (it has ${allowed.join(", ")})`);
+        }
+        for (const key of ["model", "embeddingModel"] as const) {
+            const value = key in app ? (app as Record<string, unknown>)[key] : undefined;
+            if (typeof value === "string" && !modelNames.has(value)) {
+                problem(["apps", i, key], `${value} is not in ai-dualstack:models (${[...modelNames].join(", ")})`);
+            }
+        }
+    });
+    const seenPresets = new Set<string>();
+    c.apps.forEach((app, i) => {
+        if (app.preset !== "poc" && seenPresets.has(app.preset)) {
+            problem(["apps", i, "preset"], `${app.preset} is listed twice; each preset runs once per environment (use poc for more apps)`);
+        }
+        seenPresets.add(app.preset);
+    });
+    unique(c.apps.flatMap((a, i) => a.preset === "poc" ? [{ value: a.name, path: ["apps", i, "name"] as Path }] : []), "app name", problem);
+    // Host ports on the AI VM: apps and the workbench must not collide with each other or the fixed services.
+    const reserved = new Map<number, string>(Object.entries(AI_SERVICE_PORTS).map(([key, port]) => [port, AI_SERVICE_PORT_NAMES[key as keyof typeof AI_SERVICE_PORTS]]));
+    const ports = [
+        ...c.apps.map((a, i) => ({ value: String(a.port), path: ["apps", i, "port"] as Path })),
+        ...(c.workbench.enabled ?? c.environment === "private" ? [{ value: String(c.workbench.port), path: ["workbench", "port"] as Path }] : []),
+    ];
+    for (const p of ports) {
+        const what = reserved.get(Number(p.value));
+        if (what !== undefined) {
+            problem(p.path, `port ${p.value} is already used by ${what} on the AI VM`);
+        }
+    }
+    unique(ports, "port", problem);
+}
+
 export function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {
     const seen = new Map<string, Path>();
     for (const item of items) {
@@ -464,5 +657,6 @@ export function withDefaults(c: Parsed, box: BoxFacts): StackConfig {
         gpu: { ...c.gpu, node: c.gpu.node ?? first },
         aiVm: { ...c.aiVm, node: c.aiVm.node ?? first },
         containers: c.containers.map((ct) => ({ ...ct, node: ct.node ?? first })),
+        workbench: { ...c.workbench, enabled: c.workbench.enabled ?? c.environment === "private" },
     };
 }

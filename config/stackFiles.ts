@@ -5,7 +5,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
+import { parseDocument } from "yaml";
+import { describe } from "./messages";
 
 export const NAMESPACE = "ai-dualstack";
 
@@ -21,18 +22,59 @@ export function resolveStackFile(file: string, dir: string = PROJECT_DIR): strin
     return path.isAbsolute(file) ? file : path.join(dir, file);
 }
 
-export class StackFileError extends Error {}
+/** A stack file that cannot be read or parsed: one line per problem, each naming the file. */
+export class StackFileError extends Error {
+    constructor(public readonly problems: readonly string[], public readonly unreadable = false) {
+        super(problems.join("\n"));
+        this.name = "StackFileError";
+    }
+}
 
-/** The `config:` section of a stack settings file, as plain data. */
-export function readConfigSection(file: string): Record<string, unknown> {
+/** The file as a user would name it: relative to where they run the tool. */
+export function displayName(file: string): string {
+    const relative = path.relative(process.cwd(), file);
+    return relative === "" || relative.startsWith("..") ? file : relative;
+}
+
+/** The `config:` section of a stack settings file, as plain data; `name` is how messages name it. */
+export function readConfigSection(file: string, name: string = displayName(file)): Record<string, unknown> {
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");
     } catch {
-        throw new StackFileError(`cannot read stack config ${file}`);
+        throw new StackFileError([`${name}: cannot be read`], true);
     }
-    const doc: unknown = parse(text);
-    return isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+    return configSectionOf(text, name);
+}
+
+/**
+ * The `config:` mapping of a stack file's text. A YAML syntax error names the line and
+ * column; an empty file, a file that is not a mapping or one without `config:` says so once.
+ */
+export function configSectionOf(text: string, name: string): Record<string, unknown> {
+    const doc = parseDocument(text, { prettyErrors: true });
+    if (doc.errors.length > 0) {
+        throw new StackFileError(doc.errors.map((e) => {
+            const at = e.linePos?.[0];
+            const where = at === undefined ? name : `${name}:${at.line}:${at.col}`;
+            return `${where}: YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`;
+        }));
+    }
+    const top: unknown = doc.toJS();
+    const expectation = "expected a mapping with a config: section of ai-dualstack:<key> entries";
+    if (top === null || top === undefined) {
+        throw new StackFileError([`${name}: is empty; ${expectation}`]);
+    }
+    if (!isRecord(top)) {
+        throw new StackFileError([`${name}: ${expectation}, got ${describe(top)}`]);
+    }
+    if (!("config" in top)) {
+        throw new StackFileError([`${name}: has no config: section; ${expectation} (top-level keys here: ${Object.keys(top).join(", ") || "none"})`]);
+    }
+    if (!isRecord(top.config)) {
+        throw new StackFileError([`${name}: config: expected a mapping of ai-dualstack:<key> entries, got ${describe(top.config)}`]);
+    }
+    return top.config;
 }
 
 /**

@@ -29,8 +29,18 @@ describe("the private AI VM", () => {
     test("is tuned for passthrough: q35, OVMF without pre-enrolled keys, CPU host, NUMA, ballooning off", () => {
         expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", scsiHardware: "virtio-scsi-single" });
         expect(input(vm, "efiDisk.preEnrolledKeys")).toBe(false);
-        expect(input(vm, "cpu")).toMatchObject({ type: "host", cores: 8, numa: true, affinity: "0-7" });
-        expect(input(vm, "memory")).toEqual({ dedicated: 64 * 1024, floating: 0, hugepages: "1024", keepHugepages: true });
+        expect(input(vm, "cpu")).toEqual({ type: "host", sockets: 1, cores: 8, numa: true });
+        expect(input(vm, "memory")).toEqual({ dedicated: 64 * 1024, floating: 0 });
+    });
+
+    test("gets hugepages, pinning and its boot order through the tune key, pinned to the node's host key, after the VM exists", () => {
+        // The env token is refused these options (qemu-server: root@pam only; startup needs Sys.Modify on /).
+        expect(input(vm, "startup")).toBeUndefined();
+        const tune = byName(privateEnv.graph.resources, "private-ai-tune");
+        expect(tune.type).toBe(TYPES.command);
+        expect(tune.inputs.create).toBe("set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30");
+        // its connection (host key pinned) is checked in tests/access.test.ts: the plan shows it as [secret]
+        expect(tune.dependencies).toContain(vm.urn);
     });
 
     test("boots the host stack's cloud image from the private pool and attaches the holder's data disk, backed up through this VM", () => {
@@ -41,13 +51,15 @@ describe("the private AI VM", () => {
 
     test("has a static IP on the private bridge, the agent, onBoot and stopOnDestroy", () => {
         expect(input(vm, "initialization.ipConfigs")).toEqual([{ ipv4: { address: "10.10.10.10/24", gateway: "10.10.10.1" } }]);
-        expect(input(vm, "initialization.userDataFileId")).toBe("private-ai-user-data-id");
+        // Native cloud-init only: the user and keys, no user-data snippet.
+        expect(input(vm, "initialization.userDataFileId")).toBeUndefined();
+        expect(input(vm, "initialization.userAccount")).toEqual({ username: "ai", keys: [expect.stringMatching(/^ssh-ed25519 /)] });
         expect(input(vm, "networkDevices")).toEqual([{ bridge: "vmbr10", model: "virtio", firewall: true }]);
         expect(vm.inputs).toMatchObject({ onBoot: true, stopOnDestroy: true, agent: { enabled: true, trim: true } });
     });
 
     test("takes its ignoreChanges from the quirks catalogue and is deleted before it is replaced", () => {
-        expect(vm.options.ignoreChanges).toEqual(["disks[0].speed", "disks[1].speed", "hostpcis", "initialization.userAccount", "initialization.userDataFileId", "vga"]);
+        expect(vm.options.ignoreChanges).toEqual(["cpu.affinity", "disks[0].speed", "disks[1].speed", "hostpcis", "initialization.userAccount", "memory.hugepages", "memory.keepHugepages", "startup", "vga"]);
         expect(vm.options.deleteBeforeReplace).toBe(true);
         // The VM itself is rebuildable; its data is in the holder.
         expect(vm.options.protect).toBe(false);
@@ -56,7 +68,7 @@ describe("the private AI VM", () => {
     test("keeps its data on a protected holder VM that is never started", () => {
         const holder = byName(privateEnv.graph.resources, "private-ai-data");
         expect(holder.inputs).toMatchObject({ vmId: 150, started: false, onBoot: false, protection: true });
-        // Never backed up itself: vzdump would start it on the disk the AI VM writes.
+        // Never backed up from the stopped holder (a paused QEMU on a disk the AI VM writes).
         expect(input(holder, "disks")).toEqual([expect.objectContaining({ interface: "scsi0", datastoreId: "tank-private", size: 400, backup: false })]);
         expect(holder.options).toMatchObject({ protect: true, retainOnDelete: true });
         expect(vm.dependencies).toContain(holder.urn);
@@ -68,8 +80,8 @@ describe("the public AI VM", () => {
         const vm = byName(publicEnv.graph.resources, "public-ai-vm");
         expect(input(vm, "hostpcis")).toEqual([{ device: "hostpci0", mapping: "public-gpu", pcie: true, rombar: true }]);
         expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", vmId: 201 });
-        expect(input(vm, "cpu")).toMatchObject({ type: "host", affinity: "8-15" });
-        expect(input(vm, "memory")).toMatchObject({ dedicated: 24 * 1024, floating: 0, hugepages: "1024" });
+        expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
+        expect(byName(publicEnv.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30");
     });
 
     test("without hugepages or pinning it sets neither", async () => {
@@ -81,7 +93,7 @@ describe("the public AI VM", () => {
         const vm = byName(e.graph.resources, "public-ai-vm");
         expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
         expect(input(vm, "cpu.affinity")).toBeUndefined();
-
+        expect(byName(e.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages none --affinity none --startup order=2,up=30");
     });
 });
 
@@ -95,6 +107,8 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
             expect(input(ct, "mountPoints")).toEqual([expect.objectContaining({ volume: `tank-${env}`, backup: true })]);
             expect(input(ct, "networkInterfaces")).toEqual([{ name: "eth0", bridge: env === "private" ? "vmbr10" : "vmbr20", firewall: true }]);
             expect(ct.options).toMatchObject({ protect: true, retainOnDelete: true });
+            // force-new attributes that must never replace a protected container (quirks catalogue)
+            expect(ct.options.ignoreChanges).toEqual(expect.arrayContaining(["initialization.userAccount", "poolId"]));
             expect(input(ct, "operatingSystem.templateFileId")).toBe("local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst");
         }
     });
@@ -129,7 +143,7 @@ describe("parallelism and identity", () => {
     test("guests wait on nothing of the host stack in this graph: they name its objects and the preflight checks them", () => {
         const r = privateEnv.graph.resources;
         const vmDeps = [...transitiveDependencies(r, byName(r, "private-ai-vm").urn)].map((u) => u.split("::").pop()).sort();
-        expect(vmDeps).toEqual(["private-ai-data", "private-ai-user-data"]);
+        expect(vmDeps).toEqual(["private-ai-data"]);
         const dbDeps = [...transitiveDependencies(r, byName(r, "private-db-ct").urn)].map((u) => u.split("::").pop()).sort();
         expect(dbDeps).toEqual([]);
     });

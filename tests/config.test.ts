@@ -2,11 +2,11 @@
  * Bad config fails before any resource is registered, with one line per problem that
  * names the key path. Each case changes one thing in a real stack file.
  */
-import { ConfigError } from "../config/load";
-import { ConfigSection, evaluate, evaluateHost, key } from "./helpers";
+import { ConfigError, validateRawConfig } from "../config/load";
+import { ConfigSection, evaluate, evaluateHost, key, stackSection } from "./helpers";
 
 type Case = [title: string, stack: string, change: (c: ConfigSection) => void, expected: string];
-const addNode = (c: ConfigSection) => key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd" });
+const addNode = (c: ConfigSection) => key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
 
 const cases: Case[] = [
     ["PCI address in the wrong form", "private", (c) => { key(c, "gpu").pciAddress = "1:0"; },
@@ -37,14 +37,14 @@ const cases: Case[] = [
         "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (host stack hosts[].memoryGiB)"],
     ["pinning to CPUs the node lacks", "public", (c) => { key(c, "aiVm").cpuAffinity = "20-31"; },
         "ai-dualstack:aiVm.cpuAffinity: CPU 31 does not exist on node pve (CPUs 0-23)"],
-    ["hugepages with an API token", "private", (c) => { key(c, "proxmox").auth = "token"; c["ai-dualstack:proxmoxApiToken"] = { secure: "v1:x" }; key(c, "aiVm").cpuAffinity = undefined; },
-        "ai-dualstack:aiVm.hugepages: Proxmox only lets root@pam with a password set hugepages (API tokens are refused): set ai-dualstack:proxmox.auth to password (and the secret proxmoxPassword), or hugepages to none"],
+    ["TLS verification off with password auth", "private", (c) => { Object.assign(key(c, "proxmox"), { auth: "password", insecure: true }); c["ai-dualstack:proxmoxPassword"] = { secure: "v1:x" }; },
+        "ai-dualstack:proxmox.insecure: must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token"],
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, containers, environment, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmidRange, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, containers, environment, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["a box-level key left in an environment file", "public", (c) => { c["ai-dualstack:hosts"] = []; },
-        "ai-dualstack:hosts: unknown config key (known: aiVm, containers, environment, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmidRange, workloads)"],
+        "ai-dualstack:hosts: unknown config key (known: aiVm, apps, containers, environment, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
@@ -55,6 +55,20 @@ const cases: Case[] = [
         "ai-dualstack:aiVm.dataVmid: VMID 300 is outside this environment's range 200-299"],
     ["model without a tag", "private", (c) => { key<Record<string, unknown>[]>(c, "models")[0].name = "qwen2.5"; },
         `ai-dualstack:models[0].name: expected an Ollama model with an explicit tag like qwen2.5:32b, got "qwen2.5"`],
+    ["model too large for the GPU", "public", (c) => { key<Record<string, unknown>[]>(c, "models").push({ name: "qwen2.5:32b", sizeGiB: 20 }); },
+        "ai-dualstack:models[1].sizeGiB: qwen2.5:32b needs about 20 GiB, more than the RTX 3060's 12 GiB (gpu.vramGiB): pick a smaller model or quantisation, or set allowCpuOffload: true on it"],
+    ["unknown app preset", "private", (c) => { key<Record<string, unknown>[]>(c, "apps").push({ preset: "wordpress" }); },
+        `ai-dualstack:apps[3].preset: expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, got "wordpress"`],
+    ["app preset of the other environment", "public", (c) => { key<Record<string, unknown>[]>(c, "apps").push({ preset: "assistant", port: 3200 }); },
+        "ai-dualstack:apps[3].preset: assistant is not an app of the public environment (it has agentic-chatbot, multi-tenant, poc)"],
+    ["app model that Ollama does not serve", "private", (c) => { key<Record<string, unknown>[]>(c, "apps")[0].model = "llama3.1:8b"; },
+        "ai-dualstack:apps[0].model: llama3.1:8b is not in ai-dualstack:models (qwen2.5:32b, qwen2.5:7b, nomic-embed-text:v1.5)"],
+    ["app port taken by a fixed service", "public", (c) => { key<Record<string, unknown>[]>(c, "apps")[2].port = 11434; },
+        "ai-dualstack:apps[2].port: port 11434 is already used by Ollama on the AI VM"],
+    ["vector store of the other environment", "public", (c) => { key(c, "workloads").vectorStore = "qdrant"; },
+        "ai-dualstack:workloads.vectorStore: the public environment uses chroma, got qdrant"],
+    ["image tagged latest", "private", (c) => { key(c, "workloads").ollamaImage = "ollama/ollama:latest"; },
+        `ai-dualstack:workloads.ollamaImage: expected an image with a pinned tag like ollama/ollama:0.9.6 (not latest), got "ollama/ollama:latest"`],
     ["secret stored in plain text", "public", (c) => { c["ai-dualstack:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----"; },
         "ai-dualstack:sshPrivateKey: must be stored as a secret; set it again with: pulumi config set --secret sshPrivateKey <value>"],
 ];
@@ -67,8 +81,14 @@ const hostCases: [title: string, change: (c: ConfigSection) => void, expected: s
         "ai-dualstack:images.ubuntuCloud.checksum: is required: pin the image with the checksum from its SHA256SUMS"],
     ["no admin source", (c) => { key(c, "firewall").adminSources = []; },
         "ai-dualstack:firewall.adminSources: needs at least one admin source (your LAN, e.g. 192.168.1.0/24)"],
-    ["two nodes with one name", (c) => { key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve", address: "192.168.1.11", cpuVendor: "amd" }); },
+    ["two nodes with one name", (c) => { key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" }); },
         `ai-dualstack:hosts[1].name: duplicate node name "pve", already used at hosts[0].name`],
+    ["a node without its SSH host key", (c) => { delete key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey; },
+        "ai-dualstack:hosts[0].sshHostKey: is required"],
+    ["a host key with the host name ssh-keyscan prints in front", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey = "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"; },
+        `ai-dualstack:hosts[0].sshHostKey: expected the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console), got "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"`],
+    ["TLS verification off with the root password", (c) => { key(c, "proxmox").insecure = true; },
+        "ai-dualstack:proxmox.insecure: must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token"],
     ["an environment key in the host file", (c) => { c["ai-dualstack:aiVm"] = {}; },
         "ai-dualstack:aiVm: unknown config key (known: backup, environment, environments, firewall, hosts, images, memory, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey)"],
 ];
@@ -128,9 +148,6 @@ describe("bad config gives one clear line naming the key", () => {
 
     test("a malformed API token is reported without its value", async () => {
         const error = await evaluate("private", (c) => {
-            key(c, "proxmox").auth = "token";
-            key(c, "aiVm").hugepages = "none";
-            delete key(c, "aiVm").cpuAffinity;
             c["ai-dualstack:proxmoxApiToken"] = "root@pam:hunter2";
         }).then(() => undefined, (e: unknown) => e) as ConfigError;
         // A plain-text token is two problems: not a secret, and malformed.
@@ -141,9 +158,69 @@ describe("bad config gives one clear line naming the key", () => {
         expect(error.message).not.toContain("hunter2");
     });
 
+    test("an environment without its tune key is told where the key comes from", () => {
+        const raw = Object.fromEntries(Object.entries(stackSection("public")).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
+        const secrets = { proxmoxApiToken: "plan-placeholder:t", sshPrivateKey: "plan-placeholder:k" };
+        expect(() => validateRawConfig({ ...raw, ...secrets }, new Set(Object.keys(secrets)))).toThrow(
+            "ai-dualstack:vmTuneKey: is required (the host stack's output publicVmTuneKey); set it with: pulumi config set --secret vmTuneKey <value>");
+    });
+
+    test("a model larger than the GPU is accepted when it allows CPU offload", async () => {
+        await expect(evaluate("public", (c) => {
+            key<Record<string, unknown>[]>(c, "models").push({ name: "qwen2.5:32b", sizeGiB: 20, allowCpuOffload: true });
+        })).resolves.toBeDefined();
+    });
+
     test("the committed stacks are valid", async () => {
         await expect(evaluate("private")).resolves.toBeDefined();
         await expect(evaluate("public")).resolves.toBeDefined();
         await expect(evaluateHost()).resolves.toBeDefined();
+    });
+});
+
+describe("semantic checks a careful admin would expect", () => {
+    type Semantic = [title: string, stack: string, change: (c: ConfigSection) => void, expected: string];
+    const semantic: Semantic[] = [
+        ["a proprietary driver for the Blackwell card", "private", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-570"; },
+            "ai-dualstack:aiVm.nvidiaDriver: nvidia-driver-570 cannot drive the RTX 5090 (10de:2b85): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open"],
+        ["an open driver too old for Blackwell", "private", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-550-open"; },
+            "ai-dualstack:aiVm.nvidiaDriver: nvidia-driver-550-open cannot drive the RTX 5090 (10de:2b85): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open"],
+        ["a mount path with ..", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].dataMountPath = "/var/lib/../postgresql"; },
+            `ai-dualstack:containers[0].dataMountPath: must not contain . or .. segments (Proxmox refuses them for mount points), got "/var/lib/../postgresql"`],
+        ["a relative mount path", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].dataMountPath = "var/lib/postgresql"; },
+            `ai-dualstack:containers[0].dataMountPath: expected an absolute path like /var/lib/postgresql, got "var/lib/postgresql"`],
+    ];
+    test.each(semantic)("%s", async (_title, stack, change, expected) => {
+        const error = await evaluate(stack, change).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([expected]);
+    });
+
+    // Where an environment's values meet the host file's: both files and keys named.
+    const boxFacts: [title: string, change: (c: ConfigSection) => void, expected: string[]][] = [
+        ["a VLAN sub-interface name over 15 characters", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].uplink = "enp129s0f1np1"; }, [
+            "Pulumi.host.yaml ai-dualstack:hosts[0].uplink (enp129s0f1np1) with Pulumi.private.yaml ai-dualstack:network.vlanId (10): the VLAN interface enp129s0f1np1.10 would be 16 characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)",
+            "Pulumi.host.yaml ai-dualstack:hosts[0].uplink (enp129s0f1np1) with Pulumi.public.yaml ai-dualstack:network.vlanId (20): the VLAN interface enp129s0f1np1.20 would be 16 characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)",
+        ]],
+        ["the ZFS storage id reused for backups", (c) => { key(c, "backup").storage = "tank-public"; }, [
+            `Pulumi.public.yaml ai-dualstack:storage.pool: storage id "tank-public" is also Pulumi.host.yaml ai-dualstack:backup.storage; the ZFS pool needs a storage id of its own (it holds only guest disks)`,
+        ]],
+        ["the ZFS storage id reused for the images", (c) => { key(c, "images").datastore = "tank-private"; }, [
+            `Pulumi.private.yaml ai-dualstack:storage.pool: storage id "tank-private" is also Pulumi.host.yaml ai-dualstack:images.datastore; the ZFS pool needs a storage id of its own (it holds only guest disks)`,
+        ]],
+    ];
+    test.each(boxFacts)("%s: the host stack names both files", async (_title, change, expected) => {
+        const error = await evaluateHost(change).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual(expected);
+    });
+
+    test("an environment stack reports the same clash with its own host file", async () => {
+        const error = await evaluate("public", undefined, { host: (c) => { key(c, "backup").storage = "tank-public"; } }).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([
+            expect.stringMatching(/^Pulumi\.public\.yaml ai-dualstack:storage\.pool: storage id "tank-public" is also \S*Pulumi\.host\.yaml ai-dualstack:backup\.storage; the ZFS pool needs a storage id of its own \(it holds only guest disks\)$/),
+        ]);
+    });
+
+    test("an Ampere card takes the proprietary driver", async () => {
+        await expect(evaluate("public", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-550"; })).resolves.toBeDefined();
     });
 });

@@ -63,3 +63,19 @@ test("every quirk's sources are in the catalogue the README points to", async ()
     }
     expect(readme).toContain("components/quirks.ts");
 });
+
+test("every workload of both stacks is in the README's workload table", async () => {
+    const { evaluate } = await import("./helpers");
+    const table = readme.slice(readme.indexOf("### Workloads on the AI VM"), readme.indexOf("## Real use"));
+    const missing: string[] = [];
+    for (const stack of ["private", "public"]) {
+        const { graph, config } = await evaluate(stack);
+        const workloads = graph.outputs.workloads as { name: string; kind: string }[];
+        for (const w of workloads) {
+            const short = w.name.slice(`${config.environment}-`.length);
+            const row = w.kind === "poc" ? "(preset `poc`)" : `| \`${short}\``;
+            if (!table.includes(row)) missing.push(`${w.name} (${w.kind})`);
+        }
+    }
+    expect(missing).toEqual([]);
+});

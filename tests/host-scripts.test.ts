@@ -198,7 +198,7 @@ test("bad arguments are refused before anything is written", () => {
 describe("the plan of host preparation", () => {
     test("per node one run with sudo for a non-root SSH user; nodes that need nothing get none", async () => {
         const { host } = await evaluateHost((c) => {
-            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd" });
+            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
         });
         const plans = hostPreparation(host.box.hosts, host.environments.map((e) => e.config), true);
         expect(plans.map((p) => [p.node, p.args])).toEqual([["pve", ["iommu=intel", "vfio=0000:01:00", "vfio=0000:02:00", "hugepages-1G=88"]]]);

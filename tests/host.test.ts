@@ -75,7 +75,7 @@ describe("host preparation", () => {
 
     test("a second node with a card of its own gets its own run, with its vendor's IOMMU tokens", async () => {
         const e = await evaluateHost((c) => {
-            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", memoryGiB: 64 });
+            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", memoryGiB: 64, sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
         }, { private: (c) => { key(c, "gpu").otherNodes = [{ node: "pve2", pciAddress: "0000:41:00.0", iommuGroup: 30, subsystemId: "10de:2198" }]; } });
         const runs = ofType(e.graph.resources, TYPES.command).map((c) => [c.name, String(input(c, "create")).split("\n")[0]]);
         expect(runs).toEqual([
@@ -126,16 +126,16 @@ describe("the cluster firewall", () => {
     test("security groups for the service ports, their sources the cluster IP sets, names within Proxmox's 18 characters", () => {
         const groups = ofType(r(), TYPES.securityGroup);
         expect(groups.map((g) => input(g, "name")).sort()).toEqual([
-            "private-ai", "private-base", "private-cache", "private-database", "private-monitoring", "private-security",
-            "public-ai", "public-base", "public-cache", "public-database", "public-egress", "public-security",
+            "private-base", "private-cache", "private-database", "private-monitoring", "private-security",
+            "public-base", "public-cache", "public-database", "public-egress", "public-security",
         ]);
         groups.forEach((g) => expect(String(input(g, "name")).length).toBeLessThanOrEqual(18));
         expect(input(named("host-firewall-group-public-database"), "rules")).toEqual([
             { type: "in", action: "ACCEPT", proto: "tcp", dport: "5432", source: "+dc/public-subnet", comment: "PostgreSQL", enabled: true },
         ]);
+        // SSH only: nothing else listens on every guest (the AI VM's exporters are its workloads').
         expect(input(named("host-firewall-group-private-base"), "rules")).toEqual([
             expect.objectContaining({ dport: "22", source: "+dc/admin-sources" }),
-            expect.objectContaining({ dport: "9100", source: "+dc/private-subnet" }),
         ]);
     });
 
@@ -173,7 +173,7 @@ test("every Proxmox resource of the host stack uses its one explicit provider", 
 });
 
 describe("the environment stacks", () => {
-    const HOST_LEVEL = [TYPES.zfs, TYPES.pci, TYPES.bridge, TYPES.vlan, TYPES.clusterFirewall, TYPES.backupJob, TYPES.pool, TYPES.file, TYPES.nodeFirewall, TYPES.securityGroup, TYPES.command];
+    const HOST_LEVEL = [TYPES.zfs, TYPES.pci, TYPES.bridge, TYPES.vlan, TYPES.clusterFirewall, TYPES.backupJob, TYPES.pool, TYPES.poolMembership, TYPES.file, TYPES.nodeFirewall, TYPES.securityGroup];
 
     test.each(["private", "public"])("%s holds no host-level resource and uses the host objects by name", async (env) => {
         const { graph } = await evaluate(env);
@@ -181,9 +181,14 @@ describe("the environment stacks", () => {
         const vm = byName(graph.resources, `${env}-ai-vm`);
         expect(input(vm, "disks.0.importFrom")).toBe("local:import/ubuntu-24.04-server-cloudimg-amd64.qcow2");
         expect(input(vm, "hostpcis.0.mapping")).toBe(`${env}-gpu`);
-        const memberships = ofType(graph.resources, TYPES.poolMembership);
-        expect(memberships.every((m) => input(m, "poolId") === `ai-dualstack-${env}`)).toBe(true);
-        expect(memberships.length).toBe(ofType(graph.resources, TYPES.vm).length + ofType(graph.resources, TYPES.container).length);
+        // Guests join the host stack's pool when they are created (its ACL is the env token's reach).
+        for (const guest of [...ofType(graph.resources, TYPES.vm), ...ofType(graph.resources, TYPES.container)]) {
+            expect({ guest: guest.name, pool: input(guest, "poolId") }).toEqual({ guest: guest.name, pool: `ai-dualstack-${env}` });
+        }
+        // Its remote commands are the tune request and the guest's provisioning, never host preparation.
+        for (const cmd of ofType(graph.resources, TYPES.command)) {
+            expect({ cmd: cmd.name, hostPrep: String(input(cmd, "create")).includes("host-prep") }).toEqual({ cmd: cmd.name, hostPrep: false });
+        }
     });
 
     test.each(["private", "public"])("%s: every VM with ipfilter has its ipfilter-net0 IP set holding its IPv4 address", async (env) => {
@@ -210,6 +215,22 @@ describe("the environment stacks", () => {
             const rules = input(byName(graph.resources, `${env}-db-firewall-rules`), "rules") as Record<string, unknown>[];
             expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", "public-egress"] : ["private-base", "private-database"]);
         }
+    });
+
+    test.each(["private", "public"])("%s builds every Proxmox resource with its explicit provider, logged in with its scoped token over verified TLS", async (env) => {
+        const { resources } = (await evaluate(env)).graph;
+        const provider = ofType(resources, TYPES.provider);
+        expect(provider).toHaveLength(1);
+        expect(provider[0].inputs).toMatchObject({ endpoint: "https://192.168.1.10:8006/", apiToken: "[secret]", insecure: "false", ssh: "[secret]" });
+        const proxmox = resources.filter((x) => x.custom && x.type.startsWith("proxmoxve:"));
+        expect(proxmox.length).toBeGreaterThan(10);
+        for (const x of proxmox) {
+            expect({ name: x.name, provider: x.provider }).toEqual({ name: x.name, provider: provider[0].urn });
+        }
+    });
+
+    test.each([["private", "private-gpu", "tank-private", "vmbr10"], ["public", "public-gpu", "tank-public", "vmbr20"]])("%s exports what a user needs to find its parts", async (env, mapping, pool, bridge) => {
+        expect((await evaluate(env)).graph.outputs).toMatchObject({ environment: env, gpuMapping: mapping, zfsPool: pool, bridge });
     });
 
     test("without the host objects the preflight stops the run with one line saying to run the host stack first", async () => {

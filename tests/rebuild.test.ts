@@ -77,15 +77,15 @@ function harness(state: StateResource[]) {
 }
 
 describe("what a rebuild keeps", () => {
-    test("protected data, what it needs and the kept guests' firewalls and pool memberships stay; the AI VM and the rest go", () => {
+    test("protected data, what it needs and the kept guests' firewalls stay; the AI VM and the rest go", () => {
         const plan = planRebuild(publicState);
         const names = (list: StateResource[]) => list.filter((r) => r.custom).map((r) => r.urn.split("::").pop()).sort();
         expect(names(plan.keep)).toEqual([
-            "public-ai-data", "public-ai-data-pool", "public-cache-ct", "public-cache-firewall-options", "public-cache-firewall-rules", "public-cache-pool",
-            "public-db-ct", "public-db-firewall-options", "public-db-firewall-rules", "public-db-pool", "public-proxmox",
-            "public-proxy-ct", "public-proxy-firewall-options", "public-proxy-firewall-rules", "public-proxy-pool",
+            "public-ai-data", "public-cache-ct", "public-cache-firewall-options", "public-cache-firewall-rules",
+            "public-db-ct", "public-db-firewall-options", "public-db-firewall-rules", "public-proxmox",
+            "public-proxy-ct", "public-proxy-firewall-options", "public-proxy-firewall-rules",
         ]);
-        expect(names(plan.destroy)).toEqual(expect.arrayContaining(["public-ai-vm", "public-ai-firewall-rules", "public-ai-firewall-ipfilter", "public-ai-vm-pool"]));
+        expect(names(plan.destroy)).toEqual(expect.arrayContaining(["public-ai-vm", "public-ai-firewall-rules", "public-ai-firewall-ipfilter"]));
         expect(plan.unprotectedStateful).toEqual([]);
         // The kept but unprotected resources are excluded from the destroy explicitly.
         expect(plan.exclude.map((u) => u.split("::").pop())).toContain("public-db-firewall-rules");

@@ -124,4 +124,21 @@ describe("npm run policy", () => {
         expect(code).toBe(1);
         expect(stdout).toContain("FAIL [mandatory] environment-isolation public-ai-vm: public stack: public-ai-vm names private-gpu (the private GPU mapping)");
     });
+
+    test("npm run plan prints the plan, then exits 2 on a mandatory violation", () => {
+        // Valid config on both sides, but a public app pointed at the private AI VM: only the policy sees it.
+        const file = brokenCopy("public", "      healthPath: /api/v1/ping\n", "      healthPath: /api/v1/ping\n      env: { NOTES_URL: \"http://10.10.10.10:8001\" }\n");
+        const { code, stdout, stderr } = tool("plan.ts", ["--stack", "public", "--config", file]);
+        expect(code).toBe(2);
+        expect(stdout).toMatch(/summary: \d+ resources/);
+        expect(stderr).toContain("1 mandatory policy violation: pulumi preview/up would be refused (exit 2)");
+        expect(stdout).toContain("FAIL environment-isolation public-chatbot-container: public stack: public-chatbot-container names 10.10.10.10 (an address in the private subnet 10.10.10.0/24)");
+    });
+
+    test("the public VM given the private mapping is refused as config, naming both files", () => {
+        const file = brokenCopy("public", "mappingName: public-gpu", "mappingName: private-gpu");
+        const { code, stderr } = tool("plan.ts", ["--stack", "public", "--config", file]);
+        expect(code).toBe(1);
+        expect(stderr).toContain("is the same PCI mapping name as");
+    });
 });

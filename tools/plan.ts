@@ -5,7 +5,8 @@
  * stack's config and prints the resource tree, the policy verdicts and a summary, or the
  * graph as JSON. Bad config: exit 1, one line per problem naming the config key; that
  * includes the checks across both environments (the host stack runs them itself; for an
- * environment they run against the host file and the other environment's file).
+ * environment they run against the host file and the other environment's file). A
+ * mandatory policy violation: the plan is printed, then exit 2.
  * With --pci-inventory (pvesh's PCI list of the real node) the GPU preflight checks the
  * config against that host instead of against itself.
  */
@@ -43,12 +44,18 @@ async function main(): Promise<number> {
         }
     }
     graph.policy = runPolicies(graph);
+    const mandatory = graph.policy.filter((f) => f.level === "mandatory");
 
     if (flags.json) {
         process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
     } else {
         const notes = file.placeholders.map((k) => `${k} is not set in ${file.file}; a placeholder stands in (set it with pulumi config set --secret)`);
         process.stdout.write(renderPlan(graph, notes));
+    }
+    if (mandatory.length > 0) {
+        // Scripts can tell "plan printed, but `pulumi up` would be refused" (2) from bad config (1).
+        process.stderr.write(`${mandatory.length} mandatory policy violation${mandatory.length === 1 ? "" : "s"}: pulumi preview/up would be refused (exit 2)\n`);
+        return 2;
     }
     return 0;
 }

@@ -3,24 +3,21 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AiVmConfig, EnvironmentName, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
-import { AiServices, renderUserData } from "./cloudInit";
 
 export interface AiVmArgs {
     readonly environment: EnvironmentName;
     readonly vm: AiVmConfig;
-    /** what the VM serves: models, images, GPU */
-    readonly services: AiServices;
     readonly network: StackConfig["network"];
     /** volume id of the host stack's Ubuntu 24.04 cloud image (content type import) on this node */
     readonly imageFileId: pulumi.Input<string>;
-    /** datastore with the snippets content type, for the user-data */
-    readonly snippetDatastore: string;
     /** the environment's ZFS storage id: an Output, so the VM waits for the pool */
     readonly storageId: pulumi.Input<string>;
     /** the environment's bridge on this VM's node */
     readonly bridge: pulumi.Input<string>;
     /** the environment's PCI mapping name: an Output, so the VM waits for the mapping */
     readonly gpuMapping: pulumi.Input<string>;
+    /** the environment's resource pool (host stack): its ACL is what lets the env's token manage the VMs */
+    readonly pool: string;
 }
 
 /** Where the data disk appears in the guest: the second disk on its own virtio-scsi controller. */
@@ -41,34 +38,16 @@ export class AiVm extends pulumi.ComponentResource {
     public readonly vm: proxmoxve.VmLegacy;
     /** stopped VM that owns the data disk; protected */
     public readonly dataHolder: proxmoxve.VmLegacy;
-    public readonly userData: proxmoxve.FileLegacy;
 
     constructor(name: string, args: AiVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("compute", "AiVm"), name, {}, opts);
         const { vm, environment: env } = args;
         const tags = ["ai-dualstack", env];
 
-        this.userData = new proxmoxve.FileLegacy(`${name}-user-data`, {
-            nodeName: vm.node,
-            datastoreId: args.snippetDatastore,
-            contentType: "snippets",
-            sourceRaw: {
-                fileName: `${env}-${vm.name}-user-data.yaml`,
-                data: renderUserData({
-                    hostname: vm.name,
-                    user: vm.user,
-                    sshPublicKeys: vm.sshPublicKeys,
-                    nvidiaDriver: vm.nvidiaDriver,
-                    dataMount: DATA_MOUNT,
-                    dataDevice: DATA_DEVICE,
-                    services: args.services,
-                }),
-            },
-        }, { parent: this });
-
         this.dataHolder = new proxmoxve.VmLegacy(`${name}-data`, {
             nodeName: vm.node,
             vmId: vm.dataVmid,
+            poolId: args.pool,
             name: `${vm.name}-data`,
             description: `Holds the data disk of ${vm.name} (ai-dualstack ${env}). Never started; do not delete.`,
             tags: [...tags, "data"],
@@ -85,7 +64,9 @@ export class AiVm extends pulumi.ComponentResource {
                 iothread: true,
                 discard: "on",
                 ssd: true,
-                // Backed up through the AI VM that uses it, never by starting this holder.
+                // Backed up through the running AI VM that writes it (its scsi1), never here:
+                // vzdump of this stopped holder would start a paused QEMU on a disk the AI VM
+                // is writing, a crash-inconsistent copy at best.
                 backup: false,
             }],
             stopOnDestroy: true,
@@ -108,6 +89,7 @@ export class AiVm extends pulumi.ComponentResource {
         this.vm = new proxmoxve.VmLegacy(`${name}-vm`, {
             nodeName: vm.node,
             vmId: vm.vmid,
+            poolId: args.pool,
             name: vm.name,
             description: `ai-dualstack ${env} AI VM: Ollama, vector store and apps on the ${env} GPU`,
             tags: [...tags, "gpu"],
@@ -116,18 +98,18 @@ export class AiVm extends pulumi.ComponentResource {
             // Secure Boot keys would refuse the DKMS-built NVIDIA module.
             efiDisk: { datastoreId: args.storageId, fileFormat: "raw", type: "4m", preEnrolledKeys: false },
             operatingSystem: { type: "l26" },
+            // Hugepages, CPU affinity and the boot order are set through the environment's
+            // tune key, not here: the environment's token is refused them (quirk vmRootOnlyOptions).
             cpu: {
                 type: "host",
                 sockets: 1,
                 cores: vm.cores,
                 numa: true,
-                ...(vm.cpuAffinity !== undefined ? { affinity: vm.cpuAffinity } : {}),
             },
             memory: {
                 dedicated: vm.memoryGiB * GiB,
                 // 0 removes the balloon device: GPU DMA needs all guest RAM pinned anyway.
                 floating: 0,
-                ...(vm.hugepages !== "none" ? { hugepages: vm.hugepages === "1G" ? "1024" : "2", keepHugepages: true } : {}),
             },
             scsiHardware: "virtio-scsi-single",
             disks: [
@@ -140,7 +122,7 @@ export class AiVm extends pulumi.ComponentResource {
                     iothread: true,
                     discard: "on",
                     ssd: true,
-                    // Rebuilt from the cloud image; the backup is for the data.
+                    // Rebuilt from the cloud image and the provisioning steps, so not backed up.
                     backup: false,
                 },
                 {
@@ -152,7 +134,10 @@ export class AiVm extends pulumi.ComponentResource {
                     iothread: true,
                     discard: "on",
                     ssd: true,
-                    // The backup job reads the data through this running VM (fs-freeze by the agent).
+                    // The AI VM's backup job covers this disk although the holder owns it: vzdump
+                    // includes every drive in the VM's config with backup=1 and never checks the
+                    // volume's owner VMID (qemu-server PVE/QemuConfig.pm get_backup_volumes,
+                    // PVE/VZDump/QemuServer.pm prepare).
                     backup: true,
                 },
             ],
@@ -163,12 +148,14 @@ export class AiVm extends pulumi.ComponentResource {
                 interface: "ide2",
                 ipConfigs: [{ ipv4: { address: `${vm.ip}/${prefixLength(args.network.subnet)}`, gateway: args.network.gateway } }],
                 dns: { servers: [...args.network.dns] },
-                userDataFileId: this.userData.id,
+                // Proxmox's native cloud-init only: user, SSH keys, static IP. Everything else
+                // is provisioned over SSH (components/provision), so no snippet and no SSH to
+                // the Proxmox node are needed.
+                userAccount: { username: vm.user, keys: [...vm.sshPublicKeys] },
             },
             agent: { enabled: true, trim: true },
             onBoot: true,
             started: true,
-            startup: { order: vm.startupOrder, upDelay: 30 },
             // Destroy otherwise waits for a guest shutdown that may never come.
             stopOnDestroy: true,
             timeoutCreate: GUEST_TIMEOUTS.create,
@@ -178,7 +165,7 @@ export class AiVm extends pulumi.ComponentResource {
         }, {
             parent: this,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga"),
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });

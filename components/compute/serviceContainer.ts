@@ -18,6 +18,8 @@ export interface ServiceContainerArgs {
     readonly bridge: pulumi.Input<string>;
     /** root's SSH keys: the AI VM user's keys */
     readonly sshPublicKeys: readonly string[];
+    /** the environment's resource pool (host stack): its ACL is what lets the env's token manage the container */
+    readonly pool: string;
 }
 
 /**
@@ -39,6 +41,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
         this.container = new proxmoxve.ContainerLegacy(`${name}-ct`, {
             nodeName: ct.node,
             vmId: ct.vmid,
+            poolId: args.pool,
             description: `ai-dualstack ${env}: ${profile.description}`,
             tags: ["ai-dualstack", env, ct.role],
             unprivileged: true,
@@ -72,7 +75,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("containerDisk"),
+            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount", "containerPool"),
         });
 
         this.registerOutputs({ vmId: ct.vmid, ip: ct.ip, role: ct.role });

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { backupVmids } from "../../config/backups";
-import type { HostStackConfig, Secrets } from "../../config/load";
+import type { HostSecrets, HostStackConfig } from "../../config/load";
 import { typeToken } from "../naming";
 import { proxmoxProvider } from "../provider";
 import { sshConnection } from "../remote";
@@ -9,11 +9,12 @@ import { ClusterFirewall } from "./clusterFirewall";
 import { EnvironmentShare } from "./environmentShare";
 import { hostPreparation } from "./hostPrep";
 import { SharedImages } from "./images";
-import { imageFileIds, resourcePoolId } from "./names";
+import { imageFileIds } from "./names";
+import { environmentPool } from "../access/privileges";
 
 export interface BoxArgs {
     readonly config: HostStackConfig;
-    readonly secrets: Secrets;
+    readonly secrets: HostSecrets;
 }
 
 /**
@@ -39,6 +40,7 @@ export class Box extends pulumi.ComponentResource {
 
         // One writer per node: both environments' IOMMU, vfio and hugepages in one run.
         const addressOf = new Map(box.hosts.map((h) => [h.name, h.address]));
+        const hostKeyOf = new Map(box.hosts.map((h) => [h.name, h.sshHostKey]));
         const preparation = new Map<string, command.remote.Command>();
         for (const prep of hostPreparation(box.hosts, envs, box.proxmox.sshUser !== "root")) {
             preparation.set(prep.node, new command.remote.Command(`${name}-prep-${prep.node}`, {
@@ -47,6 +49,8 @@ export class Box extends pulumi.ComponentResource {
                     port: box.proxmox.sshPort,
                     user: box.proxmox.sshUser,
                     privateKey: secrets.sshPrivateKey,
+                    // The node's pinned host key: any other key is refused.
+                    hostKey: hostKeyOf.get(prep.node),
                 }),
                 create: prep.create,
                 // A changed state re-runs apply, which converges to it (the script is idempotent);
@@ -80,7 +84,7 @@ export class Box extends pulumi.ComponentResource {
             firewall: { enabled: true, ipSets: [...this.firewall.ipSets.keys()], securityGroups: [...this.firewall.groups.keys()] },
             environments: Object.fromEntries(config.environments.map((e) => [e.environment, {
                 file: e.file,
-                pool: resourcePoolId(e.environment),
+                pool: environmentPool(e.environment),
                 zfsPool: e.config.storage.pool,
                 gpuMapping: e.config.gpu.mappingName,
                 bridge: e.config.network.bridge,

@@ -6,7 +6,7 @@ import type { HostConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { BackupJob } from "../ops/backupJob";
 import { GpuPassthrough } from "./gpuPassthrough";
-import { resourcePoolId } from "./names";
+import { environmentPool } from "../access/privileges";
 import { EnvironmentNetwork } from "./network";
 import { ZfsMirror } from "./zfsMirror";
 
@@ -53,7 +53,7 @@ export class EnvironmentShare extends pulumi.ComponentResource {
         this.network = new EnvironmentNetwork(`${name}-net`, { environment: env, hosts: args.hosts, network: config.network }, child);
 
         this.pool = new proxmoxve.PoolLegacy(`${name}-pool`, {
-            poolId: resourcePoolId(env),
+            poolId: environmentPool(env),
             comment: `ai-dualstack ${env}: its guests and its storage`,
         }, child);
         new proxmoxve.pool.MembershipLegacy(`${name}-pool-storage`, {
@@ -69,7 +69,7 @@ export class EnvironmentShare extends pulumi.ComponentResource {
         }, child);
 
         this.registerOutputs({
-            pool: resourcePoolId(env),
+            pool: environmentPool(env),
             storage: config.storage.pool,
             gpuMapping: config.gpu.mappingName,
             bridge: config.network.bridge,

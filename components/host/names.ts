@@ -34,11 +34,6 @@ export function imageFileIds(images: BoxFacts["images"]): { readonly cloudImage:
     };
 }
 
-/** The environment's Proxmox resource pool: its guests and its storage are members. */
-export function resourcePoolId(env: EnvironmentName): string {
-    return `ai-dualstack-${env}`;
-}
-
 /** The backup job of an environment (its id in /etc/pve/jobs.cfg). */
 export function backupJobId(env: EnvironmentName): string {
     return `ai-dualstack-${env}`;
@@ -71,7 +66,7 @@ export function clusterIpSetRef(name: string): string {
 /** pve-firewall: security group names match [A-Za-z][A-Za-z0-9_-]+ and are at most 18 characters. */
 export const MAX_GROUP_NAME = 18;
 
-/** The security group of a service profile in an environment: `private-database`, `public-ai`... */
-export function securityGroupName(env: EnvironmentName, profile: "base" | "ai" | "egress" | ContainerRole): string {
+/** The security group of a service profile in an environment: `private-base`, `public-database`... */
+export function securityGroupName(env: EnvironmentName, profile: "base" | "egress" | ContainerRole): string {
     return `${env}-${profile}`;
 }

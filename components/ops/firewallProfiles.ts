@@ -10,7 +10,7 @@
  */
 import type { ContainerRole, EnvironmentName, StackConfig } from "../../config/schema";
 import { parseCidr, isHostInCidr } from "../../config/net";
-import { aiVmPorts, BASE_PORTS, roleProfile, ServicePort } from "../catalog";
+import { BASE_PORTS, roleProfile, ServicePort } from "../catalog";
 import { clusterIpSetRef, IPSETS, MAX_GROUP_NAME, securityGroupName, subnetIpSet } from "../host/names";
 
 export interface FirewallRule {
@@ -64,19 +64,19 @@ export function egressRules(env: Pick<StackConfig, "environment" | "network">): 
 /** The environments whose guests may only talk to their subnet and the internet. */
 export const EGRESS_RESTRICTED: readonly EnvironmentName[] = ["public"];
 
-/** What a guest is, for its firewall: the AI VM or a container of a role. */
-export type GuestKind = { readonly kind: "ai" } | { readonly kind: "container"; readonly role: ContainerRole };
-
-function profilePorts(guest: GuestKind, env: EnvironmentName): readonly ServicePort[] {
-    return guest.kind === "ai" ? aiVmPorts(env) : roleProfile(guest.role, env).ports;
-}
+/**
+ * What a guest is, for its firewall: the AI VM with the ports its workloads publish
+ * (components/workloads/model.ts workloadFirewallPorts), or a container of a role.
+ */
+export type GuestKind =
+    | { readonly kind: "ai"; readonly ports: readonly ServicePort[] }
+    | { readonly kind: "container"; readonly role: ContainerRole };
 
 /** Every security group the host stack creates for an environment. */
 export function securityGroups(env: Pick<StackConfig, "environment" | "network" | "containers">): SecurityGroupSpec[] {
     const e = env.environment;
     const groups: SecurityGroupSpec[] = [
-        { name: securityGroupName(e, "base"), comment: `ai-dualstack ${e}: SSH from admins, metrics from the subnet`, rules: portRules(BASE_PORTS, e) },
-        { name: securityGroupName(e, "ai"), comment: `ai-dualstack ${e}: the AI VM's services`, rules: portRules(aiVmPorts(e), e) },
+        { name: securityGroupName(e, "base"), comment: `ai-dualstack ${e}: SSH from admins`, rules: portRules(BASE_PORTS, e) },
     ];
     const roles = [...new Set(env.containers.map((ct) => ct.role))].sort();
     for (const role of roles) {
@@ -96,12 +96,20 @@ export function securityGroups(env: Pick<StackConfig, "environment" | "network" 
     return groups;
 }
 
-/** The rules of one guest: references to its environment's groups, in order. */
+/**
+ * The rules of one guest, in order: its environment's base group; a container's role group
+ * or the AI VM's own workload ports (rules of the environment stack, so an app added to
+ * the environment's file needs no host-stack run); the egress group where outbound is
+ * restricted. Groups and IP sets are the host stack's, referenced by name.
+ */
 export function guestRules(env: EnvironmentName, guest: GuestKind): FirewallRule[] {
-    const names = [
-        securityGroupName(env, "base"),
-        ...(profilePorts(guest, env).length > 0 ? [guest.kind === "ai" ? securityGroupName(env, "ai") : securityGroupName(env, guest.role)] : []),
-        ...(EGRESS_RESTRICTED.includes(env) ? [securityGroupName(env, "egress")] : []),
+    const ref = (securityGroup: string): FirewallRule => ({ securityGroup, comment: `security group ${securityGroup} (host stack)`, enabled: true });
+    const own = guest.kind === "ai"
+        ? portRules(guest.ports, env)
+        : roleProfile(guest.role, env).ports.length > 0 ? [ref(securityGroupName(env, guest.role))] : [];
+    return [
+        ref(securityGroupName(env, "base")),
+        ...own,
+        ...(EGRESS_RESTRICTED.includes(env) ? [ref(securityGroupName(env, "egress"))] : []),
     ];
-    return names.map((securityGroup) => ({ securityGroup, comment: `security group ${securityGroup} (host stack)`, enabled: true }));
 }

@@ -1,5 +1,5 @@
 /** GPU passthrough: one VM per card, the settings passthrough needs, models that fit. */
-import { manifests } from "./userData";
+import { modelDeclarations } from "./workloads";
 import { Finding, get, ofType, records, Rule, TYPES } from "./model";
 
 export const gpuMappingExclusive: Rule = {
@@ -64,11 +64,11 @@ export const modelFitsVram: Rule<{ headroomPercent: number }> = {
         headroomPercent: { type: "number", default: 15, minimum: 0, description: "VRAM kept free beyond the weights, in percent of the model size" },
     },
     check(stack, config) {
-        return manifests(stack).flatMap(({ snippet, manifest }) => manifest.models
-            .filter((m) => m.sizeGiB * (1 + config.headroomPercent / 100) > manifest.gpu.vramGiB)
+        return modelDeclarations(stack).flatMap(({ resource, declaration }) => declaration.models
+            .filter((m) => m.sizeGiB * (1 + config.headroomPercent / 100) > declaration.gpu.vramGiB)
             .map((m) => ({
-                urn: snippet.urn,
-                message: `model ${m.name} (${m.sizeGiB} GiB + ${config.headroomPercent}% headroom) does not fit the ${manifest.gpu.model}'s ${manifest.gpu.vramGiB} GiB; Ollama would spill to CPU and slow down`,
+                urn: resource.urn,
+                message: `model ${m.name} (${m.sizeGiB} GiB + ${config.headroomPercent}% headroom) does not fit the ${declaration.gpu.model}'s ${declaration.gpu.vramGiB} GiB; Ollama would spill to CPU and slow down${m.allowCpuOffload ? " (allowCpuOffload is set)" : ""}`,
             })));
     },
 };

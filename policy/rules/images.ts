@@ -1,5 +1,4 @@
 /** Container images carry a pinned tag or digest, never none and never `latest`. */
-import { composeImages } from "./userData";
 import { ofType, PolicyResource, Rule, TYPES } from "./model";
 
 /** `repo:tag` or `repo@sha256:…`, with the tag not `latest` (a registry port is not a tag). */
@@ -25,7 +24,7 @@ export const imagesPinned: Rule = {
         const images: { resource: PolicyResource; image: string; where: string }[] = [
             ...ofType(stack, TYPES.dockerContainer).map((r) => ({ resource: r, image: String(r.props.image ?? ""), where: "image" })),
             ...ofType(stack, TYPES.dockerImage).map((r) => ({ resource: r, image: String(r.props.name ?? ""), where: "name" })),
-            ...composeImages(stack),
+            ...ofType(stack, TYPES.dockerBuild).map((r) => ({ resource: r, image: String(r.props.imageName ?? ""), where: "imageName" })),
         ];
         return images
             .filter(({ image }) => image !== "[unknown]" && !isPinned(image))

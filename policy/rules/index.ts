@@ -1,5 +1,6 @@
 /** Every rule of the pack, one domain per file. */
 import { unprivilegedContainers } from "./containers";
+import { containerHygiene, firewallMatchesWorkloads } from "./containers-docker";
 import { backupCoverage, statefulProtected } from "./data";
 import { gpuMappingExclusive, gpuVmSettings, modelFitsVram } from "./gpu";
 import { clusterFirewallEnforced, hostObjectsInHostStack } from "./host";
@@ -41,4 +42,6 @@ export const RULES: readonly PackRule[] = [
     bind(modelFitsVram),
     bind(clusterFirewallEnforced),
     bind(hostObjectsInHostStack),
+    bind(containerHygiene),
+    bind(firewallMatchesWorkloads),
 ];

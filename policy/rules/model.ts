@@ -60,9 +60,9 @@ export const TYPES = {
     pciMapping: "proxmoxve:hardware/mapping/pci:Pci",
     firewallOptions: "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
     backupJob: "proxmoxve:backup/job:Job",
-    snippet: "proxmoxve:index/fileLegacy:FileLegacy",
     dockerContainer: "docker:index/container:Container",
     dockerImage: "docker:index/remoteImage:RemoteImage",
+    dockerBuild: "docker:index/image:Image",
     dockerVolume: "docker:index/volume:Volume",
 } as const;
 

@@ -100,8 +100,11 @@ describe("environment-isolation", () => {
         });
         expect(run("environment-isolation", view)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.24/32 (an address in the private subnet 10.10.10.0/24)"]);
         expect(run("environment-isolation", view, { ...packDefaults()["environment-isolation"], allow: ["10.10.10.24/32"] })).toEqual([]);
-        const member = changed(publicGraph, "public-db-pool", (r) => { r.props.vmId = 150; });
-        expect(run("environment-isolation", member)).toEqual(["public stack: public-db-pool names 150 (a VMID in the private range 100-199)"]);
+        const guest = changed(publicGraph, "public-db-ct", (r) => { r.props.vmId = 150; });
+        expect(run("environment-isolation", guest)).toEqual(["public stack: public-db-ct names 150 (a VMID in the private range 100-199)"]);
+        // An address inside a URL (an app's setting) counts too.
+        const url = changed(publicGraph, "public-db-firewall-rules", (r) => { r.props.comment = "see http://10.10.10.10:8001/docs"; });
+        expect(run("environment-isolation", url)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.10 (an address in the private subnet 10.10.10.0/24)"]);
     });
 });
 
@@ -156,15 +159,20 @@ describe("secrets-are-secret", () => {
 });
 
 describe("images-pinned", () => {
-    test("fails for an untagged or latest image in the AI VM's compose file", () => {
-        const view = changed(privateGraph, "private-ai-user-data", (r) => {
-            const raw = r.props.sourceRaw as Record<string, string>;
-            raw.data = raw.data.replace("image: ollama/ollama:0.9.6", "image: ollama/ollama").replace("image: qdrant/qdrant:v1.14.1", "image: qdrant/qdrant:latest");
-        });
+    test("fails for an untagged or latest workload image", () => {
+        let view = changed(privateGraph, "private-ollama-image", (r) => { r.props.name = "ollama/ollama"; });
+        view = { ...view, resources: view.resources.map((r) => r.name === "private-qdrant-image" ? { ...r, props: { ...r.props, name: "qdrant/qdrant:latest" } } : r) };
         expect(run("images-pinned", view)).toEqual([
-            "private-ai-user-data (/etc/ai-dualstack/compose.yaml service ollama) uses image ollama/ollama without a pinned tag; name a version like ollama/ollama:0.9.6",
-            "private-ai-user-data (/etc/ai-dualstack/compose.yaml service qdrant) uses image qdrant/qdrant:latest without a pinned tag; name a version like ollama/ollama:0.9.6",
+            "private-ollama-image (name) uses image ollama/ollama without a pinned tag; name a version like ollama/ollama:0.9.6",
+            "private-qdrant-image (name) uses image qdrant/qdrant:latest without a pinned tag; name a version like ollama/ollama:0.9.6",
         ]);
+    });
+
+    test("the workbench image built from this repository carries a content tag", () => {
+        const built = stackViewOf(privateGraph).resources.filter((r) => r.type === "docker:index/image:Image");
+        expect(built.map((r) => r.props.imageName)).toEqual([expect.stringMatching(/^ai-dualstack\/rag-workbench:[0-9a-f]{12}$/)]);
+        const view = changed(privateGraph, "private-workbench-image", (r) => { r.props.imageName = "ai-dualstack/rag-workbench"; });
+        expect(run("images-pinned", view)).toHaveLength(1);
     });
 
     test("reads Docker provider resources too, and knows tags from registry ports", () => {
@@ -273,15 +281,60 @@ describe("unprivileged-containers", () => {
     });
 });
 
+describe("container-hygiene", () => {
+    test("fails for a container without restart policy, health check or log rotation, a plain secret, or data off the data disk", () => {
+        const view = changed(publicGraph, "public-platform-container", (r) => {
+            r.props.restart = "no";
+            delete r.props.healthcheck;
+            delete r.props.logOpts;
+            (r.props.envs as string[]).push("WEBUI_ADMIN_PASSWORD=hunter2");
+            (r.props.volumes as Record<string, unknown>[])[0].hostPath = "/var/lib/open-webui";
+        });
+        expect(run("container-hygiene", view)).toEqual([
+            "container public-platform-container: restart policy is no",
+            "container public-platform-container: has no health check",
+            "container public-platform-container: has no log rotation (logOpts max-size)",
+            "container public-platform-container: setting WEBUI_ADMIN_PASSWORD is given in plain text",
+            "container public-platform-container: data directory platform is not mounted from the data disk",
+        ]);
+    });
+});
+
+describe("firewall-matches-workloads", () => {
+    test("fails when the AI VM firewall opens a port no workload publishes, or misses one that is published", () => {
+        const view = changed(privateGraph, "private-ai-firewall-rules", (r) => {
+            const rules = r.props.rules as Record<string, unknown>[];
+            r.props.rules = [...rules.filter((rule) => rule.dport !== "6333"), { type: "in", action: "ACCEPT", proto: "tcp", dport: "5000", source: "10.10.10.0/24" }];
+        });
+        expect(run("firewall-matches-workloads", view)).toEqual([
+            "a workload publishes port 6333 but the private-ai-vm firewall does not open it",
+            "the private-ai-vm firewall opens port 5000, which no workload publishes",
+        ]);
+    });
+});
+
+describe("backup-coverage through an attached disk", () => {
+    test("the holder is covered only while the AI VM is in the job and backs its data disk up", () => {
+        const uncovered = "the data disk of private-ai-data (VMID 150) is backed up by no job: the VM attaching it needs backup on for that disk and must be in an enabled job";
+        expect(run("backup-coverage", stackViewOf(privateGraph))).toEqual([]);
+        const off = changed(privateGraph, "private-ai-vm", (r) => { (r.props.disks as Record<string, unknown>[])[1].backup = false; });
+        expect(run("backup-coverage", off)).toEqual([uncovered]);
+        // The host stack's job (policy config, read from the stack files) without the AI VM.
+        const withoutVm = { jobs: [{ environment: "private", vmids: [110, 111, 112, 113, 114, 115] }] };
+        expect(run("backup-coverage", stackViewOf(privateGraph), withoutVm)).toEqual([uncovered]);
+    });
+});
+
 describe("model-fits-vram", () => {
     test("advises when a configured model does not fit the GPU", async () => {
         const { graph } = await evaluate("public", (c) => {
-            (c["ai-dualstack:models"] as unknown[]).push({ name: "qwen2.5:32b", sizeGiB: 20 });
+            // Without allowCpuOffload this is a config error (tests/config.test.ts).
+            (c["ai-dualstack:models"] as unknown[]).push({ name: "qwen2.5:32b", sizeGiB: 20, allowCpuOffload: true });
         });
         expect(runPolicies(graph)).toEqual([expect.objectContaining({
             policy: "model-fits-vram",
             level: "advisory",
-            message: "model qwen2.5:32b (20 GiB + 15% headroom) does not fit the RTX 3060's 12 GiB; Ollama would spill to CPU and slow down",
+            message: "model qwen2.5:32b (20 GiB + 15% headroom) does not fit the RTX 3060's 12 GiB; Ollama would spill to CPU and slow down (allowCpuOffload is set)",
         })]);
         expect(run("model-fits-vram", stackViewOf(graph), { headroomPercent: 0 })).toHaveLength(1);
     });

@@ -30,6 +30,11 @@ export interface EvaluateOptions {
      * (its preflight): "present" (default, as after `pulumi up --stack host`) or "missing".
      */
     readonly hostObjects?: "present" | "missing";
+    /**
+     * sees each resource's inputs as the engine would receive them, secrets unwrapped (for
+     * tests that check what a secret input holds, e.g. a remote command's pinned host key)
+     */
+    readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | void;
 }
 
 export interface Evaluation {
@@ -56,20 +61,21 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-export function validateStackFile(file: StackConfigFile): ValidatedConfig {
+export function validateStackFile(stack: string, file: StackConfigFile): ValidatedConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
             .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v]),
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
-    return validateRawConfig(raw, secretKeys, { file: path.basename(file.file) });
+    const otherKeys = Object.keys(file.config).filter((k) => !k.startsWith(`${NAMESPACE}:`));
+    return validateRawConfig(raw, secretKeys, { file: path.basename(file.file), stack, otherKeys });
 }
 
 /** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
-    const validated = validateStackFile(file);
+    const validated = validateStackFile(stack, file);
     options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
     const inventory = options.inventory ?? inventoryFromConfig(validated.kind === "host" ? validated.environments.map((e) => e.config) : []);
     const hostObjectsPresent = (options.hostObjects ?? "present") === "present";
@@ -82,10 +88,12 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     const providers = new Map<string, string>();
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+            // A test may add to what the provider reports back (a command's stdout, say).
+            const extra = options.onMockResource?.(args) ?? {};
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: mockState(args.type, args.inputs) };
+            return { id: `${args.name}-id`, state: { ...mockState(args.type, args.inputs), ...extra } };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
@@ -143,7 +151,10 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    // The program's own return value: the stack's outputs as a whole are unknown in a preview
+    // as soon as one of them is (the Docker host before the VM exists), but each key resolves alone.
+    let outputs: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
             captured.push({
                 resource: t.resource,
@@ -157,7 +168,8 @@ async function record(stack: string, validated: ValidatedConfig, providers: Read
         });
         const { program } = await import("../../program");
         try {
-            return await program();
+            outputs = await program();
+            return outputs;
         } catch (err) {
             // The stack resource would leave this unhandled; keep it to fail the evaluation.
             programError = err;
@@ -169,6 +181,10 @@ async function record(stack: string, validated: ValidatedConfig, providers: Read
     }
 
     const urnOf = engineUrns(captured, stack);
+    const duplicates = duplicateUrns([...urnOf.values()]);
+    if (duplicates.length > 0) {
+        throw new DuplicateUrnError(duplicates);
+    }
     // The mock monitor names providers by its own URNs; translate them to the engine's.
     const mockToEngine = new Map<string, string>();
     await Promise.all(captured.map(async (c) => mockToEngine.set(String(await internals(c.resource.urn).promise()), urnOf.get(c.resource) ?? "")));
@@ -213,8 +229,14 @@ async function record(stack: string, validated: ValidatedConfig, providers: Read
     };
 }
 
-/** What the provider computes on create that the program reads back: VM disk paths. */
+/** Stand-in for a generated secret offline: tests check it never appears in the plan in plain text. */
+export const MOCK_GENERATED_SECRET = "offline-generated-secret";
+
+/** What the provider computes on create that the program reads back: VM disk paths, generated secrets. */
 function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type === "random:index/randomPassword:RandomPassword") {
+        return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${String(inputs.length)}` };
+    }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
         return {
@@ -265,6 +287,24 @@ function engineUrns(captured: readonly Captured[], stack: string): Map<pulumi.Re
         return q;
     };
     return new Map(captured.map((c) => [c.resource, `urn:pulumi:${stack}::ai-dualstack::${qualifiedType(c)}::${c.name}`]));
+}
+
+/** URNs registered more than once, sorted: the Pulumi engine refuses the second registration. */
+export function duplicateUrns(urns: readonly string[]): string[] {
+    const seen = new Set<string>();
+    const twice = new Set<string>();
+    for (const urn of urns) {
+        (seen.has(urn) ? twice : seen).add(urn);
+    }
+    return [...twice].sort();
+}
+
+/** The program registers two resources under one URN: `pulumi up` would stop at the second. */
+export class DuplicateUrnError extends Error {
+    constructor(public readonly urns: readonly string[]) {
+        super(urns.map((u) => `duplicate resource URN ${u}: the Pulumi engine refuses a second resource with the same type and name; give the guests behind it distinct names`).join("\n"));
+        this.name = "DuplicateUrnError";
+    }
 }
 
 function internals<T>(output: pulumi.Output<T>): OutputInternals {

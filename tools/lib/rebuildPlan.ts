@@ -3,11 +3,12 @@
  *
  * Kept: every protected resource (data holder VMs, service containers) and what they need
  * to stay managed: their parents, their dependencies and their providers; and what belongs
- * to a kept guest alone (its firewall options, rules and IP sets, its pool membership):
- * destroying a kept container's rule set would leave it running behind input DROP with
- * nothing admitted, its SSH cut off.
- * Destroyed: the rest (the AI VM and its firewall, snippets...), which `pulumi up` then
- * creates again.
+ * to a kept guest alone (its firewall options, rules and IP sets): destroying a kept
+ * container's rule set would leave it running behind input DROP with nothing admitted, its
+ * SSH cut off.
+ * Destroyed: the rest (the AI VM, its firewall, provisioning and workloads), which
+ * `pulumi up` then creates again. The host stack's objects (pools, mirrors, mappings,
+ * images, host preparation) are never in an environment's state.
  */
 import { statefulResources } from "../../policy/rules/data";
 import type { StateResource } from "./automation";
@@ -27,7 +28,6 @@ const ATTACHMENT_TYPES = new Set([
     "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
     "proxmoxve:firewall/rulesLegacy:RulesLegacy",
     "proxmoxve:firewall/ipsetLegacy:IpsetLegacy",
-    "proxmoxve:pool/membershipLegacy:MembershipLegacy",
 ]);
 
 export function planRebuild(resources: readonly StateResource[]): RebuildPlan {

@@ -4,8 +4,8 @@
  * we cannot decrypt, so secrets become placeholders the program treats as secrets.
  */
 import * as path from "path";
-import { readConfigSection as readSection } from "../../config/stackFiles";
-import { authOf, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { authOf, ConfigError, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { configSectionOf as sectionOf, readConfigSection as readSection, StackFileError } from "../../config/stackFiles";
 import { isRecord } from "./values";
 
 export interface StackConfigFile {
@@ -24,9 +24,29 @@ export function stackFilePath(stack: string): string {
     return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
 }
 
-/** The `config:` section of a stack settings file, as plain data. */
+/** The `config:` section of a stack settings file, as plain data. Problems with the file itself are a ConfigError naming it. */
 export function readConfigSection(file: string): Record<string, unknown> {
-    return readSection(file);
+    return asConfigError(() => readSection(file));
+}
+
+/**
+ * The `config:` mapping of a stack file's text. A YAML syntax error names the line and
+ * column; an empty file, a file that is not a mapping or one without `config:` says so once.
+ */
+export function configSectionOf(text: string, name: string): Record<string, unknown> {
+    return asConfigError(() => sectionOf(text, name));
+}
+
+/** The tools report a broken stack file like any config problem: a ConfigError naming it. */
+function asConfigError<T>(read: () => T): T {
+    try {
+        return read();
+    } catch (err) {
+        if (err instanceof StackFileError) {
+            throw new ConfigError(err.problems);
+        }
+        throw err;
+    }
 }
 
 export function readStackFile(file: string): StackConfigFile {
@@ -42,13 +62,14 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;
             secretKeys.push(key);
         } else if (value !== null && typeof value === "object") {
-            config[key] = JSON.stringify(value);
+            config[key] = JSON.stringify(value, keepNonFinite);
         } else {
-            config[key] = String(value);
+            config[key] = typeof value === "number" ? String(keepNonFinite("", value)) : String(value);
         }
     }
     const placeholders: string[] = [];
-    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox))) {
+    const kind = (section[`${NAMESPACE}:environment`] ?? section.environment) === "host" ? "host" : "environment";
+    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), kind)) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;
@@ -59,3 +80,14 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
     return { config, secretKeys: secretKeys.sort(), placeholders, file };
 }
 
+
+/**
+ * JSON has no Infinity or NaN: JSON.stringify would turn YAML's `.inf` into null and the
+ * error would speak of an empty value. Keep the YAML text so the message names it.
+ */
+function keepNonFinite(_key: string, value: unknown): unknown {
+    if (typeof value === "number" && !Number.isFinite(value)) {
+        return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
+    }
+    return value;
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The one narrow door from an environment stack to the VM options only root@pam may set.
+#
+# Proxmox lets only root@pam set `hugepages`, `keephugepages` and `affinity` (qemu-server
+# API2/Qemu.pm: options outside its permission tables end in "only root can set '$opt'
+# config", and API tokens, even root's, are "root@pam!id", not "root@pam"), and a VM's
+# `startup` needs Sys.Modify on "/" (the whole host). The host stack installs this script
+# and, per environment, an SSH key in root's authorized_keys that can run nothing else:
+#
+#   restrict,command="/usr/local/sbin/ai-dualstack-vm-tune private" ssh-ed25519 AAAA...
+#
+# The environment stack's remote command sends its request as the SSH command, which sshd
+# hands over in SSH_ORIGINAL_COMMAND (never run by a shell):
+#
+#   set <vmid> [--hugepages 2|1024|none] [--keephugepages 0|1] [--affinity <cpus>|none]
+#              [--startup order=<n>[,up=<s>][,down=<s>]|none]
+#   show <vmid>
+#
+# Refused (exit 2, nothing changed): characters other than letters, digits, space , = -;
+# a VMID outside this environment's range; hugepages for a VM larger than the
+# environment's hugepage budget; CPUs outside the environment's CPU set; unknown options.
+# The limits come from /etc/ai-dualstack/vm-tune/<env>.conf, written by the host stack:
+#
+#   VMID_START=100  VMID_END=199  HUGEPAGES_MAX_MIB=65536  AFFINITY_CPUS=0-7
+set -euo pipefail
+set -f # no globbing of anything the caller sent
+
+# AI_DUALSTACK_ROOT lets the tests run this against a scratch directory instead of /.
+readonly ROOT=${AI_DUALSTACK_ROOT:-}
+
+refuse() { echo "ai-dualstack-vm-tune: refused: $*" >&2; exit 2; }
+fail() { echo "ai-dualstack-vm-tune: $*" >&2; exit 1; }
+
+[[ $# -eq 1 ]] || fail "usage: $0 <environment> (the request comes in SSH_ORIGINAL_COMMAND)"
+env=$1
+[[ $env =~ ^(private|public)$ ]] || fail "unknown environment '$env'"
+
+conf=$ROOT/etc/ai-dualstack/vm-tune/$env.conf
+[[ -f $conf ]] || fail "no limits for $env ($conf is missing: run the host stack)"
+VMID_START='' VMID_END='' HUGEPAGES_MAX_MIB='' AFFINITY_CPUS=''
+# The file is root's and written by the host stack; read it as data, not as a script.
+while IFS='=' read -r key value; do
+    case $key in
+        VMID_START | VMID_END | HUGEPAGES_MAX_MIB) [[ $value =~ ^[0-9]+$ ]] || fail "$conf: $key is not a number" ;;
+        AFFINITY_CPUS) [[ -z $value || $value =~ ^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$ ]] || fail "$conf: $key is not a CPU set" ;;
+        '' | '#'*) continue ;;
+        *) fail "$conf: unknown key '$key'" ;;
+    esac
+    printf -v "$key" '%s' "$value"
+done <"$conf"
+[[ -n $VMID_START && -n $VMID_END && -n $HUGEPAGES_MAX_MIB ]] || fail "$conf: needs VMID_START, VMID_END and HUGEPAGES_MAX_MIB"
+
+request=${SSH_ORIGINAL_COMMAND:-}
+[[ -n $request ]] || refuse "no request (expected: set <vmid> ... or show <vmid>)"
+[[ $request =~ ^[A-Za-z0-9\ ,=-]+$ ]] || refuse "the request may only hold letters, digits, space and , = -"
+read -r -a words <<<"$request"
+
+readonly CPU_SET='^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$'
+
+# Refuses a CPU set with a range that runs backwards (run in this shell, not a subshell).
+check_cpu_ranges() {
+    local part
+    local -a parts
+    IFS=',' read -r -a parts <<<"$1"
+    for part in "${parts[@]}"; do
+        ((10#${part%-*} <= 10#${part#*-})) || refuse "CPU range $part runs backwards"
+    done
+}
+
+# Expands a valid CPU set like 0-3,8 into one number per line.
+expand_cpus() {
+    local part cpu
+    local -a parts
+    IFS=',' read -r -a parts <<<"$1"
+    for part in "${parts[@]}"; do
+        for ((cpu = 10#${part%-*}; cpu <= 10#${part#*-}; cpu++)); do echo "$cpu"; done
+    done
+}
+
+check_vmid() {
+    [[ $1 =~ ^[1-9][0-9]{0,8}$ ]] || refuse "'$1' is not a VMID"
+    ((VMID_START <= $1 && $1 <= VMID_END)) || refuse "VMID $1 is outside the $env range $VMID_START-$VMID_END"
+}
+
+# The VM's configured RAM in MiB, from its config.
+vm_memory_mib() {
+    local line
+    line=$(qm config "$1" | grep -E '^memory: ' || true)
+    [[ -n $line ]] || fail "VM $1 has no memory setting (does it exist?)"
+    echo "${line#memory: }"
+}
+
+[[ ${#words[@]} -ge 2 ]] || refuse "expected: set <vmid> ... or show <vmid>"
+action=${words[0]}
+vmid=${words[1]}
+check_vmid "$vmid"
+
+case $action in
+    show)
+        [[ ${#words[@]} -eq 2 ]] || refuse "show takes only a VMID"
+        qm config "$vmid" | grep -E '^(hugepages|keephugepages|affinity|startup|memory): ' || true
+        exit 0
+        ;;
+    set) ;;
+    *) refuse "unknown action '$action' (set or show)" ;;
+esac
+
+args=()
+deletes=()
+hugepages=''
+i=2
+while ((i < ${#words[@]})); do
+    option=${words[i]}
+    value=${words[i + 1]:-}
+    [[ -n $value ]] || refuse "$option needs a value"
+    case $option in
+        --hugepages)
+            [[ $value =~ ^(2|1024|none)$ ]] || refuse "--hugepages must be 2, 1024 or none"
+            hugepages=$value
+            if [[ $value == none ]]; then deletes+=(hugepages); else args+=(--hugepages "$value"); fi
+            ;;
+        --keephugepages)
+            [[ $value =~ ^[01]$ ]] || refuse "--keephugepages must be 0 or 1"
+            args+=(--keephugepages "$value")
+            ;;
+        --affinity)
+            if [[ $value == none ]]; then
+                deletes+=(affinity)
+            else
+                [[ $value =~ $CPU_SET ]] || refuse "--affinity must be a CPU set like 0-7"
+                [[ -n $AFFINITY_CPUS ]] || refuse "the $env environment has no CPU set to pin to"
+                check_cpu_ranges "$value"
+                check_cpu_ranges "$AFFINITY_CPUS"
+                allowed=$(expand_cpus "$AFFINITY_CPUS")
+                while read -r cpu; do
+                    grep -qx "$cpu" <<<"$allowed" || refuse "CPU $cpu is outside the $env CPU set $AFFINITY_CPUS"
+                done < <(expand_cpus "$value")
+                args+=(--affinity "$value")
+            fi
+            ;;
+        --startup)
+            if [[ $value == none ]]; then
+                deletes+=(startup)
+            else
+                [[ $value =~ ^order=[0-9]{1,4}(,up=[0-9]{1,4})?(,down=[0-9]{1,4})?$ ]] || refuse "--startup must be order=<n>[,up=<s>][,down=<s>]"
+                args+=(--startup "$value")
+            fi
+            ;;
+        *) refuse "unknown option '$option'" ;;
+    esac
+    i=$((i + 2))
+done
+((${#args[@]} + ${#deletes[@]} > 0)) || refuse "nothing to set"
+
+if [[ -n $hugepages && $hugepages != none ]]; then
+    memory=$(vm_memory_mib "$vmid")
+    ((memory <= HUGEPAGES_MAX_MIB)) || refuse "VM $vmid has $memory MiB, more than the $env hugepage budget of $HUGEPAGES_MAX_MIB MiB"
+fi
+
+if ((${#deletes[@]} > 0)); then
+    args+=(--delete "$(IFS=,; echo "${deletes[*]}")")
+fi
+echo "ai-dualstack-vm-tune: $env VM $vmid: qm set $vmid ${args[*]}"
+qm set "$vmid" "${args[@]}"
+if qm status "$vmid" 2>/dev/null | grep -q 'status: running'; then
+    # qemu-server keeps these as pending changes on a running VM.
+    echo "ai-dualstack-vm-tune: VM $vmid is running: the new values apply at its next start"
+fi

@@ -1,0 +1,104 @@
+/**
+ * The narrow path to the VM options only root@pam may set (hugepages, keephugepages,
+ * affinity) and the one that needs Sys.Modify on "/" (startup): the host stack installs
+ * `scripts/ai-dualstack-vm-tune.sh` and a forced-command SSH key per environment; the
+ * environment stack sends one request through it. Everything both sides must agree on
+ * (paths, the request, the limits file, the authorized_keys line) is built here.
+ *
+ * Sources: qemu-server `src/PVE/API2/Qemu.pm` `$check_vm_modify_config_perm` (hugepages,
+ * keephugepages and affinity are in none of its option tables, so anyone but
+ * `$authuser eq 'root@pam'` gets "only root can set '<opt>' config"; a token's authuser is
+ * `root@pam!<id>`) and its `startup` special case (`check_full(..., "/", ['Sys.Modify'])`).
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { AiVmConfig, EnvironmentName, HostConfig, StackConfig } from "../../config/schema";
+import { sshConnection } from "../remote";
+
+/** Where the host stack installs the script on every node. */
+export const TUNE_SCRIPT_PATH = "/usr/local/sbin/ai-dualstack-vm-tune";
+/** The per-environment limits the script reads. */
+export const tuneLimitsPath = (env: EnvironmentName): string => `/etc/ai-dualstack/vm-tune/${env}.conf`;
+
+/** Seconds Proxmox waits after starting the AI VM before the next guest in the boot order. */
+export const AI_VM_UP_DELAY = 30;
+
+/** The qm value of `hugepages` for a config value. */
+export function hugepagesValue(hugepages: AiVmConfig["hugepages"]): "2" | "1024" | "none" {
+    return hugepages === "1G" ? "1024" : hugepages === "2M" ? "2" : "none";
+}
+
+/**
+ * The request the environment stack sends (it becomes SSH_ORIGINAL_COMMAND on the node):
+ * the AI VM's root-only options and its boot order, as config says.
+ */
+export function tuneRequest(vm: AiVmConfig): string {
+    const hugepages = hugepagesValue(vm.hugepages);
+    return [
+        "set", String(vm.vmid),
+        "--hugepages", hugepages,
+        ...(hugepages !== "none" ? ["--keephugepages", "1"] : []),
+        "--affinity", vm.cpuAffinity ?? "none",
+        "--startup", `order=${vm.startupOrder},up=${AI_VM_UP_DELAY}`,
+    ].join(" ");
+}
+
+/**
+ * The limits file of one environment, from its own stack config: its VMID range, a
+ * hugepage budget of exactly its AI VM's RAM (what the host reserves for it), and its CPU set.
+ */
+export function tuneLimits(config: StackConfig): string {
+    const budgetMiB = config.aiVm.hugepages === "none" ? 0 : config.aiVm.memoryGiB * 1024;
+    return [
+        `# ai-dualstack: what the ${config.environment} stack may set through ${TUNE_SCRIPT_PATH}`,
+        `VMID_START=${config.vmidRange.start}`,
+        `VMID_END=${config.vmidRange.end}`,
+        `HUGEPAGES_MAX_MIB=${budgetMiB}`,
+        `AFFINITY_CPUS=${config.aiVm.cpuAffinity ?? ""}`,
+        "",
+    ].join("\n");
+}
+
+/** root's authorized_keys line for an environment's tune key: it can run the script and nothing else. */
+export function tuneAuthorizedKey(env: EnvironmentName, publicKey: string): string {
+    const key = publicKey.trim();
+    if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+( [^\n"]*)?$/.test(key)) {
+        throw new Error(`not an OpenSSH public key line: ${key.slice(0, 20)}...`);
+    }
+    return `restrict,command="${TUNE_SCRIPT_PATH} ${env}" ${key}`;
+}
+
+export interface VmTuneArgs {
+    readonly vm: AiVmConfig;
+    /** the node the VM runs on: the request goes to its sshd, host key pinned */
+    readonly node: HostConfig;
+    readonly sshPort: number;
+    /** the environment's tune key (secret): root on the node runs only the tune script for it */
+    readonly tuneKey: pulumi.Input<string>;
+    /** the VM resource: the request re-runs whenever the VM is created again */
+    readonly vmResource: pulumi.CustomResource;
+}
+
+/**
+ * The environment stack's side of the tune path: one remote command that sends the AI VM's
+ * root-only options through the forced-command key. It runs after the VM exists, again
+ * when the request changes, and again when the VM is replaced (`replaceWith`).
+ */
+export function vmTuneCommand(name: string, args: VmTuneArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, {
+        connection: sshConnection({
+            host: args.node.address,
+            port: args.sshPort,
+            // the forced command sits in root's authorized_keys: qm runs as root
+            user: "root",
+            privateKey: args.tuneKey,
+            hostKey: args.node.sshHostKey,
+        }),
+        create: tuneRequest(args.vm),
+    }, {
+        ...opts,
+        dependsOn: [args.vmResource],
+        replaceWith: [args.vmResource],
+        deletedWith: args.vmResource,
+    });
+}

@@ -1,0 +1,96 @@
+/**
+ * The one workload model: a container on the AI VM declared once, with its image, ports,
+ * volumes, GPU use, environment, health check and secrets. The Docker containers, the AI
+ * VM's guest firewall, the stack outputs, the policies (through the container labels) and
+ * the README's workload table all read these declarations.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { ServicePort } from "../catalog";
+
+export interface WorkloadPort {
+    /** port inside the container */
+    readonly container: number;
+    /** port published on the VM */
+    readonly host: number;
+    /** who may connect, enforced by the VM's guest firewall */
+    readonly from: ServicePort["from"];
+    readonly comment: string;
+}
+
+export interface WorkloadVolume {
+    readonly containerPath: string;
+    /** directory under the data disk mount: data that must survive a VM rebuild */
+    readonly dataDir?: string;
+    /** a path of the VM itself (exporters read /proc, /sys, ...), always read-only */
+    readonly systemPath?: string;
+}
+
+/** A file the container gets at creation (settings the image reads). */
+export interface WorkloadFile {
+    readonly path: string;
+    readonly content: string;
+}
+
+export interface WorkloadHealth {
+    /** Docker HEALTHCHECK test, run inside the container */
+    readonly test: readonly string[];
+    /** HTTP path a client (npm run verify, a proxy) checks on the published or network port */
+    readonly path: string;
+    /** seconds the service may take to start (model servers load slowly) */
+    readonly startPeriodSeconds: number;
+}
+
+export interface Workload {
+    /** container name and DNS name on the environment's Docker network, env-prefixed */
+    readonly name: string;
+    /** which part of the catalogue it is: ollama, vector-store, app preset, workbench, exporter */
+    readonly kind: string;
+    readonly description: string;
+    /** a pinned registry image, or a build from a Dockerfile in this repository */
+    readonly image: { readonly ref: string } | { readonly build: { readonly context: string; readonly dockerfile: string; readonly tag: string } };
+    readonly ports: readonly WorkloadPort[];
+    /** port the service listens on inside the container (for URLs on the Docker network) */
+    readonly servicePort?: number;
+    readonly volumes: readonly WorkloadVolume[];
+    readonly files?: readonly WorkloadFile[];
+    readonly gpu: boolean;
+    /** plain settings */
+    readonly env: Readonly<Record<string, string>>;
+    /** secret settings: values are secret Outputs, never plain text */
+    readonly secretEnv: Readonly<Record<string, pulumi.Output<string>>>;
+    readonly health: WorkloadHealth;
+    readonly command?: readonly string[];
+    /** the VM's network namespace (exporters that must see the VM itself) instead of the environment network */
+    readonly hostNetwork?: boolean;
+    /** kernel-level access (cAdvisor reads cgroups and /dev/kmsg) */
+    readonly privileged?: boolean;
+    /** extra Docker labels (metadata the policies read) */
+    readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** Docker labels every workload container carries; `npm run policy` and `docker ps` read them. */
+export const LABELS = {
+    workload: "ai-dualstack.workload",
+    kind: "ai-dualstack.kind",
+    environment: "ai-dualstack.environment",
+    healthPath: "ai-dualstack.health-path",
+    ports: "ai-dualstack.ports",
+    dataDirs: "ai-dualstack.data-dirs",
+    gpu: "ai-dualstack.gpu",
+    models: "ai-dualstack.models",
+} as const;
+
+/** The guest-firewall openings the workloads need, from their published ports. */
+export function workloadFirewallPorts(workloads: readonly Workload[]): ServicePort[] {
+    return workloads.flatMap((w) => w.ports.map((p) => ({ port: p.host, proto: "tcp" as const, from: p.from, comment: `${w.name}: ${p.comment}` })))
+        .sort((a, b) => a.port - b.port);
+}
+
+/** Directories on the data disk the workloads keep data in (created by the data-disk step). */
+export function dataDirs(workloads: readonly Workload[]): string[] {
+    return [...new Set(workloads.flatMap((w) => w.volumes.flatMap((v) => (v.dataDir ? [v.dataDir] : []))))].sort();
+}
+
+export function imageRef(w: Workload): string {
+    return "ref" in w.image ? w.image.ref : w.image.build.tag;
+}

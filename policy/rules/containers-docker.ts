@@ -1,0 +1,63 @@
+/** Workload containers: hygiene of each container, and a firewall that opens exactly what they publish. */
+import { DATA_MOUNT } from "../../components/compute/aiVm";
+import { LABELS } from "../../components/workloads/model";
+import { SECRET_MASK, UNKNOWN_MASK } from "../../tools/lib/values";
+import { get, ofType, records, Rule, TYPES } from "./model";
+import { publishedPorts, workloadContainers } from "./workloads";
+
+const SECRET_ENV = /(PASSWORD|PASSWD|TOKEN|API_KEY|SECRET)/i;
+const RESTARTS = new Set(["unless-stopped", "always", "on-failure"]);
+
+export const containerHygiene: Rule = {
+    name: "container-hygiene",
+    description: "Every container restarts on failure, has a health check and log rotation, takes secrets only as secret values, and keeps data under the data disk.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        return ofType(stack, TYPES.dockerContainer).flatMap((c) => {
+            const wrong: string[] = [];
+            if (!RESTARTS.has(String(c.props.restart ?? "no"))) wrong.push(`restart policy is ${String(c.props.restart ?? "no")}`);
+            const tests = get(c.props, "healthcheck.tests");
+            if (!Array.isArray(tests) || tests.length === 0) wrong.push("has no health check");
+            if (c.props.logDriver !== "local" && get(c.props, "logOpts.max-size") === undefined) wrong.push("has no log rotation (logOpts max-size)");
+            const envs = Array.isArray(c.props.envs) ? c.props.envs : [];
+            envs.forEach((e) => {
+                if (typeof e === "string" && e !== SECRET_MASK && e !== UNKNOWN_MASK && SECRET_ENV.test(e.split("=")[0])) {
+                    wrong.push(`setting ${e.split("=")[0]} is given in plain text`);
+                }
+            });
+            const dataDirs = records(c.props.labels).find((l) => l.label === LABELS.dataDirs)?.value;
+            const dirs = typeof dataDirs === "string" ? dataDirs.split(",").filter(Boolean) : [];
+            const hostPaths = records(c.props.volumes).map((v) => String(v.hostPath ?? ""));
+            dirs.forEach((d) => {
+                if (!hostPaths.some((p) => p.endsWith(`/${d}`) && p.startsWith(`${DATA_MOUNT}/`))) wrong.push(`data directory ${d} is not mounted from the data disk`);
+            });
+            return wrong.map((w) => ({ urn: c.urn, message: `container ${c.name}: ${w}` }));
+        });
+    },
+};
+
+export const firewallMatchesWorkloads: Rule = {
+    name: "firewall-matches-workloads",
+    description: "The GPU VM's firewall opens exactly the ports its workloads publish (plus SSH), to the audience each declares.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        const gpuVm = ofType(stack, TYPES.vm).find((vm) => records(vm.props.hostpcis).length > 0);
+        const containers = workloadContainers(stack);
+        if (gpuVm === undefined || containers.length === 0) {
+            return [];
+        }
+        const rules = ofType(stack, TYPES.firewallRules).find((r) => r.props.vmId === gpuVm.props.vmId);
+        const opened = new Set(records(rules?.props.rules).filter((r) => r.action === "ACCEPT").map((r) => Number(r.dport)));
+        const published = new Set(containers.flatMap(publishedPorts).map((p) => p.host));
+        const findings = [];
+        for (const port of published) {
+            if (!opened.has(port)) findings.push({ urn: gpuVm.urn, message: `a workload publishes port ${port} but the ${gpuVm.name} firewall does not open it` });
+        }
+        for (const port of opened) {
+            if (port !== 22 && !published.has(port)) findings.push({ urn: rules?.urn ?? gpuVm.urn, message: `the ${gpuVm.name} firewall opens port ${port}, which no workload publishes` });
+        }
+        return findings;
+    },
+};
