@@ -56,6 +56,16 @@ const hostImagesSchema = z.strictObject({
     debianTemplate: imageSchema(false),
 });
 
+const accessSchema = z.strictObject({
+    /**
+     * Proxmox VE major version on the nodes: the environments' roles name its privileges
+     * (PVE 9 has VM.GuestAgent.Audit where PVE 8 has VM.Monitor)
+     */
+    pveMajor: z.union([z.literal(8), z.literal(9)], { error: (iss) => iss.input === undefined ? MISSING : `expected 8 or 9, ${got(iss.input)}` }).default(9),
+    /** also create a read-only `audit` token per environment (outputs <env>AuditApiToken) for previews and drift */
+    auditTokens: z.boolean().default(false),
+});
+
 export const hostStackSchema = z.strictObject({
     /** `host`: this file is the box's own stack */
     environment: z.literal("host", { error: (iss) => iss.input === undefined ? MISSING : `expected host, ${got(iss.input)}` }),
@@ -66,6 +76,8 @@ export const hostStackSchema = z.strictObject({
     firewall: hostFirewallSchema,
     backup: hostBackupSchema.prefault({}),
     memory: memorySchema.prefault({}),
+    /** the environments' API users, roles and tokens the host stack creates */
+    access: accessSchema.prefault({}),
 });
 
 export type HostStackParsed = z.output<typeof hostStackSchema>;

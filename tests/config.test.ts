@@ -90,7 +90,11 @@ const hostCases: [title: string, change: (c: ConfigSection) => void, expected: s
     ["TLS verification off with the root password", (c) => { key(c, "proxmox").insecure = true; },
         "ai-dualstack:proxmox.insecure: must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token"],
     ["an environment key in the host file", (c) => { c["ai-dualstack:aiVm"] = {}; },
-        "ai-dualstack:aiVm: unknown config key (known: backup, environment, environments, firewall, hosts, images, memory, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey)"],
+        "ai-dualstack:aiVm: unknown config key (known: access, backup, environment, environments, firewall, hosts, images, memory, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey)"],
+    ["a Proxmox VE version the roles cannot name privileges for", (c) => { c["ai-dualstack:access"] = { pveMajor: 7 }; },
+        "ai-dualstack:access.pveMajor: expected 8 or 9, got 7"],
+    ["a tune key set in the host file, which generates them", (c) => { c["ai-dualstack:vmTuneKey"] = { secure: "v1:x" }; },
+        "ai-dualstack:vmTuneKey: unknown config key (known: access, backup, environment, environments, firewall, hosts, images, memory, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey)"],
 ];
 
 describe("bad host config gives one clear line naming the key", () => {

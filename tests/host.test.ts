@@ -63,7 +63,7 @@ describe.each([
 
 describe("host preparation", () => {
     test("one run per node carrying both GPUs and the sum of both environments' hugepages", () => {
-        const prep = ofType(r(), TYPES.command);
+        const prep = ofType(r(), TYPES.command).filter((c) => c.name.startsWith("host-prep-"));
         expect(prep.map((c) => c.name)).toEqual(["host-prep-pve"]);
         const create = String(input(prep[0], "create"));
         expect(create.split("\n")[0]).toBe("bash -s -- apply iommu=intel vfio=0000:01:00 vfio=0000:02:00 hugepages-1G=88 <<'AI_DUALSTACK_SCRIPT_END'");
@@ -77,11 +77,13 @@ describe("host preparation", () => {
         const e = await evaluateHost((c) => {
             key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", memoryGiB: 64, sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
         }, { private: (c) => { key(c, "gpu").otherNodes = [{ node: "pve2", pciAddress: "0000:41:00.0", iommuGroup: 30, subsystemId: "10de:2198" }]; } });
-        const runs = ofType(e.graph.resources, TYPES.command).map((c) => [c.name, String(input(c, "create")).split("\n")[0]]);
+        const runs = ofType(e.graph.resources, TYPES.command).filter((c) => c.name.startsWith("host-prep-")).map((c) => [c.name, String(input(c, "create")).split("\n")[0]]);
         expect(runs).toEqual([
             ["host-prep-pve", "bash -s -- apply iommu=intel vfio=0000:01:00 vfio=0000:02:00 hugepages-1G=88 <<'AI_DUALSTACK_SCRIPT_END'"],
             ["host-prep-pve2", "bash -s -- apply iommu=amd vfio=0000:41:00 <<'AI_DUALSTACK_SCRIPT_END'"],
         ]);
+        // Both nodes get the tune script and limits; the key lines go in once (the file is the cluster's).
+        expect(ofType(e.graph.resources, TYPES.command).filter((c) => c.name.startsWith("host-tune-")).map((c) => c.name).sort()).toEqual(["host-tune-keys", "host-tune-pve", "host-tune-pve2"]);
         // Both nodes get both environments' bridges and the images.
         expect(ofType(e.graph.resources, TYPES.bridge)).toHaveLength(4);
         expect(ofType(e.graph.resources, TYPES.file).map((f) => f.name).sort()).toEqual(["host-images-cloud-pve", "host-images-cloud-pve2", "host-images-lxc-pve", "host-images-lxc-pve2"]);

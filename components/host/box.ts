@@ -11,6 +11,7 @@ import { hostPreparation } from "./hostPrep";
 import { SharedImages } from "./images";
 import { imageFileIds } from "./names";
 import { environmentPool } from "../access/privileges";
+import { tuneKeysInstall, tuneNodeInstall } from "../access/vmTune";
 
 export interface BoxArgs {
     readonly config: HostStackConfig;
@@ -72,9 +73,48 @@ export class Box extends pulumi.ComponentResource {
 
         const shares = new Map<string, EnvironmentShare>();
         for (const env of config.environments) {
-            shares.set(env.environment, new EnvironmentShare(env.environment, { config: env.config, file: env.file, hosts: box.hosts, backup: box.backup }, child));
+            shares.set(env.environment, new EnvironmentShare(env.environment, {
+                config: env.config,
+                file: env.file,
+                hosts: box.hosts,
+                backup: box.backup,
+                imageDatastore: box.images.datastore,
+                access: box.access,
+            }, child));
         }
         this.environments = shares;
+
+        // The tune path: per node the script and both environments' limits; once for the
+        // cluster the restricted key lines (root's authorized_keys is one file in /etc/pve).
+        const sudo = box.proxmox.sshUser !== "root";
+        const connectionTo = (node: string) => sshConnection({
+            host: addressOf.get(node) ?? node,
+            port: box.proxmox.sshPort,
+            user: box.proxmox.sshUser,
+            privateKey: secrets.sshPrivateKey,
+            hostKey: hostKeyOf.get(node),
+        });
+        const nodeInstall = tuneNodeInstall(envs, sudo);
+        const tuneInstalls = box.hosts.map((h) => new command.remote.Command(`${name}-tune-${h.name}`, {
+            connection: connectionTo(h.name),
+            create: nodeInstall.create,
+            // A changed script or limit converges in place; revert only when the node leaves.
+            update: nodeInstall.create,
+            delete: nodeInstall.delete,
+        }, { parent: this }));
+        const keys = pulumi.all(config.environments.map((e) => (shares.get(e.environment) as EnvironmentShare).tuneKey.publicKeyOpenssh))
+            .apply((publicKeys) => tuneKeysInstall(config.environments.map((e, i) => ({ environment: e.environment, publicKey: publicKeys[i] })), sudo));
+        new command.remote.Command(`${name}-tune-keys`, {
+            connection: connectionTo(box.hosts[0].name),
+            create: keys.create,
+            update: keys.create,
+            delete: keys.delete,
+        }, {
+            parent: this,
+            dependsOn: tuneInstalls,
+            // One shared file: an old copy's revert must never run after the new one's apply.
+            deleteBeforeReplace: true,
+        });
 
         const files = imageFileIds(box.images);
         this.summary = {
@@ -89,7 +129,17 @@ export class Box extends pulumi.ComponentResource {
                 gpuMapping: e.config.gpu.mappingName,
                 bridge: e.config.network.bridge,
                 backupVmids: backupVmids(e.config),
+                apiUser: (shares.get(e.environment) as EnvironmentShare).access.userId,
             }])),
+            // What each environment stack sets as its secrets (README "Order of operations").
+            ...Object.fromEntries(config.environments.flatMap((e) => {
+                const share = shares.get(e.environment) as EnvironmentShare;
+                return [
+                    [`${e.environment}ApiToken`, pulumi.secret(share.access.apiToken)],
+                    [`${e.environment}VmTuneKey`, pulumi.secret(share.tuneKey.privateKeyOpenssh)],
+                    ...(share.access.auditApiToken !== undefined ? [[`${e.environment}AuditApiToken`, pulumi.secret(share.access.auditApiToken)]] : []),
+                ];
+            })),
         };
         this.registerOutputs(this.summary);
     }

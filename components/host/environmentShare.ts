@@ -1,11 +1,13 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { backupVmids } from "../../config/backups";
 import type { HostStackParsed } from "../../config/hostSchema";
 import type { HostConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { BackupJob } from "../ops/backupJob";
 import { GpuPassthrough } from "./gpuPassthrough";
+import { EnvironmentAccess } from "../access/environmentAccess";
 import { environmentPool } from "../access/privileges";
 import { EnvironmentNetwork } from "./network";
 import { ZfsMirror } from "./zfsMirror";
@@ -17,6 +19,9 @@ export interface EnvironmentShareArgs {
     readonly file: string;
     readonly hosts: readonly HostConfig[];
     readonly backup: HostStackParsed["backup"];
+    /** the shared image datastore (host file images.datastore): the token may read it */
+    readonly imageDatastore: string;
+    readonly access: HostStackParsed["access"];
 }
 
 /**
@@ -24,8 +29,9 @@ export interface EnvironmentShareArgs {
  * GPU mapping, its VLAN and bridge, its resource pool and its backup job. The environment
  * stack uses them by the names in its own file and cannot change them.
  *
- * The environment's own credentials (user, role, API token scoped to this pool) belong
- * here too; they are added with the per-environment access work.
+ * And the environment's own credentials: its API user, roles and privilege-separated
+ * token scoped to exactly these objects (EnvironmentAccess), and the tune key whose
+ * public half root's authorized_keys restricts to the tune script (installed by the Box).
  */
 export class EnvironmentShare extends pulumi.ComponentResource {
     public readonly storage: ZfsMirror;
@@ -33,6 +39,9 @@ export class EnvironmentShare extends pulumi.ComponentResource {
     public readonly network: EnvironmentNetwork;
     public readonly pool: proxmoxve.PoolLegacy;
     public readonly backup: BackupJob;
+    public readonly access: EnvironmentAccess;
+    /** the environment's forced-command key; the private half is the env stack's vmTuneKey */
+    public readonly tuneKey: tls.PrivateKey;
 
     constructor(name: string, args: EnvironmentShareArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "EnvironmentShare"), name, {}, opts);
@@ -56,10 +65,29 @@ export class EnvironmentShare extends pulumi.ComponentResource {
             poolId: environmentPool(env),
             comment: `ai-dualstack ${env}: its guests and its storage`,
         }, child);
-        new proxmoxve.pool.MembershipLegacy(`${name}-pool-storage`, {
+        const storageMember = new proxmoxve.pool.MembershipLegacy(`${name}-pool-storage`, {
             poolId: this.pool.poolId,
             storageId: this.storage.storageId,
         }, child);
+
+        // Its token reaches exactly its pool, storage, bridge and mapping (and reads the shared
+        // images): the ACLs go on once those exist.
+        this.access = new EnvironmentAccess(`${name}-access`, {
+            environment: env,
+            scope: {
+                pool: environmentPool(env),
+                storage: config.storage.pool,
+                imageDatastore: args.imageDatastore,
+                bridge: config.network.bridge,
+                gpuMapping: config.gpu.mappingName,
+            },
+            pveMajor: args.access.pveMajor,
+            auditToken: args.access.auditTokens,
+        }, { parent: this, dependsOn: [this.pool, storageMember, this.gpu, this.network] });
+
+        // Generated where Pulumi runs and kept (encrypted) in the host stack's state: a new
+        // key is `pulumi up --replace` of this resource, and the installs follow it.
+        this.tuneKey = new tls.PrivateKey(`${name}-tune-key`, { algorithm: "ED25519" }, { parent: this });
 
         // Never the data holder: its disk is backed up through the AI VM that uses it.
         this.backup = new BackupJob(`${name}-backup`, {

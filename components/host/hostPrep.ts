@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { AiVmConfig, HostConfig, StackConfig } from "../../config/schema";
 import { shellQuote } from "../naming";
+import { heredocCommand } from "../remote";
 
 export type HostScript = "host-prep.sh";
 
@@ -38,13 +39,7 @@ export function scriptText(script: HostScript): string {
 
 /** A remote command that feeds the script to bash on stdin, so nothing is left behind on the node. */
 export function scriptCommand(script: HostScript, args: readonly string[], sudo: boolean): string {
-    const marker = "AI_DUALSTACK_SCRIPT_END";
-    const body = scriptText(script);
-    if (body.includes(marker)) {
-        throw new Error(`${script} must not contain the heredoc marker ${marker}`);
-    }
-    const argv = args.map(shellQuote).join(" ");
-    return `${sudo ? "sudo " : ""}bash -s -- ${argv} <<'${marker}'\n${body}${body.endsWith("\n") ? "" : "\n"}${marker}`;
+    return heredocCommand(script, scriptText(script), args.map(shellQuote).join(" "), sudo);
 }
 
 /** `0000:01:00.0` -> `0000:01:00`: the slot, so the HDMI audio function goes along. */

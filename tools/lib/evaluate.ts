@@ -237,6 +237,15 @@ function mockState(type: string, inputs: Record<string, unknown>): Record<string
     if (type === "random:index/randomPassword:RandomPassword") {
         return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${String(inputs.length)}` };
     }
+    if (type === "tls:index/privateKey:PrivateKey") {
+        // A stand-in key pair: the public half in OpenSSH form (what root's authorized_keys
+        // gets), the private half the generated secret the plan must never show.
+        const stem = Buffer.from(String(inputs.algorithm ?? "")).toString("base64").replace(/=+$/, "");
+        return { ...inputs, publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline${stem}\n`, privateKeyOpenssh: `${MOCK_GENERATED_SECRET}-ssh-key` };
+    }
+    if (type === "proxmoxve:user/token:Token") {
+        return { ...inputs, value: `${String(inputs.userId)}!${String(inputs.tokenName)}=${MOCK_GENERATED_SECRET}` };
+    }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
         return {
