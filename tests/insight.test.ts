@@ -18,7 +18,7 @@ const plans = new Map<string, PlanDocument>();
 const plan = (stack: string) => plans.get(stack) as PlanDocument;
 
 beforeAll(async () => {
-    for (const stack of ["private", "public"]) {
+    for (const stack of ["host", "private", "public"]) {
         plans.set(stack, (await planStack(stack)).plan);
     }
 });
@@ -33,11 +33,12 @@ function mermaidParse(diagrams: string[]): { ok: boolean; type?: string; error?:
 describe("critical path and rebuild estimate", () => {
     // Pinned: a change that makes guests wait on each other (or on more) shows here.
     test.each([
-        ["private", ["private-proxmox", "private-ai-image", "private-ai-vm", "private-ai-provision-host-key", "private-ai-provision-data-disk",
-            "private-ai-provision-docker-gpu", "private-ai-provision-verify", "private-ai-services-host-docker", "private-workbench-image", "private-workbench-container"], 1142],
-        ["public", ["public-proxmox", "public-ai-image", "public-ai-vm", "public-ai-provision-host-key", "public-ai-provision-data-disk",
+        ["host", ["host-tune-pve", "host-tune-keys"], 180],
+        ["private", ["private-proxmox", "private-ai-data", "private-ai-vm", "private-ai-provision-host-key", "private-ai-provision-data-disk",
+            "private-ai-provision-docker-gpu", "private-ai-provision-verify", "private-ai-services-host-docker", "private-workbench-image", "private-workbench-container"], 1072],
+        ["public", ["public-proxmox", "public-ai-data", "public-ai-vm", "public-ai-provision-host-key", "public-ai-provision-data-disk",
             "public-ai-provision-docker-gpu", "public-ai-provision-verify", "public-ai-services-host-docker", "public-ollama-image", "public-ollama-container",
-            "public-ai-services-model-mistral-7b"], 872],
+            "public-ai-services-model-mistral-7b"], 802],
     ])("%s: the critical path is %j, ~%d s", (stack, names, seconds) => {
         const { criticalPath: path } = plan(stack).summary;
         expect(path.urns.map((u) => u.split("::").pop())).toEqual(names);
@@ -88,15 +89,15 @@ describe("critical path and rebuild estimate", () => {
 
 describe("the Mermaid diagram", () => {
     test("Mermaid's own parser accepts each stack's diagram and all of them together, and rejects a broken one", () => {
-        const diagrams = [renderMermaid([plan("private")]), renderMermaid([plan("public")]), renderMermaid([plan("private"), plan("public")])];
-        const results = mermaidParse([...diagrams, diagrams[0].replace("\"]\n", "\"\n")]);
-        expect(results.slice(0, 3)).toEqual([{ ok: true, type: "flowchart-v2" }, { ok: true, type: "flowchart-v2" }, { ok: true, type: "flowchart-v2" }]);
-        expect(results[3].ok).toBe(false);
+        const diagrams = [renderMermaid([plan("host")]), renderMermaid([plan("private")]), renderMermaid([plan("public")]), renderMermaid([plan("host"), plan("private"), plan("public")])];
+        const results = mermaidParse([...diagrams, diagrams[1].replace("\"]\n", "\"\n")]);
+        expect(results.slice(0, 4)).toEqual(diagrams.map(() => ({ ok: true, type: "flowchart-v2" })));
+        expect(results[4].ok).toBe(false);
     });
 
     test("resources fall in the seed's groups by type, and new types find their group", () => {
-        const p = plan("private");
         const group = (name: string) => {
+            const p = [plan("host"), plan("private")].find((g) => g.resources.some((x) => x.name === name && x.custom)) as PlanDocument;
             const r = p.resources.find((x) => x.name === name && x.custom) as PlanResource;
             const byUrn = new Map(p.resources.map((x) => [x.urn, x]));
             return groupOf(r, (res) => {
@@ -112,7 +113,7 @@ describe("the Mermaid diagram", () => {
         expect(group("private-ai-vm")).toBe("vms");
         expect(group("private-ai-data")).toBe("data");
         expect(group("private-db-ct")).toBe("lxcs");
-        expect(group("private-host-vfio-pve")).toBe("host");
+        expect(group("host-prep-pve")).toBe("host");
         expect(group("private-backup-job")).toBe("data");
         const fake = (type: string, protect = false): PlanResource => ({
             urn: type, type, name: type, parent: null, custom: true, provider: null, inputs: {}, dependencies: [],
@@ -128,8 +129,8 @@ describe("the Mermaid diagram", () => {
     });
 
     test("protected resources are cylinders, each environment has its colour, waits are arrows", () => {
-        const text = renderMermaid([plan("private"), plan("public")]);
-        expect(text).toContain(`private_private_storage_pool[("private-storage-pool<br/><small>Zfs</small>")]`);
+        const text = renderMermaid([plan("host"), plan("private"), plan("public")]);
+        expect(text).toContain(`host_private_storage_pool[("private-storage-pool<br/><small>Zfs</small>")]`);
         expect(text).toContain(`private_private_ai_vm["private-ai-vm<br/><small>VmLegacy</small>"]`);
         expect(text).toContain("private_private_ai_data --> private_private_ai_vm");
         expect(text).toMatch(/classDef env_private fill:#fde8e8/);
@@ -141,7 +142,7 @@ describe("the Mermaid diagram", () => {
     test("the README's diagrams are the generated ones (npm run diagrams)", () => {
         const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
         expect(diagramNames(readme)).toEqual(["all"]);
-        const fresh = fillDiagrams(readme, new Map([["all", renderMermaid([plan("private"), plan("public")])]]));
+        const fresh = fillDiagrams(readme, new Map([["all", renderMermaid([plan("host"), plan("private"), plan("public")])]]));
         expect(readme).toBe(fresh);
         expect(fillDiagrams("<!-- diagram:x -->\nold\n<!-- /diagram:x -->", new Map([["x", "flowchart LR\n  a"]])))
             .toBe("<!-- diagram:x -->\n```mermaid\nflowchart LR\n  a\n```\n<!-- /diagram:x -->");

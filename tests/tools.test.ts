@@ -74,7 +74,7 @@ describe("npm run plan", () => {
         const { code, stdout, stderr } = await tool("plan.ts", ["--stack", "public"]);
         expect(code).toBe(0);
         expect(stdout).toMatch(/^stack public \(ai-dualstack\)\n└─ public {2}\(ai-dualstack:env:Environment\)/);
-        expect(stdout).toContain("public-storage-pool  (proxmoxve:node/disk/zfs:Zfs)  [protected, retained]");
+        expect(stdout).toContain("public-db-ct  (proxmoxve:index/containerLegacy:ContainerLegacy)  [protected, retained]");
         expect(stdout).toMatch(/proxmoxve:index\/containerLegacy:ContainerLegacy +3/);
         expect(stdout).toContain("policy:\n  all policies pass");
         expect(stdout).toMatch(/summary: \d+ resources/);
@@ -96,21 +96,27 @@ describe("npm run plan", () => {
             subsystem_vendor: "0x10de", subsystem_device: "0x2198", iommugroup: group, mdev: false,
         });
         const good = path.join(dir, "good.json");
-        fs.writeFileSync(good, JSON.stringify([device("0000:01:00.0", "0x2b85", "0x030000", 14), device("0000:01:00.1", "0x22e8", "0x040300", 14)]));
-        expect((await tool("plan.ts", ["--stack", "private", "--pci-inventory", good])).code).toBe(0);
+        const rtx3060 = [
+            { ...device("0000:02:00.0", "0x2504", "0x030000", 15), subsystem_vendor: "0x1462", subsystem_device: "0x397d" },
+            { ...device("0000:02:00.1", "0x228e", "0x040300", 15), subsystem_vendor: "0x1462", subsystem_device: "0x397d" },
+        ];
+        fs.writeFileSync(good, JSON.stringify([device("0000:01:00.0", "0x2b85", "0x030000", 14), device("0000:01:00.1", "0x22e8", "0x040300", 14), ...rtx3060]));
+        expect((await tool("plan.ts", ["--stack", "host", "--pci-inventory", good])).code).toBe(0);
 
         const moved = path.join(dir, "moved.json");
-        fs.writeFileSync(moved, JSON.stringify({ pve: [device("0000:03:00.0", "0x2b85", "0x030000", 22), device("0000:03:00.1", "0x22e8", "0x040300", 22)] }));
-        const r = await tool("plan.ts", ["--stack", "private", "--pci-inventory", moved]);
+        fs.writeFileSync(moved, JSON.stringify({ pve: [device("0000:03:00.0", "0x2b85", "0x030000", 22), device("0000:03:00.1", "0x22e8", "0x040300", 22), ...rtx3060] }));
+        // A real process: the failed program leaves registrations pending that would settle
+        // (and be reported as unhandled) after this test.
+        const r = spawnTool("plan.ts", ["--stack", "host", "--pci-inventory", moved]);
         expect(r.code).toBe(1);
-        expect(r.stderr).toContain("GPU preflight failed:\nai-dualstack:gpu.pciAddress: no PCI device 0000:01:00.0 on node pve; a RTX 5090 (10de:2b85) is at 0000:03:00.0");
+        expect(r.stderr).toContain("GPU preflight failed:\nPulumi.private.yaml ai-dualstack:gpu.pciAddress: no PCI device 0000:01:00.0 on node pve; a RTX 5090 (10de:2b85) is at 0000:03:00.0");
         expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 
     test("an unknown stack names the stacks there are", async () => {
         const { code, stderr } = await tool("plan.ts", ["--stack", "staging"]);
         expect(code).toBe(1);
-        expect(stderr).toMatch(/no stack config .*Pulumi\.staging\.yaml \(stacks here: private, public\)/);
+        expect(stderr).toMatch(/no stack config .*Pulumi\.staging\.yaml \(stacks here: host, private, public\)/);
     });
 });
 
@@ -146,10 +152,23 @@ describe("npm run plan: formats", () => {
 });
 
 describe("npm run policy", () => {
-    test("passes on both committed stacks", async () => {
+    test("passes on the three committed stacks", async () => {
         const { code, stdout } = await tool("policy.ts", []);
         expect(code).toBe(0);
-        expect(stdout).toContain("stack private: all policies pass\nstack public: all policies pass\n0 mandatory violation(s)");
+        expect(stdout).toContain("stack host: all policies pass\nstack private: all policies pass\nstack public: all policies pass\n0 mandatory violation(s)");
+    });
+
+    test("a pair that oversubscribes the node or shares a disk fails, each line naming both files", async () => {
+        const file = brokenCopy("public", "memoryGiB: 24", "memoryGiB: 40");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("PUBLIC_A", "PRIVATE_A"));
+        const policy = await tool("policy.ts", ["--stack", "public", "--config", file]);
+        expect(policy.code).toBe(1);
+        expect(policy.stdout).toContain("FAIL [mandatory] cross-environment (stack): Pulumi.host.yaml ai-dualstack:hosts[0].memoryGiB (128): node pve is oversubscribed: Pulumi.public.yaml ai-dualstack:aiVm.memoryGiB");
+        expect(policy.stdout).toContain("FAIL [mandatory] cross-environment (stack): Pulumi.public.yaml ai-dualstack:storage.devices[0] (/dev/disk/by-id/nvme-CT1000P3PSSD8_PRIVATE_A) is the same disk as Pulumi.private.yaml ai-dualstack:storage.devices[0]");
+        const plan = await tool("plan.ts", ["--stack", "public", "--config", file]);
+        expect(plan.code).toBe(1);
+        expect(plan.stdout).toBe("");
+        expect(plan.stderr.trim().split("\n").filter((l: string) => !l.startsWith("evaluat"))).toHaveLength(2);
     });
 
     test("exits 1 naming the policy when the public VM is given the private mapping", async () => {
@@ -160,10 +179,19 @@ describe("npm run policy", () => {
     });
 
     test("npm run plan prints the plan, then exits 2 on a mandatory violation", async () => {
-        const file = brokenCopy("public", "mappingName: public-gpu", "mappingName: private-gpu");
+        // Valid config on both sides, but a public app pointed at the private AI VM: only the policy sees it.
+        const file = brokenCopy("public", "      healthPath: /api/v1/ping\n", "      healthPath: /api/v1/ping\n      env: { NOTES_URL: \"http://10.10.10.10:8001\" }\n");
         const { code, stdout, stderr } = await tool("plan.ts", ["--stack", "public", "--config", file]);
         expect(code).toBe(2);
         expect(stdout).toMatch(/summary: \d+ resources/);
-        expect(stderr).toContain("2 mandatory policy violations: pulumi preview/up would be refused (exit 2)");
+        expect(stderr).toContain("1 mandatory policy violation: pulumi preview/up would be refused (exit 2)");
+        expect(stdout).toContain("FAIL environment-isolation public-chatbot-container: public stack: public-chatbot-container names 10.10.10.10 (an address in the private subnet 10.10.10.0/24)");
+    });
+
+    test("the public VM given the private mapping is refused as config, naming both files", async () => {
+        const file = brokenCopy("public", "mappingName: public-gpu", "mappingName: private-gpu");
+        const { code, stderr } = await tool("plan.ts", ["--stack", "public", "--config", file]);
+        expect(code).toBe(1);
+        expect(stderr).toContain("is the same PCI mapping name as");
     });
 });

@@ -10,14 +10,19 @@ import * as os from "os";
 import * as path from "path";
 import { tuneAuthorizedKey, tuneLimits, tuneLimitsPath, tuneRequest, TUNE_SCRIPT_PATH } from "../components/access/vmTune";
 import { validateRawConfig } from "../config/load";
+import type { StackConfig } from "../config/schema";
 import { haveTool, stackSection } from "./helpers";
 
 const SCRIPT = path.join(__dirname, "..", "components", "access", "scripts", "ai-dualstack-vm-tune.sh");
 
-/** The validated config of a stack file, without secrets. */
-function stackConfig(stack: string) {
+/** The validated config of an environment's stack file, without secrets. */
+function stackConfig(stack: string): StackConfig {
     const raw = Object.fromEntries(Object.entries(stackSection(stack)).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
-    return validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x" }, undefined);
+    const validated = validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x" }, undefined);
+    if (validated.kind !== "environment") {
+        throw new Error(`${stack} is not an environment stack`);
+    }
+    return validated.stack;
 }
 
 (haveTool("shellcheck") ? test : test.skip)("the tune script passes shellcheck with no warnings", () => {

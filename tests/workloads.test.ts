@@ -7,9 +7,8 @@ import { execFileSync } from "child_process";
 import { hostKeyLine } from "../components/provision/aiVmProvisioning";
 import { dockerSshOpts } from "../components/workloads/dockerHost";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
-import type { Evaluation } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
-import { byName, evaluate, haveTool, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation, evaluate, haveTool, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 const DOCKER = {
     provider: "pulumi:providers:docker",
@@ -19,12 +18,12 @@ const DOCKER = {
     network: "docker:index/network:Network",
 };
 
-let graphs: Record<"private" | "public", Evaluation>;
+let graphs: Record<"private" | "public", EnvEvaluation>;
 beforeAll(async () => {
     graphs = { private: await evaluate("private"), public: await evaluate("public") };
 });
 
-const containers = (e: Evaluation) => ofType(e.graph.resources, DOCKER.container);
+const containers = (e: EnvEvaluation) => ofType(e.graph.resources, DOCKER.container);
 const envs = (c: PlanResource) => (input(c, "envs") as string[]);
 const envOf = (c: PlanResource) => Object.fromEntries(envs(c).filter((e) => e.includes("=")).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 
@@ -110,13 +109,17 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
     });
 
     test("the firewall opens exactly SSH and the ports the workloads publish", () => {
-        const rules = input(byName(g().resources, `${env}-ai-firewall-rules`), "rules") as { dport: string; source?: string }[];
+        const all = input(byName(g().resources, `${env}-ai-firewall-rules`), "rules") as { dport?: string; source?: string; securityGroup?: string }[];
+        // SSH (and the public egress limits) come from the host stack's groups; the ports are this stack's rules.
+        expect(all.filter((r) => r.securityGroup !== undefined).map((r) => r.securityGroup)).toEqual(env === "public" ? ["public-base", "public-egress"] : ["private-base"]);
+        const rules = [{ dport: "22", source: "+dc/admin-sources" }, ...all.filter((r) => r.securityGroup === undefined)];
         const published = containers(graphs[env]).flatMap((c) => {
             const label = (input(c, "labels") as { label: string; value: string }[]).find((l) => l.label === "ai-dualstack.ports")?.value ?? "";
             return label.split(",").filter(Boolean).map((p) => p.split(":")[0]);
         });
         expect(rules.map((r) => r.dport).sort()).toEqual(["22", ...published].sort());
-        expect(rules.filter((r) => r.dport !== "22").every((r) => r.source === graphs[env].config.network.subnet)).toBe(true);
+        // From the environment's own subnet: the host stack's cluster IP set of it.
+        expect(rules.filter((r) => r.dport !== "22").every((r) => r.source === `+dc/${env}-subnet`)).toBe(true);
         // The exporters the firewall opens for are really there.
         expect(published).toEqual(expect.arrayContaining(["9100", "9835", "8080"]));
     });

@@ -44,7 +44,6 @@ export function scaledSection(count: number): Record<string, unknown> {
     config["ai-dualstack:network"] = { bridge: "vmbr10", vlanId: 10, subnet: "10.10.8.0/22", gateway: "10.10.8.1" };
     const vm = config["ai-dualstack:aiVm"] as Record<string, unknown>;
     Object.assign(vm, { vmid: 1001, dataVmid: 1002, ip: "10.10.8.10", memoryGiB: 16, hugepages: "none" });
-    config["ai-dualstack:hosts"] = [{ ...(config["ai-dualstack:hosts"] as Record<string, unknown>[])[0], name: "pve", address: "192.168.1.10", cpuVendor: "intel", memoryGiB: 4096, cores: 256 }];
     config["ai-dualstack:containers"] = Array.from({ length: count }, (_, i) => ({
         name: `private-svc-${i}`,
         role: roles[i % roles.length],
@@ -102,7 +101,7 @@ async function prepare(scales: readonly number[], dir: string): Promise<Scale[]>
     for (const scale of scales) {
         let graph = seed.graph;
         let configFile: string | undefined;
-        let containers = seed.config.containers.length;
+        let containers = seed.validated.kind === "environment" ? seed.validated.stack.containers.length : 0;
         if (scale !== 1) {
             containers = Math.max(1, Math.round((scale * seed.graph.resources.length - one) / (two - one)) + 1);
             const section = scaledSection(containers);

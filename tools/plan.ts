@@ -1,12 +1,14 @@
 /**
- * npm run plan -- --stack <name|all> [--format text|json|mermaid] [--json] [--config FILE] [--pci-inventory FILE]
+ * npm run plan -- --stack <host|private|public|all> [--format text|json|mermaid] [--json] [--config FILE] [--pci-inventory FILE]
  *
  * Evaluates the real program offline (Pulumi mock runtime, no CLI, no Proxmox) with the
  * stack's config and prints the resource tree, the policy verdicts and a summary (with the
  * critical path and rebuild estimate), the graph as JSON (contract: docs/plan-json.md), or
  * a Mermaid flowchart of it. `--stack all` (Mermaid only) draws every stack that has a
  * Pulumi.<stack>.yaml together. Bad config: exit 1, one line per problem naming the
- * config key. A mandatory policy violation: the plan is printed, then exit 2. With
+ * config key; that includes the checks across both environments (the host stack runs them
+ * itself; for an environment they run against the host file and the other environment's
+ * file). A mandatory policy violation: the plan is printed, then exit 2. With
  * --pci-inventory (pvesh's PCI list of the real node) the GPU preflight checks the
  * config against that host instead of against itself.
  */
@@ -14,7 +16,7 @@ import * as fs from "fs";
 import { knownStacks, loadStackFile, PROCESS_IO, runMain, stackToolArgs, ToolIO, UsageError } from "./lib/cli";
 import type { PlanDocument } from "./lib/graph";
 
-const USAGE = "usage: npm run plan -- --stack <name|all> [--format text|json|mermaid] [--json] [--config FILE] [--pci-inventory FILE]";
+const USAGE = "usage: npm run plan -- --stack <host|private|public|all> [--format text|json|mermaid] [--json] [--config FILE] [--pci-inventory FILE]";
 const FORMATS = ["text", "json", "mermaid"] as const;
 type Format = (typeof FORMATS)[number];
 
@@ -22,11 +24,19 @@ type Format = (typeof FORMATS)[number];
 export async function planStack(stack: string, options: { configFile?: string; inventoryFile?: string; progress?: (m: string) => void } = {}): Promise<{ plan: PlanDocument; notes: string[] }> {
     const file = await loadStackFile(stack, options.configFile);
     // Loaded only now: --help, a bad flag or an unknown stack never load the SDK or the program.
-    const [{ evaluateStack }, { inventoryFromPvesh }, { runPolicies }, { summarize }] = await Promise.all([
+    const [{ evaluateStack }, { inventoryFromPvesh }, { runPolicies }, { summarize }, { crossChecksFor }, { ConfigError }] = await Promise.all([
         import("./lib/evaluate"), import("./lib/inventory"), import("../policy/offline"), import("./lib/summary"),
+        import("./lib/crossCheck"), import("../config/load"),
     ]);
     const inventory = options.inventoryFile === undefined ? undefined : inventoryFromPvesh(readJson(options.inventoryFile), options.inventoryFile);
-    const { graph } = await evaluateStack({ stack, file, inventory, progress: options.progress });
+    const { graph, validated } = await evaluateStack({ stack, file, inventory, progress: options.progress });
+    if (validated.kind === "environment") {
+        // The checks across both environments: against the host file and the other environment's file.
+        const clashes = crossChecksFor(validated.stack, file.file);
+        if (clashes.length > 0) {
+            throw new ConfigError(clashes);
+        }
+    }
     graph.policy = runPolicies(graph);
     const notes = file.placeholders.map((k) => `${k} is not set in ${file.file}; a placeholder stands in (set it with pulumi config set --secret)`);
     return { plan: { ...graph, summary: summarize(graph) }, notes };

@@ -1,14 +1,39 @@
 /**
  * npm run policy [-- --stack <name> [--config FILE]] [--json]
  *
- * Runs the policy pack offline against the plan graph of both stacks (or one), prints
+ * Runs the policy pack offline against the plan graph of every stack (or one), prints
  * every violation with its policy, level, resource and message, and exits 1 when any is
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
 import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, ToolIO, UsageError } from "./lib/cli";
 import type { PolicyFinding } from "./lib/graph";
+import type { StackConfigFile } from "./lib/stackFile";
 
-const USAGE = "usage: npm run policy [-- --stack <private|public> [--config FILE]] [--json]";
+const USAGE = "usage: npm run policy [-- --stack <host|private|public> [--config FILE]] [--json]";
+
+/**
+ * A stack's findings: its config problems (the checks across both environments among
+ * them) as "valid-config" findings, else the policies on its graph plus, for an
+ * environment, the checks across both environments.
+ */
+async function stackFindings(name: string, file: StackConfigFile, progress: ((m: string) => void) | undefined): Promise<PolicyFinding[]> {
+    // Loaded only here: --help or a bad flag never load the SDK or the program.
+    const [{ evaluateStack }, { runPolicies }, { crossChecksFor }, { ConfigError }] = await Promise.all([
+        import("./lib/evaluate"), import("../policy/offline"), import("./lib/crossCheck"), import("../config/load"),
+    ]);
+    const asFindings = (policy: string, lines: readonly string[]): PolicyFinding[] =>
+        lines.map((message) => ({ policy, level: "mandatory", urn: null, message }));
+    try {
+        const { graph, validated } = await evaluateStack({ stack: name, file, progress });
+        const cross = validated.kind === "environment" ? crossChecksFor(validated.stack, file.file) : [];
+        return [...asFindings("cross-environment", cross), ...runPolicies(graph)];
+    } catch (err) {
+        if (err instanceof ConfigError) {
+            return asFindings("valid-config", err.problems);
+        }
+        throw err;
+    }
+}
 
 export async function runPolicy(argv: string[], io: ToolIO): Promise<number> {
     const flags = toolArgs(argv, {
@@ -24,13 +49,12 @@ export async function runPolicy(argv: string[], io: ToolIO): Promise<number> {
     }
     const stacks = flags.stack !== undefined ? [flags.stack] : knownStacks();
     const files = await Promise.all(stacks.map((name) => loadStackFile(name, flags.config)));
-    const [{ evaluateStack }, { runPolicies }, { RULES }] = await Promise.all([import("./lib/evaluate"), import("../policy/offline"), import("../policy/rules")]);
+    const { RULES } = await import("../policy/rules");
     const report: Record<string, PolicyFinding[]> = {};
     const progress = flags.json ? undefined : (message: string) => io.err(`${message}\n`);
     progress?.(`checking ${stacks.join(", ")} against ${RULES.length} policies`);
     for (const [i, name] of stacks.entries()) {
-        const { graph } = await evaluateStack({ stack: name, file: files[i], progress });
-        report[name] = runPolicies(graph);
+        report[name] = await stackFindings(name, files[i], progress);
     }
 
     const all = Object.values(report).flat();

@@ -11,8 +11,8 @@
  */
 import { performance } from "perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
-import { validateRawConfig, NAMESPACE } from "../../config/load";
-import type { StackConfig } from "../../config/schema";
+import { validateRawConfig, NAMESPACE, ValidatedConfig } from "../../config/load";
+import * as path from "path";
 import type { JsonValue, PlanGraph, PlanResource } from "./graph";
 import { SECRET_MASK, UNKNOWN_MASK } from "./values";
 import { inventoryFromConfig, PciInventory } from "./inventory";
@@ -27,6 +27,11 @@ export interface EvaluateOptions {
     /** told once the config is valid and the program is about to run */
     readonly progress?: (message: string) => void;
     /**
+     * Whether the host stack's objects exist when an environment stack asks for them
+     * (its preflight): "present" (default, as after `pulumi up --stack host`) or "missing".
+     */
+    readonly hostObjects?: "present" | "missing";
+    /**
      * sees each resource's inputs as the engine would receive them, secrets unwrapped (for
      * tests that check what a secret input holds, e.g. a remote command's pinned host key)
      */
@@ -35,7 +40,8 @@ export interface EvaluateOptions {
 
 export interface Evaluation {
     readonly graph: PlanGraph;
-    readonly config: StackConfig;
+    /** the validated config: an environment's, or the host stack's with both environments */
+    readonly validated: ValidatedConfig;
 }
 
 /** The parts of an Output the SDK keeps internal; read only here, to see through Outputs. */
@@ -56,7 +62,7 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-function validateStackFile(stack: string, file: StackConfigFile): StackConfig {
+export function validateStackFile(stack: string, file: StackConfigFile): ValidatedConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
@@ -64,15 +70,16 @@ function validateStackFile(stack: string, file: StackConfigFile): StackConfig {
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
     const otherKeys = Object.keys(file.config).filter((k) => !k.startsWith(`${NAMESPACE}:`));
-    return validateRawConfig(raw, secretKeys, { stack, otherKeys });
+    return validateRawConfig(raw, secretKeys, { file: path.basename(file.file), stack, otherKeys });
 }
 
 /** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
-    const config = validateStackFile(stack, file);
+    const validated = validateStackFile(stack, file);
     options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
-    const inventory = options.inventory ?? inventoryFromConfig(config);
+    const inventory = options.inventory ?? inventoryFromConfig(validated.kind === "host" ? validated.environments.map((e) => e.config) : []);
+    const hostObjectsPresent = (options.hostObjects ?? "present") === "present";
 
     // The program reads which keys are secret from the environment, as under the CLI.
     process.env.PULUMI_CONFIG = JSON.stringify(file.config);
@@ -81,7 +88,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
 
     const providers = new Map<string, string>();
     const started = performance.now();
-    const evaluation = await underOfflineRuntime(stack, offlineMocks(inventory, providers, options.onMockResource), () => record(stack, config, providers));
+    const evaluation = await underOfflineRuntime(stack, offlineMocks(inventory, providers, options.onMockResource, hostObjectsPresent), () => record(stack, validated, providers));
     options.progress?.(`evaluated stack ${stack}: ${evaluation.graph.resources.length} resources in ${(performance.now() - started).toFixed(0)} ms`);
     return evaluation;
 }
@@ -95,6 +102,8 @@ export function offlineMocks(
     inventory: PciInventory,
     providers: Map<string, string> = new Map(),
     onMockResource?: EvaluateOptions["onMockResource"],
+    /** whether the host stack's objects exist (an environment's preflight asks for them) */
+    hostObjectsPresent = true,
 ): pulumi.runtime.Mocks {
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
@@ -109,9 +118,34 @@ export function offlineMocks(
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
                 return { ...args.inputs, devices: inventory(String(args.inputs.nodeName)) };
             }
+            // An environment's preflight asks for the host stack's objects.
+            if (HOST_OBJECT_INVOKES.has(args.token)) {
+                if (!hostObjectsPresent) {
+                    throw new Error(`${args.token}: not found (offline plan with the host stack not run)`);
+                }
+                return hostObjectAnswer(args.token, args.inputs);
+            }
             throw new Error(`the offline plan has no answer for invoke ${args.token}`);
         },
     };
+}
+
+const HOST_OBJECT_INVOKES = new Set([
+    "proxmoxve:index/getPoolLegacy:getPoolLegacy",
+    "proxmoxve:hardware/mapping/getPci:getPci",
+    "proxmoxve:index/getDatastores:getDatastores",
+]);
+
+/** What Proxmox answers once the host stack has built the pool, mapping and storage. */
+function hostObjectAnswer(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (token === "proxmoxve:index/getDatastores:getDatastores") {
+        const filters = inputs.filters !== null && typeof inputs.filters === "object" ? inputs.filters as Record<string, unknown> : {};
+        return { ...inputs, datastores: [{ id: String(filters.id ?? ""), nodeName: String(inputs.nodeName), type: "zfspool", contentTypes: ["images", "rootdir"] }] };
+    }
+    if (token === "proxmoxve:hardware/mapping/getPci:getPci") {
+        return { ...inputs, id: String(inputs.name), comment: "", maps: [], mediatedDevices: false };
+    }
+    return { ...inputs, comment: "", members: [] };
 }
 
 /**
@@ -144,7 +178,7 @@ async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Runs the program under the mocks already set and reads back the graph it built. */
-async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
+async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
     // The program's own return value: the stack's outputs as a whole are unknown in a preview
@@ -214,7 +248,7 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
 
     const resolvedOutputs = await resolveValue(outputs ?? {}, new Set());
     return {
-        config,
+        validated,
         graph: {
             stack,
             project: "ai-dualstack",
@@ -232,6 +266,15 @@ export const MOCK_GENERATED_SECRET = "offline-generated-secret";
 function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
     if (type === "random:index/randomPassword:RandomPassword") {
         return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${String(inputs.length)}` };
+    }
+    if (type === "tls:index/privateKey:PrivateKey") {
+        // A stand-in key pair: the public half in OpenSSH form (what root's authorized_keys
+        // gets), the private half the generated secret the plan must never show.
+        const stem = Buffer.from(String(inputs.algorithm ?? "")).toString("base64").replace(/=+$/, "");
+        return { ...inputs, publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline${stem}\n`, privateKeyOpenssh: `${MOCK_GENERATED_SECRET}-ssh-key` };
+    }
+    if (type === "proxmoxve:user/token:Token") {
+        return { ...inputs, value: `${String(inputs.userId)}!${String(inputs.tokenName)}=${MOCK_GENERATED_SECRET}` };
     }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
@@ -264,6 +307,7 @@ async function failFastOnProgramErrors<T>(work: () => Promise<T>): Promise<T> {
         process.off("unhandledRejection", handler);
     }
 }
+
 
 /**
  * URNs as the Pulumi engine forms them: the parent's whole qualified type chain, then the
