@@ -75,13 +75,16 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
                 DATA_MOUNT,
                 Buffer.from(aptKeyText("docker")).toString("base64"),
                 Buffer.from(aptKeyText("nvidiaContainerToolkit")).toString("base64"),
+                vm.user,
             ], sudo),
             triggers,
         }, { parent: this, dependsOn: [this.dataDisk], customTimeouts: { create: "60m", update: "60m" } });
 
         this.verify = new command.remote.Command(`${name}-verify`, {
             connection: pinned,
-            create: guestScriptCommand("verify.sh", [args.gpu.model, IMAGES.gpuCheck], sudo),
+            // As the VM's own user, without sudo: the Docker provider talks to Docker as this
+            // user, so this proves the socket is reachable for it (docker group).
+            create: guestScriptCommand("verify.sh", [args.gpu.model, IMAGES.gpuCheck], false),
             // Re-checked whenever the installation step ran again.
             triggers: [...triggers, this.dockerGpu.id],
         }, { parent: this, dependsOn: [this.dockerGpu] });
