@@ -7,6 +7,7 @@ import type { ContainerRole } from "../config/schema";
 
 export const PORTS = {
     ...AI_SERVICE_PORTS,
+    proxmoxApi: 8006,
     http: 80,
     https: 443,
     postgres: 5432,

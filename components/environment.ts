@@ -3,15 +3,11 @@ import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { environmentPool } from "./access/privileges";
 import { containerKeyctlCommand, vmTuneCommand } from "./access/vmTune";
-import { roleProfile } from "./catalog";
 import { AiVm } from "./compute/aiVm";
-import { lxcTemplates } from "./compute/lxcTemplates";
 import { needsKeyctl, ServiceContainer } from "./compute/serviceContainer";
-import { GpuPassthrough } from "./host/gpuPassthrough";
-import { ProxmoxHost } from "./host/proxmoxHost";
-import { ZfsMirror } from "./host/zfsMirror";
+import { imageFileIds } from "./host/names";
+import { missingHostObjects } from "./hostObjects";
 import { typeToken } from "./naming";
-import { BackupJob } from "./ops/backupJob";
 import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
 import { AiVmProvisioning } from "./provision/aiVmProvisioning";
@@ -26,20 +22,24 @@ export interface EnvironmentArgs {
 }
 
 /**
- * One environment (private or public) on the Proxmox box: everything a stack owns.
- * Children are named from the environment's name, so the two stacks never share a
- * resource name, a file on the host, or a Proxmox object.
+ * One environment (private or public) on the Proxmox box: its guests, their firewalls and
+ * what runs in them. What the box shares (the pool, the GPU mapping, the bridge, the
+ * images, the cluster firewall and its security groups, the backup job) is the host
+ * stack's; this stack uses it by the names in its own config. Children are named from
+ * the environment's name, so the two stacks never share a resource name.
  */
 export class Environment extends pulumi.ComponentResource {
-    public readonly host: ProxmoxHost;
-    public readonly storage: ZfsMirror;
-    public readonly gpu: GpuPassthrough;
     public readonly aiVm: AiVm;
     public readonly provisioning: AiVmProvisioning;
     public readonly ai: AiServices;
     public readonly containers: readonly ServiceContainer[];
-    public readonly backup: BackupJob;
     public readonly services: ServiceProvisioning;
+    /**
+     * The host objects this environment uses that do not exist (empty when the host stack
+     * has run). The program awaits it and stops with one line; until it is empty no guest
+     * is created, since their storage waits on it.
+     */
+    public readonly preflight: Promise<string[]>;
     /** stack outputs: what a user needs to find this environment's parts */
     public readonly summary: Record<string, pulumi.Input<unknown>>;
 
@@ -51,46 +51,24 @@ export class Environment extends pulumi.ComponentResource {
         const provider = proxmoxProvider(`${name}-proxmox`, config, secrets, { parent: this });
         const child: pulumi.ComponentResourceOptions = { parent: this, providers: [provider] };
 
-        this.host = new ProxmoxHost(`${name}-host`, {
-            environment: env,
-            hosts: config.hosts,
-            network: config.network,
-            gpu: config.gpu,
-            aiVm: config.aiVm,
-            ssh: { user: config.proxmox.sshUser, port: config.proxmox.sshPort, privateKey: secrets.sshPrivateKey },
-        }, child);
+        this.preflight = missingHostObjects(config, { parent: this, provider });
+        // Every guest's disks go to the pool: with the host objects missing, nothing is created.
+        const storageId = pulumi.output(this.preflight.then((missing) => (missing.length > 0 ? new Promise<string>(() => undefined) : config.storage.pool)));
+        const images = imageFileIds(config.images);
+        // The host stack's pool for this environment: its ACL is what the env's token holds.
+        const poolId = environmentPool(env);
 
-        this.storage = new ZfsMirror(`${name}-storage`, {
-            node: config.storage.node,
-            pool: config.storage.pool,
-            devices: config.storage.devices,
-            ashift: config.storage.ashift,
-            compression: config.storage.compression,
-        }, child);
-
-        this.gpu = new GpuPassthrough(`${name}-gpu`, { environment: env, gpu: config.gpu }, child);
-
-        // Guests wait only for what they use (pool, bridge, image, mapping, host prep on
-        // their node) and never for each other, so Proxmox creates them in parallel.
-        const bridgeOn = (node: string) => {
-            const bridge = this.host.bridges.get(node);
-            if (bridge === undefined) {
-                throw new pulumi.ResourceError(`no ${config.network.bridge} bridge on node ${node}`, this);
-            }
-            return bridge.name;
-        };
-
+        // Guests wait only for the preflight and never for each other, so Proxmox creates
+        // them in parallel.
         this.aiVm = new AiVm(`${name}-ai`, {
             environment: env,
             vm: config.aiVm,
             network: config.network,
-            image: config.images.ubuntuCloud,
-            imageDatastore: config.storage.imageDatastore,
-            storageId: this.storage.storageId,
-            bridge: bridgeOn(config.aiVm.node),
-            gpuMapping: this.gpu.mappingName,
-            hostPreparation: this.host.preparation.get(config.aiVm.node) ?? [],
-            pool: environmentPool(env),
+            imageFileId: images.cloudImage,
+            storageId,
+            bridge: config.network.bridge,
+            gpuMapping: config.gpu.mappingName,
+            pool: poolId,
         }, child);
         // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
         vmTuneCommand(`${name}-ai-tune`, {
@@ -113,25 +91,15 @@ export class Environment extends pulumi.ComponentResource {
             dataDirs: dataDirs(workloads),
         }, { parent: this });
 
-        const templateOn = lxcTemplates(name, env, config.images.debianTemplate, config.storage.imageDatastore, { parent: this, provider });
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
             environment: env,
             container: ct,
             network: config.network,
-            template: templateOn(ct.node),
-            storageId: this.storage.storageId,
-            bridge: bridgeOn(ct.node),
+            template: images.lxcTemplate,
+            storageId,
+            bridge: config.network.bridge,
             sshPublicKeys: config.aiVm.sshPublicKeys,
-            pool: environmentPool(env),
-        }, child));
-
-        const firewallArgs = { subnet: config.network.subnet, adminSources: config.firewall.adminSources };
-        config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
-            ...firewallArgs,
-            node: ct.node,
-            containerId: ct.vmid,
-            ports: roleProfile(ct.role, env).ports,
-            guest: this.containers[i].container,
+            pool: poolId,
         }, child));
 
         // keyctl (Docker in the CI container) is root@pam's: through the tune key, like the AI VM's options.
@@ -168,29 +136,31 @@ export class Environment extends pulumi.ComponentResource {
         // Named from the guest, like the containers' firewalls: guest names are unique, the
         // environment's name is not (a container called `<env>-ai` would collide).
         new GuestFirewall(`${config.aiVm.name}-firewall`, {
-            ...firewallArgs,
+            environment: env,
             node: config.aiVm.node,
             vmId: config.aiVm.vmid,
-            // Exactly the ports the workloads publish, from their declarations.
-            ports: workloadFirewallPorts(this.ai.workloads),
+            // Exactly the ports the workloads publish, from their declarations: rules of this
+            // stack (an app added here needs no host-stack run); SSH and egress are the host's groups.
+            guestKind: { kind: "ai", ports: workloadFirewallPorts(this.ai.workloads) },
+            ip: config.aiVm.ip,
             guest: this.aiVm.vm,
         }, child);
-
-        this.backup = new BackupJob(`${name}-backup`, {
+        config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
             environment: env,
-            backup: config.backup,
-            // The AI VM, not the holder: its data disk (scsi1, backup on) is backed up through
-            // the running VM that writes it (see AiVm).
-            vmids: [config.aiVm.vmid, ...config.containers.map((ct) => ct.vmid)],
-            guests: [this.aiVm.vm, ...this.containers.map((c) => c.container)],
-        }, child);
+            node: ct.node,
+            containerId: ct.vmid,
+            guestKind: { kind: "container", role: ct.role },
+            ip: ct.ip,
+            guest: this.containers[i].container,
+        }, child));
+
 
         this.summary = {
             environment: env,
-            gpuMapping: this.gpu.mappingName,
-            gpuNodes: this.gpu.nodes,
-            zfsPool: this.storage.storageId,
-            bridge: this.host.bridgeName,
+            pool: poolId,
+            gpuMapping: config.gpu.mappingName,
+            zfsPool: config.storage.pool,
+            bridge: config.network.bridge,
             vlanId: config.network.vlanId,
             subnet: config.network.subnet,
             vmidRange: `${config.vmidRange.start}-${config.vmidRange.end}`,

@@ -1,14 +1,14 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import type { Secrets } from "../config/load";
+import type { HostSecrets } from "../config/load";
 
 /**
  * The one Proxmox provider of an environment, built from validated config. It is passed
  * explicitly (through the environment's `providers`), so nothing falls back to ambient
  * `proxmoxve:*` config or environment variables.
  */
-export function proxmoxProvider(name: string, config: StackConfig, secrets: Secrets, opts: pulumi.CustomResourceOptions): proxmoxve.Provider {
+export function proxmoxProvider(name: string, config: Pick<StackConfig, "proxmox" | "hosts">, secrets: HostSecrets, opts: pulumi.CustomResourceOptions): proxmoxve.Provider {
     return new proxmoxve.Provider(name, {
         endpoint: config.proxmox.endpoint,
         ...(config.proxmox.auth === "token"

@@ -157,8 +157,8 @@ export const QUIRKS = {
     /**
      * A container's `poolId` is force-new, while a VM's is changed in place: a container
      * created before it joined the environment's pool would be replaced (refused: it is
-     * protected). New containers join at create; an existing one is added by the host stack
-     * or by hand (`pvesh set /pools/ai-dualstack-<env> --vms <vmid>`).
+     * protected). New containers join at create; an existing one is added once by hand
+     * (`pvesh set /pools/ai-dualstack-<env> --vms <vmid>`, README "State: from the two-stack layout").
      */
     /**
      * The CI container's `keyctl` feature (Docker inside it) may be changed by root@pam only;

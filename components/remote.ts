@@ -32,3 +32,18 @@ export function sshConnection(target: SshTarget): command.types.input.remote.Con
         perDialTimeout: 10,
     };
 }
+
+/** The heredoc marker of `heredocCommand`: a script must not contain it. */
+export const SCRIPT_END_MARKER = "AI_DUALSTACK_SCRIPT_END";
+
+/**
+ * A remote command that feeds a script to bash on stdin (nothing is left behind on the
+ * target), with its arguments quoted. The script text is part of the command, so a changed
+ * script is a changed command.
+ */
+export function heredocCommand(name: string, body: string, argv: string, sudo: boolean): string {
+    if (body.includes(SCRIPT_END_MARKER)) {
+        throw new Error(`${name} must not contain the heredoc marker ${SCRIPT_END_MARKER}`);
+    }
+    return `${sudo ? "sudo " : ""}bash -s -- ${argv} <<'${SCRIPT_END_MARKER}'\n${body}${body.endsWith("\n") ? "" : "\n"}${SCRIPT_END_MARKER}`;
+}

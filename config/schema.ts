@@ -15,29 +15,31 @@ import { isHostInCidr, isIpv4, parseCidr } from "./net";
 import { AI_SERVICE_PORT_NAMES, AI_SERVICE_PORTS } from "./ports";
 import { hostName, serviceRules, servicesSchema } from "./services";
 
-const pattern = (re: RegExp, expected: string) =>
+export { got };
+
+export const pattern = (re: RegExp, expected: string) =>
     z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
         .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
 
-const int = (min: number, max: number, what = "a whole number") =>
+export const int = (min: number, max: number, what = "a whole number") =>
     z.number({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${what}, ${got(iss.input)}`) })
         .int({ error: (iss) => `expected ${what}, ${got(iss.input)}` })
         .min(min, { error: (iss) => `must be at least ${min}, ${got(iss.input)}` })
         .max(max, { error: (iss) => `must be at most ${max}, ${got(iss.input)}` });
 
-const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an IPv4 address, ${got(iss.input)}`) })
+export const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an IPv4 address, ${got(iss.input)}`) })
     .refine(isIpv4, { error: (iss) => `expected an IPv4 address like 10.10.0.10, ${got(iss.input)}` });
 
 /** Proxmox node names are host names. */
-const nodeName = pattern(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a Proxmox node name like pve");
+export const nodeName = pattern(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a Proxmox node name like pve");
 /** Guest and resource names: DNS labels, so they work as host names and Proxmox names. */
-const guestName = pattern(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "a lower-case DNS label like private-ai");
-const pciAddress = pattern(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/, "0000:01:00.0 form");
+export const guestName = pattern(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "a lower-case DNS label like private-ai");
+export const pciAddress = pattern(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/, "0000:01:00.0 form");
 const hexId = pattern(/^[0-9a-f]{4}$/, "a 4-digit lower-case hex PCI id like 10de");
 const subsystemId = pattern(/^[0-9a-f]{4}:[0-9a-f]{4}$/, "a subsystem id like 1462:397d");
 const sha256 = pattern(/^[0-9a-f]{64}$/, "a 64-digit hex sha256 checksum");
 const sha512 = pattern(/^[0-9a-f]{128}$/, "a 128-digit hex sha512 checksum");
-const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
+export const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
 /** `10-15` or `0,2,4-7`: the cpuset syntax Proxmox takes for `affinity`. */
 const cpuSet = pattern(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU set like 0-7 or 0,2,4-7");
 const sshPublicKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line");
@@ -63,7 +65,7 @@ export type ContainerRole = (typeof CONTAINER_ROLES)[number];
 
 export const AUTH_MODES = ["token", "password"] as const;
 
-const proxmoxSchema = z.strictObject({
+export const proxmoxSchema = z.strictObject({
     /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
     endpoint: pattern(/^https:\/\/[^\s/]+(:\d+)?\/?$/, "the API endpoint like https://192.168.1.10:8006/"),
     /**
@@ -84,7 +86,7 @@ const proxmoxSchema = z.strictObject({
     sshPort: int(1, 65535, "a TCP port").default(22),
 });
 
-const hostSchema = z.strictObject({
+export const hostSchema = z.strictObject({
     /** Proxmox node name as shown in the cluster (`pvecm nodes`, the GUI) */
     name: nodeName,
     /** address the SSH host-preparation commands connect to */
@@ -120,8 +122,6 @@ const storageSchema = z.strictObject({
     devices: z.array(pattern(/^\/dev\/disk\/by-id\/[^\s/]+$/, "a stable /dev/disk/by-id/ path")),
     ashift: int(9, 16).default(12),
     compression: z.enum(["lz4", "zstd", "on", "off"]).default("lz4"),
-    /** directory storage that holds downloaded images and templates */
-    imageDatastore: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
 });
 
 const gpuNodeSchema = z.strictObject({
@@ -151,7 +151,7 @@ const gpuSchema = z.strictObject({
 });
 
 /** A downloaded image, always pinned by checksum: a changed upstream file fails the download. */
-const imageSchema = (checksumSource: string) => z.strictObject({
+export const imageSchema = (checksumSource: string) => z.strictObject({
     url: httpsUrl,
     checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256"),
     checksum: z.string({ error: `is required: pin the image with the checksum from ${checksumSource}` }),
@@ -216,24 +216,8 @@ const modelSchema = z.strictObject({
 /** The seed's hardware goal: 50-70+ tokens/s; `npm run verify` holds each model to its lower end unless the model sets its own. */
 export const DEFAULT_TARGET_TOKENS_PER_SECOND = 50;
 
-const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
+export const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
     error: (iss) => `expected an IPv4 address or CIDR block like 192.168.1.0/24, ${got(iss.input)}`,
-});
-
-const firewallSchema = z.strictObject({
-    /** where SSH and admin UIs may come from, e.g. the home LAN */
-    adminSources: z.array(cidr).min(1, { error: "needs at least one admin source (your LAN, e.g. 192.168.1.0/24)" }),
-});
-
-const backupSchema = z.strictObject({
-    /** Proxmox storage that receives vzdump archives (a PBS or directory storage) */
-    storage: pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id").default("local"),
-    /** systemd calendar event, e.g. *-*-* 02:00 */
-    schedule: pattern(/^[A-Za-z0-9*,./:~ -]+$/, "a systemd calendar event like *-*-* 02:00").default("*-*-* 02:00"),
-    mode: z.enum(["snapshot", "suspend", "stop"]).default("snapshot"),
-    keepDaily: int(0, 365).default(7),
-    keepWeekly: int(0, 52).default(4),
-    keepMonthly: int(0, 120).default(6),
 });
 
 /** A container image with an explicit tag (or digest), never `latest`. */
@@ -350,38 +334,54 @@ const workbenchSchema = z.strictObject({
     port: hostPort.default(8888),
 });
 
+/** The host stack's settings file an environment reads its box-level facts from (nodes, images). */
+export const DEFAULT_HOST_STACK_FILE = "Pulumi.host.yaml";
+
+/**
+ * One environment's stack file (`Pulumi.private.yaml`, `Pulumi.public.yaml`): field rules
+ * only. Rules relating fields to each other and to the box (nodes, RAM, cores) are
+ * `environmentRules` below; they need the host stack's box-level facts.
+ */
 export const stackConfigSchema = z.strictObject({
     /** which of the two worlds this stack builds */
     environment: z.enum(ENVIRONMENTS, { error: (iss) => iss.input === undefined ? MISSING : `expected private or public, ${got(iss.input)}` }),
     proxmox: proxmoxSchema,
-    hosts: z.array(hostSchema).min(1, { error: "needs at least one Proxmox node" }),
+    /** the host stack's settings file (nodes, images, firewall), relative to the project */
+    hostStack: z.string().min(1).default(DEFAULT_HOST_STACK_FILE),
     vmidRange: z.strictObject({ start: int(100, 999_999_999, "a VMID"), end: int(100, 999_999_999, "a VMID") }),
     network: networkSchema,
     storage: storageSchema,
     gpu: gpuSchema,
-    images: z.strictObject({
-        /** Ubuntu 24.04 cloud image the AI VM boots from (checksum required) */
-        ubuntuCloud: imageSchema("its SHA256SUMS"),
-        /** Debian 12 LXC template the service containers start from (checksum required: the sha512sum from pveam's index) */
-        debianTemplate: imageSchema("pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"),
-    }),
     aiVm: aiVmSchema,
     containers: z.array(containerSchema).default([]),
     models: z.array(modelSchema).min(1, { error: "needs at least one model for Ollama to serve" }),
     workloads: workloadsSchema,
     apps: z.array(appSchema).default([]),
     workbench: workbenchSchema.prefault({}),
-    firewall: firewallSchema,
-    backup: backupSchema.prefault({}),
     /** what runs inside the service containers (config/services.ts) */
     services: servicesSchema.prefault({}),
-}).superRefine(crossFieldRules);
+});
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
-type Parsed = z.output<typeof stackConfigSchema>;
+export type EnvironmentParsed = z.output<typeof stackConfigSchema>;
+type Parsed = EnvironmentParsed;
+export type HostConfig = z.output<typeof hostSchema>;
+export type ImageConfig = z.output<ReturnType<typeof imageSchema>>;
 
-/** Validated config with every optional node filled in. */
-export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network" | "workbench"> & {
+/** The box-level facts an environment needs, written once in the host stack's file. */
+export interface BoxFacts {
+    /** the Proxmox nodes (host file `hosts`) */
+    readonly hosts: readonly HostConfig[];
+    /** the shared downloads and the directory storage that holds them (host file `images`) */
+    readonly images: {
+        readonly datastore: string;
+        readonly ubuntuCloud: ImageConfig;
+        readonly debianTemplate: ImageConfig;
+    };
+}
+
+/** Validated environment config with every optional node filled in, plus the box facts it reads. */
+export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network" | "workbench"> & BoxFacts & {
     readonly workbench: Parsed["workbench"] & { readonly enabled: boolean };
     readonly network: Parsed["network"] & { readonly dns: string[] };
     readonly storage: Parsed["storage"] & { readonly node: string };
@@ -389,29 +389,35 @@ export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers"
     readonly aiVm: Parsed["aiVm"] & { readonly node: string };
     readonly containers: ReadonlyArray<Parsed["containers"][number] & { readonly node: string }>;
 };
-export type HostConfig = StackConfig["hosts"][number];
 export type GpuConfig = StackConfig["gpu"];
 export type AiVmConfig = StackConfig["aiVm"];
 export type ContainerConfig = StackConfig["containers"][number];
-export type ImageConfig = StackConfig["images"]["ubuntuCloud"];
 export type ModelConfig = StackConfig["models"][number];
 export type WorkloadsConfig = StackConfig["workloads"];
 export type AppConfig = StackConfig["apps"][number];
 
-type Ctx = z.RefinementCtx;
 type Path = (string | number)[];
 
-function crossFieldRules(c: Parsed, ctx: Ctx): void {
-    const problem = (path: Path, message: string) => ctx.addIssue({ code: "custom", path, message });
-    const hostNames = new Set(c.hosts.map((h) => h.name));
-    const defaultNode = c.hosts[0]?.name;
+/** A problem found by a rule: the config path it is about and what is wrong. */
+export interface ConfigProblem {
+    readonly path: Path;
+    readonly message: string;
+}
 
-    unique(c.hosts.map((h, i) => ({ value: h.name, path: ["hosts", i, "name"] })), "node name", problem);
-    unique(c.hosts.map((h, i) => ({ value: h.address, path: ["hosts", i, "address"] })), "host address", problem);
+/**
+ * Rules that relate an environment's fields to each other and to the box: VMIDs inside
+ * the range, IPs inside the subnet, nodes that exist, guests on the node that holds the
+ * environment's pool, RAM and cores that fit. Pure; one problem per broken rule.
+ */
+export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const problem = (path: Path, message: string) => problems.push({ path, message });
+    const hostNames = new Set(box.hosts.map((h) => h.name));
+    const defaultNode = box.hosts[0]?.name;
 
     const knownNode = (node: string | undefined, path: Path) => {
         if (node !== undefined && !hostNames.has(node)) {
-            problem(path, `names node "${node}", which is not in ai-dualstack:hosts (${[...hostNames].join(", ")})`);
+            problem(path, `names node "${node}", which is not in the host stack's hosts (${[...hostNames].join(", ")})`);
         }
     };
 
@@ -434,7 +440,7 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         }
     };
     inSubnet(c.network.gateway, ["network", "gateway"]);
-    for (const host of c.hosts) {
+    for (const host of box.hosts) {
         const hostIp = host.address;
         if (subnet && isIpv4(hostIp) && isHostInCidr(hostIp, subnet)) {
             problem(["network", "subnet"], `${c.network.subnet} contains the management address of node ${host.name} (${hostIp}): an environment needs a subnet of its own`);
@@ -447,6 +453,7 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         problem(["storage", "devices"], `a mirror needs exactly 2 devices, got ${c.storage.devices.length}`);
     }
     unique(c.storage.devices.map((d, i) => ({ value: d, path: ["storage", "devices", i] })), "device", problem);
+    const poolNode = c.storage.node ?? defaultNode;
 
     // GPU
     knownNode(c.gpu.node, ["gpu", "node"]);
@@ -474,6 +481,12 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         if (g.ip === c.network.gateway) {
             problem([...g.path, "ip"], `${g.ip} is the environment's gateway (network.gateway)`);
         }
+        // pve-storage API2/Disks/ZFS.pm: the zfspool storage that addStorage creates lists
+        // only the node that made the pool, so a guest elsewhere cannot use it.
+        const guestNode = g.node ?? defaultNode;
+        if (guestNode !== undefined && poolNode !== undefined && hostNames.has(guestNode) && guestNode !== poolNode) {
+            problem([...g.path, "node"], `the guest is placed on node ${guestNode}, but this environment's pool ${c.storage.pool} exists only on node ${poolNode} (storage.node)`);
+        }
     }
     inRange(c.aiVm.dataVmid, ["aiVm", "dataVmid"]);
     unique([
@@ -497,10 +510,7 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
     }
 
-    // A password crosses the wire on every login: never to a server whose certificate is not checked.
-    if (c.proxmox.auth === "password" && c.proxmox.insecure) {
-        problem(["proxmox", "insecure"], `must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token`);
-    }
+    problems.push(...proxmoxRules(c.proxmox));
 
     serviceRules(c, problem);
 
@@ -510,34 +520,20 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
         problem(["aiVm", "nvidiaDriver"], driverProblem);
     }
 
-    // Linux interface names: at most 15 characters (IFNAMSIZ 16 with the NUL), VLAN
-    // sub-interfaces `<uplink>.<vlan>` included.
-    c.hosts.forEach((h, i) => {
-        const vlanIf = `${h.uplink}.${c.network.vlanId}`;
-        if (vlanIf.length > 15) {
-            problem(["hosts", i, "uplink"], `the VLAN interface ${vlanIf} would be ${vlanIf.length} characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)`);
-        }
-    });
-
-    // The ZFS pool's storage id must not be one of the other storages the config uses.
-    const otherStorages: { id: string; path: Path }[] = [
-        { id: c.storage.imageDatastore, path: ["storage", "imageDatastore"] },
-        { id: c.backup.storage, path: ["backup", "storage"] },
-    ];
-    for (const other of otherStorages.filter((o) => o.id === c.storage.pool)) {
-        problem(["storage", "pool"], `storage id "${c.storage.pool}" is also ${formatPath(other.path)}; the ZFS pool needs a storage id of its own (it holds only guest disks)`);
-    }
+    // The VLAN interface name and the ZFS storage id against the box's other storages meet
+    // the host file: they are checked there (crossEnvironment.ts, boxFactProblems).
 
     aiLayerRules(c, problem);
 
-    // Capacity per node: what the guests ask for must fit the node.
-    for (const host of c.hosts) {
+    // Capacity per node: what this environment's guests ask for must fit the node (both
+    // environments together are checked by the host stack, see crossEnvironment.ts).
+    for (const host of box.hosts) {
         const here = (node: string | undefined) => (node ?? defaultNode) === host.name;
         const vmMiB = here(c.aiVm.node) ? c.aiVm.memoryGiB * 1024 : 0;
         const ctMiB = c.containers.filter((ct) => here(ct.node)).reduce((sum, ct) => sum + ct.memoryMiB, 0);
         const hostMiB = host.memoryGiB * 1024;
         if (vmMiB + ctMiB > hostMiB) {
-            problem(["aiVm", "memoryGiB"], `this environment's guests on node ${host.name} ask for ${Math.ceil((vmMiB + ctMiB) / 1024)} GiB of RAM, more than the node's ${host.memoryGiB} GiB (hosts[].memoryGiB)`);
+            problem(["aiVm", "memoryGiB"], `this environment's guests on node ${host.name} ask for ${Math.ceil((vmMiB + ctMiB) / 1024)} GiB of RAM, more than the node's ${host.memoryGiB} GiB (host stack hosts[].memoryGiB)`);
         }
         if (here(c.aiVm.node) && c.aiVm.hugepages !== "none" && c.aiVm.memoryGiB > host.memoryGiB - 8) {
             problem(["aiVm", "hugepages"], `reserving ${c.aiVm.memoryGiB} GiB of hugepages leaves the host ${host.name} less than 8 GiB of its ${host.memoryGiB} GiB`);
@@ -546,7 +542,7 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
             problem(["aiVm", "cores"], `${c.aiVm.cores} cores is more than node ${host.name} has (${host.cores})`);
         }
         if (here(c.aiVm.node) && c.aiVm.cpuAffinity !== undefined) {
-            const highest = Math.max(...c.aiVm.cpuAffinity.split(/[,-]/).map(Number));
+            const highest = Math.max(...cpuList(c.aiVm.cpuAffinity));
             if (highest >= host.cores) {
                 problem(["aiVm", "cpuAffinity"], `CPU ${highest} does not exist on node ${host.name} (CPUs 0-${host.cores - 1})`);
             }
@@ -557,6 +553,23 @@ function crossFieldRules(c: Parsed, ctx: Ctx): void {
             }
         });
     }
+    return problems;
+}
+
+/** The API login's own rule, for every stack file (environments and the host). */
+export function proxmoxRules(proxmox: z.output<typeof proxmoxSchema>): ConfigProblem[] {
+    // A password crosses the wire on every login: never to a server whose certificate is not checked.
+    return proxmox.auth === "password" && proxmox.insecure
+        ? [{ path: ["proxmox", "insecure"], message: `must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token` }]
+        : [];
+}
+
+/** `0-3,8` -> [0, 1, 2, 3, 8]: the CPUs of a Proxmox cpuset. */
+export function cpuList(set: string): number[] {
+    return set.split(",").flatMap((part) => {
+        const [lo, hi] = part.split("-").map(Number);
+        return hi === undefined ? [lo] : Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i);
+    });
 }
 
 /**
@@ -629,7 +642,7 @@ function aiLayerRules(c: Parsed, problem: (path: Path, message: string) => void)
     unique(ports, "port", problem);
 }
 
-function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {
+export function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {
     const seen = new Map<string, Path>();
     for (const item of items) {
         const first = seen.get(item.value);
@@ -651,11 +664,13 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
     }, "");
 }
 
-/** Fills optional nodes with the first host, so components never guess. */
-export function withDefaults(c: Parsed): StackConfig {
-    const first = c.hosts[0].name;
+/** Fills optional nodes with the first host and adds the box facts, so components never guess. */
+export function withDefaults(c: Parsed, box: BoxFacts): StackConfig {
+    const first = box.hosts[0].name;
     return {
         ...c,
+        hosts: box.hosts,
+        images: box.images,
         network: { ...c.network, dns: c.network.dns ?? [c.network.gateway] },
         storage: { ...c.storage, node: c.storage.node ?? first },
         gpu: { ...c.gpu, node: c.gpu.node ?? first },

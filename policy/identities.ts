@@ -7,6 +7,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { backupVmids } from "../config/backups";
+import type { BackupJobSpec } from "./rules/data";
 import type { EnvironmentIdentity } from "./rules/isolation";
 import { isRecord } from "./rules/model";
 
@@ -33,4 +35,26 @@ export function stackIdentities(dir: string = PROJECT_DIR): EnvironmentIdentity[
         }
     }
     return identities;
+}
+
+/**
+ * The backup job the host stack creates for each environment (host stack file reads the
+ * environment files; the VMIDs come from the same function), for backup-coverage in the
+ * environment stacks, whose graphs do not hold the job.
+ */
+export function stackBackupJobs(dir: string = PROJECT_DIR): BackupJobSpec[] {
+    const files = fs.readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).sort();
+    const jobs: BackupJobSpec[] = [];
+    for (const file of files) {
+        const doc: unknown = parse(fs.readFileSync(path.join(dir, file), "utf8"));
+        const config = isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+        const environment = config["ai-dualstack:environment"];
+        const aiVm = config["ai-dualstack:aiVm"];
+        const containers = config["ai-dualstack:containers"];
+        if ((environment === "private" || environment === "public") && isRecord(aiVm) && typeof aiVm.vmid === "number") {
+            const cts = (Array.isArray(containers) ? containers : []).filter(isRecord).filter((c) => typeof c.vmid === "number").map((c) => ({ vmid: Number(c.vmid) }));
+            jobs.push({ environment, vmids: backupVmids({ aiVm: { vmid: aiVm.vmid }, containers: cts }) });
+        }
+    }
+    return jobs;
 }

@@ -20,6 +20,9 @@ export function stackViewOf(graph: PlanGraph): StackView {
 }
 
 export function environmentOf(resources: readonly { type: string; name: string }[]): string | undefined {
+    if (resources.some((r) => r.type === TYPES.box)) {
+        return "host";
+    }
     return resources.find((r) => r.type === TYPES.environment)?.name;
 }
 

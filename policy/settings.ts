@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { stackIdentities } from "./identities";
+import { stackBackupJobs, stackIdentities } from "./identities";
 import type { PackRule } from "./rules";
 import { isRecord, Level } from "./rules/model";
 
@@ -13,7 +13,10 @@ export const CONFIG_DIR = path.join(__dirname, "config");
 
 /** Config a rule gets unless the user says otherwise. */
 export function packDefaults(): Record<string, Record<string, unknown>> {
-    return { "environment-isolation": { environments: stackIdentities() } };
+    return {
+        "environment-isolation": { environments: stackIdentities() },
+        "backup-coverage": { jobs: stackBackupJobs() },
+    };
 }
 
 export interface RuleSetting {

@@ -11,8 +11,7 @@ import * as path from "path";
 import { file } from "../components/provision/steps";
 import { CADDYFILE, caddyfile } from "../components/services/caddy";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../components/services/wireguard";
-import type { Evaluation } from "../tools/lib/evaluate";
-import { byName, evaluate, haveTool, input, ofType } from "./helpers";
+import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, ofType } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "access-"));

@@ -10,25 +10,25 @@ import * as pulumi from "@pulumi/pulumi";
 import { EnvironmentAccess } from "../components/access/environmentAccess";
 import {
     deriveAccess, environmentAuditGrants, environmentGrants, environmentPool, EnvironmentScope, forPveMajor,
-    isEnvironmentPath, PRIVILEGE_TABLE, PVE_AUDITOR,
+    isEnvironmentPath, mergeNeeds, preflightNeeds, PRIVILEGE_TABLE, PVE_AUDITOR,
 } from "../components/access/privileges";
 import type { StackConfig } from "../config/schema";
-import { evaluateStack, Evaluation } from "../tools/lib/evaluate";
-import { byName, evaluate, stackFile, TYPES } from "./helpers";
+import { evaluateStack, MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
+import { byName, EnvEvaluation, evaluate, evaluateHost, HostEvaluation, stackFile, TYPES } from "./helpers";
 
 const scopeOf = (c: StackConfig): EnvironmentScope => ({
     pool: environmentPool(c.environment),
     storage: c.storage.pool,
-    imageDatastore: c.storage.imageDatastore,
+    imageDatastore: c.images.datastore,
     bridge: c.network.bridge,
     gpuMapping: c.gpu.mappingName,
 });
-const ctxOf = (c: StackConfig) => ({ pool: environmentPool(c.environment), imageDatastore: c.storage.imageDatastore });
+const ctxOf = (c: StackConfig) => ({ pool: environmentPool(c.environment), imageDatastore: c.images.datastore });
 
-/** Resources that move to the host stack with the host-stack issue; until then they are in the env graphs. */
-const HOST_LEVEL_TODAY = [TYPES.file, TYPES.pci, TYPES.bridge, TYPES.vlan, TYPES.zfs, TYPES.backupJob].sort();
+/** Host-level resources in an environment graph: none, the host stack owns them all. */
+const HOST_LEVEL_TODAY: string[] = [];
 
-let envs: Record<string, Evaluation>;
+let envs: Record<string, EnvEvaluation>;
 beforeAll(async () => {
     envs = { private: await evaluate("private"), public: await evaluate("public") };
 });
@@ -43,7 +43,9 @@ describe.each(["private", "public"])("the %s graph against the privilege table",
 
     test("the grants are exactly what the graph needs: same paths, same privileges", () => {
         const { config, graph } = envs[stack];
-        expect(Object.fromEntries(environmentGrants(scopeOf(config)))).toEqual(Object.fromEntries(deriveAccess(graph.resources, ctxOf(config)).needs));
+        // What its resources need, and what its preflight reads (invokes: in no graph).
+        const needs = mergeNeeds(deriveAccess(graph.resources, ctxOf(config)).needs, preflightNeeds(scopeOf(config)));
+        expect(Object.fromEntries(environmentGrants(scopeOf(config)))).toEqual(Object.fromEntries(needs));
     });
 
     test("every guest joins the environment's pool, so the pool's ACL reaches it", () => {
@@ -53,12 +55,71 @@ describe.each(["private", "public"])("the %s graph against the privilege table",
     });
 });
 
+describe("the host stack's grants, as its graph creates them", () => {
+    let host: HostEvaluation;
+    beforeAll(async () => {
+        host = await evaluateHost();
+    });
+
+    /** path -> privileges of one environment's ACLs in the host graph, for its deploy token or its user. */
+    const granted = (env: string, holder: "token" | "user") => {
+        const roles = new Map(host.graph.resources.filter((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")
+            .map((r) => [String(r.inputs.roleId), r.inputs.privileges as string[]]));
+        return Object.fromEntries(host.graph.resources
+            .filter((r) => r.type === "proxmoxve:index/acl:Acl" && String(r.inputs.roleId).startsWith(`ai-dualstack-${env}-`))
+            .filter((r) => (holder === "token" ? String(r.inputs.tokenId ?? "").startsWith(`${env}-access-token`) : r.inputs.userId === `ai-dualstack-${env}@pve`))
+            .map((r) => [String(r.inputs.path), [...(roles.get(String(r.inputs.roleId)) ?? [])].sort()]));
+    };
+
+    test.each(["private", "public"])("%s: the token and its user hold exactly what the environment's graph and preflight need", (env) => {
+        const { config, graph } = envs[env];
+        const needs = mergeNeeds(deriveAccess(graph.resources, ctxOf(config)).needs, preflightNeeds(scopeOf(config)));
+        expect(granted(env, "token")).toEqual(Object.fromEntries(needs));
+        expect(granted(env, "user")).toEqual(Object.fromEntries(needs));
+        // one privilege-separated deploy token, no audit token unless asked for
+        const tokens = host.graph.resources.filter((r) => r.type === "proxmoxve:user/token:Token" && r.inputs.userId === `ai-dualstack-${env}@pve`);
+        expect(tokens.map((t) => [t.inputs.tokenName, t.inputs.privilegesSeparation])).toEqual([["deploy", true]]);
+    });
+
+    test.each([["private", "public"], ["public", "private"]])("%s's grants name nothing of %s", (env, other) => {
+        const o = envs[other].config;
+        const foreign = [environmentPool(other), o.storage.pool, o.network.bridge, o.gpu.mappingName];
+        const paths = Object.keys(granted(env, "token"));
+        expect(paths.length).toBeGreaterThan(3);
+        paths.forEach((p) => {
+            expect(isEnvironmentPath(p)).toBe(true);
+            expect({ path: p, foreign: foreign.some((f) => p.split("/").includes(f)) }).toEqual({ path: p, foreign: false });
+        });
+    });
+
+    test("the tokens and tune keys are stack outputs, every one a secret", () => {
+        for (const key of ["privateApiToken", "publicApiToken", "privateVmTuneKey", "publicVmTuneKey"]) {
+            expect({ key, value: host.graph.outputs[key] }).toEqual({ key, value: "[secret]" });
+        }
+        expect(JSON.stringify(host.graph)).not.toContain(MOCK_GENERATED_SECRET);
+    });
+
+    test("with auditTokens the host stack also makes each environment's read-only token, output as a secret", async () => {
+        const e = await evaluateHost((c) => { c["ai-dualstack:access"] = { auditTokens: true }; });
+        expect(e.graph.resources.filter((r) => r.type === "proxmoxve:user/token:Token").map((t) => `${String(t.inputs.userId)}!${String(t.inputs.tokenName)}`).sort())
+            .toEqual(["ai-dualstack-private@pve!audit", "ai-dualstack-private@pve!deploy", "ai-dualstack-public@pve!audit", "ai-dualstack-public@pve!deploy"]);
+        expect(e.graph.outputs.publicAuditApiToken).toBe("[secret]");
+    });
+
+    test("PVE 8 gets the privilege names it knows", async () => {
+        const e = await evaluateHost((c) => { c["ai-dualstack:access"] = { pveMajor: 8 }; });
+        const pool = e.graph.resources.find((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy" && r.inputs.roleId === "ai-dualstack-private-pool");
+        expect(pool?.inputs.privileges).toContain("VM.Monitor");
+        expect(pool?.inputs.privileges).not.toContain("VM.GuestAgent.Audit");
+    });
+});
+
 test("no grant of one environment names anything of the other", () => {
     const priv = [...environmentGrants(scopeOf(envs.private.config)).keys()];
     const pub = [...environmentGrants(scopeOf(envs.public.config)).keys()];
     const shared = priv.filter((p) => pub.includes(p));
     // Only the shared image storage, and there only Datastore.Audit (reading the images).
-    expect(shared).toEqual([`/storage/${envs.private.config.storage.imageDatastore}`]);
+    expect(shared).toEqual([`/storage/${envs.private.config.images.datastore}`]);
     expect(environmentGrants(scopeOf(envs.public.config)).get(shared[0])).toEqual(["Datastore.Audit"]);
     [...priv, ...pub].forEach((p) => expect(isEnvironmentPath(p)).toBe(true));
 });
@@ -113,7 +174,7 @@ test("PVE 8 names the guest-agent read VM.Monitor", () => {
     expect(forPveMajor("VM.Allocate", 8)).toBe("VM.Allocate");
 });
 
-describe("EnvironmentAccess, as the host stack will create it", () => {
+describe("EnvironmentAccess on its own", () => {
     interface Created { type: string; name: string; inputs: Record<string, unknown> }
     const created: Created[] = [];
     let apiTokenSecret = false;
@@ -163,7 +224,7 @@ describe("EnvironmentAccess, as the host stack will create it", () => {
 });
 
 test("every remote command pins the SSH host key: from config for nodes, from first contact for the new VM", async () => {
-    for (const stack of ["private", "public"]) {
+    for (const stack of ["host", "private", "public"]) {
         const commands: Record<string, unknown>[] = [];
         const vmKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFirstContactKeyOfTheNewVm";
         const evaluation = await evaluateStack({
@@ -176,9 +237,10 @@ test("every remote command pins the SSH host key: from config for nodes, from fi
                 return String(a.inputs.create).includes("ssh_host_ed25519_key.pub") ? { stdout: `${vmKey} root@vm\n` } : undefined;
             },
         });
-        const keys = evaluation.config.hosts.map((h) => h.sshHostKey);
-        const nodeAddresses = new Set(evaluation.config.hosts.map((h) => h.address));
-        expect(commands.length).toBeGreaterThan(1);
+        const hosts = evaluation.validated.kind === "host" ? evaluation.validated.box.hosts : evaluation.validated.stack.hosts;
+        const keys = hosts.map((h) => h.sshHostKey);
+        const nodeAddresses = new Set(hosts.map((h) => h.address));
+        expect(commands.length).toBeGreaterThan(stack === "host" ? 0 : 1);
         let firstContact = 0;
         for (const c of commands) {
             // The engine receives the connection as a secret: { <signature>: ..., value: {...} }.
@@ -198,9 +260,11 @@ test("every remote command pins the SSH host key: from config for nodes, from fi
                 expect({ host: connection.host, hostKey: connection.hostKey }).toEqual({ host: connection.host, hostKey: vmKey });
             }
         }
-        expect(firstContact).toBe(1 + evaluation.config.containers.length);
+        // The host stack talks to nodes only; an environment meets its AI VM and each container once.
+        expect(firstContact).toBe(evaluation.validated.kind === "host" ? 0 : 1 + evaluation.validated.stack.containers.length);
         // and the plan itself never shows the connection: the tune key stays a secret
-        expect(byName(evaluation.graph.resources, `${stack}-ai-tune`).inputs.connection).toBe("[secret]");
+        const secretConnection = stack === "host" ? "host-prep-pve" : `${stack}-ai-tune`;
+        expect(byName(evaluation.graph.resources, secretConnection).inputs.connection).toBe("[secret]");
     }
 });
 

@@ -2,9 +2,8 @@
  * The guests of each environment: the AI VM with its GPU and tuning, the service LXCs,
  * and how they wait on the host layer but never on each other.
  */
-import type { Evaluation } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
-import { byName, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation as Evaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 let privateEnv: Evaluation;
 let publicEnv: Evaluation;
@@ -44,18 +43,9 @@ describe("the private AI VM", () => {
         expect(tune.dependencies).toContain(vm.urn);
     });
 
-    test("boots the pinned cloud image from the private pool and attaches the holder's data disk", () => {
-        const image = byName(privateEnv.graph.resources, "private-ai-image");
-        expect(image.inputs).toMatchObject({
-            contentType: "import",
-            fileName: "private-ubuntu-24.04-server-cloudimg-amd64.qcow2",
-            checksumAlgorithm: "sha256",
-            checksum: privateEnv.config.images.ubuntuCloud.checksum,
-        });
+    test("boots the host stack's cloud image from the private pool and attaches the holder's data disk, backed up through this VM", () => {
         const [os, data] = input(vm, "disks") as Record<string, unknown>[];
-        expect(os).toMatchObject({ interface: "scsi0", datastoreId: "tank-private", importFrom: "private-ai-image-id", iothread: true, discard: "on", ssd: true, size: 64 });
-        // The OS disk is rebuilt, not backed up; the holder's data disk is backed up through this VM.
-        expect(os.backup).toBe(false);
+        expect(os).toMatchObject({ interface: "scsi0", datastoreId: "tank-private", importFrom: "local:import/ubuntu-24.04-server-cloudimg-amd64.qcow2", iothread: true, discard: "on", ssd: true, size: 64, backup: false });
         expect(data).toMatchObject({ interface: "scsi1", datastoreId: "tank-private", pathInDatastore: "vm-150-disk-0", backup: true, size: 400 });
     });
 
@@ -100,8 +90,10 @@ describe("the public AI VM", () => {
             vm.hugepages = "none";
             delete vm.cpuAffinity;
         });
+        const vm = byName(e.graph.resources, "public-ai-vm");
+        expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
+        expect(input(vm, "cpu.affinity")).toBeUndefined();
         expect(byName(e.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages none --affinity none --startup order=2,up=30");
-        expect(ofType(e.graph.resources, TYPES.command).map((c) => c.name)).not.toContain("public-host-hugepages-pve");
     });
 });
 
@@ -117,7 +109,7 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
             expect(ct.options).toMatchObject({ protect: true, retainOnDelete: true });
             // force-new attributes that must never replace a protected container (quirks catalogue)
             expect(ct.options.ignoreChanges).toEqual(expect.arrayContaining(["initialization.userAccount", "poolId"]));
-            expect(input(ct, "operatingSystem.templateFileId")).toBe(`${env}-lxc-template-pve-id`);
+            expect(input(ct, "operatingSystem.templateFileId")).toBe("local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst");
         }
     });
 
@@ -158,16 +150,12 @@ describe("parallelism and identity", () => {
         }
     });
 
-    test("guests wait on the host layer they need: pool, bridge, mapping, host prep", () => {
+    test("guests wait on nothing of the host stack in this graph: they name its objects and the preflight checks them", () => {
         const r = privateEnv.graph.resources;
-        const vmDeps = transitiveDependencies(r, byName(r, "private-ai-vm").urn);
-        for (const name of ["private-storage-pool", "private-host-bridge-pve", "private-gpu-mapping", "private-host-vfio-pve", "private-host-hugepages-pve", "private-ai-image"]) {
-            expect({ name, waited: vmDeps.has(byName(r, name).urn) }).toEqual({ name, waited: true });
-        }
-        const dbDeps = transitiveDependencies(r, byName(r, "private-db-ct").urn);
-        for (const name of ["private-storage-pool", "private-host-bridge-pve", "private-lxc-template-pve"]) {
-            expect({ name, waited: dbDeps.has(byName(r, name).urn) }).toEqual({ name, waited: true });
-        }
+        const vmDeps = [...transitiveDependencies(r, byName(r, "private-ai-vm").urn)].map((u) => u.split("::").pop()).sort();
+        expect(vmDeps).toEqual(["private-ai-data"]);
+        const dbDeps = [...transitiveDependencies(r, byName(r, "private-db-ct").urn)].map((u) => u.split("::").pop()).sort();
+        expect(dbDeps).toEqual([]);
     });
 
     test.each([["private", () => privateEnv, 100, 199, "10.10.10."], ["public", () => publicEnv, 200, 299, "10.20.20."]])("%s VMIDs and IPs are unique and inside the environment", (_env, get, lo, hi, net) => {
@@ -178,13 +166,6 @@ describe("parallelism and identity", () => {
         const ips = all.flatMap((g) => (input(g, "initialization.ipConfigs") as { ipv4: { address: string } }[] | undefined ?? []).map((c) => c.ipv4.address));
         expect(new Set(ips).size).toBe(ips.length);
         ips.forEach((ip) => expect(ip.startsWith(net)).toBe(true));
-    });
-
-    test("the backup job covers every stateful guest, the AI data disk through the AI VM", () => {
-        const job = ofType(privateEnv.graph.resources, TYPES.backupJob)[0];
-        expect(job.inputs).toMatchObject({ resourceId: "ai-dualstack-private", storage: "local", schedule: "*-*-* 02:00", mode: "snapshot" });
-        expect(input(job, "vmids")).toEqual(["101", "110", "111", "112", "113", "114", "115"]);
-        expect(input(job, "pruneBackups")).toEqual({ "keep-daily": "7", "keep-monthly": "6", "keep-weekly": "4" });
     });
 });
 

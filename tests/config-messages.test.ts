@@ -1,10 +1,12 @@
 /**
- * No library wording reaches the user: walk every field of the stack schema, feed it
+ * No library wording reaches the user: walk every field of both stack schemas (the
+ * environments' and the host's), feed it
  * values of the wrong kind and out of range, and fail on any message that falls back to
  * zod's default text ("Invalid input", "Too small", "Invalid option", "... received ...").
  */
 import { z } from "zod";
 import { describe as describeValue, escapeNonAscii, projectMessage } from "../config/messages";
+import { hostStackSchema } from "../config/hostSchema";
 import { stackConfigSchema } from "../config/schema";
 
 /** The parts of zod's internal definition the walk reads (zod 4 `_zod.def`). */
@@ -57,19 +59,27 @@ const BAD_VALUES: readonly unknown[] = [
 
 const ZOD_DEFAULT_TEXT = /^(Invalid|Too (small|big)|Unrecognized key)|received|Expected (string|number|object|array)/;
 
-const allFields = fields(stackConfigSchema);
+const SCHEMAS = [["environment", stackConfigSchema], ["host", hostStackSchema]] as const;
+const environmentFields = fields(stackConfigSchema);
+const hostFields = fields(hostStackSchema);
+const allFields = [...environmentFields.map((f) => ({ ...f, path: `environment: ${f.path}` })), ...hostFields.map((f) => ({ ...f, path: `host: ${f.path}` }))];
 
 describe("every field's errors are in the project's own words", () => {
-    test("the walk reaches the whole schema", () => {
+    test("the walk reaches the whole of both schemas", () => {
         // A broken walk would pass vacuously: it must find the leaves of every section.
-        const paths = new Set(allFields.map((f) => f.path));
-        for (const p of ["environment", "proxmox.endpoint", "hosts[].memoryGiB", "gpu.otherNodes[].pciAddress", "aiVm.sshPublicKeys[]", "containers[].dataMountPath", "models[].sizeGiB", "backup.keepDaily", "images.ubuntuCloud.checksum"]) {
-            expect(paths).toContain(p);
+        const envPaths = new Set(environmentFields.map((f) => f.path));
+        for (const p of ["environment", "proxmox.endpoint", "hostStack", "gpu.otherNodes[].pciAddress", "aiVm.sshPublicKeys[]", "containers[].dataMountPath", "models[].sizeGiB", "apps[].port", "workbench.port"]) {
+            expect(envPaths).toContain(p);
         }
-        expect(allFields.length).toBeGreaterThan(80);
+        expect(environmentFields.length).toBeGreaterThan(80);
+        const hostPaths = new Set(hostFields.map((f) => f.path));
+        for (const p of ["environment", "proxmox.endpoint", "hosts[].memoryGiB", "hosts[].sshHostKey", "environments.private", "images.ubuntuCloud.checksum", "firewall.adminSources[]", "backup.keepDaily", "memory.zfsArcReserveGiB"]) {
+            expect(hostPaths).toContain(p);
+        }
+        expect(hostFields.length).toBeGreaterThan(30);
     });
 
-    test.each(allFields.filter((f) => f.path !== "").map((f) => [f.path, f] as const))("%s", (_path, field) => {
+    test.each(allFields.filter((f) => !f.path.endsWith(": ")).map((f) => [f.path, f] as const))("%s", (_path, field) => {
         for (const value of BAD_VALUES) {
             const result = field.schema.safeParse(value);
             if (result.success) {
@@ -84,8 +94,8 @@ describe("every field's errors are in the project's own words", () => {
         }
     });
 
-    test("a missing required value always reads the same", () => {
-        const result = stackConfigSchema.safeParse({});
+    test.each(SCHEMAS)("a missing required value always reads the same (%s file)", (_file, schema) => {
+        const result = schema.safeParse({});
         expect(result.success).toBe(false);
         const messages = new Set(result.success ? [] : result.error.issues.map((i) => i.message));
         expect([...messages]).toEqual(["is required"]);

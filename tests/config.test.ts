@@ -3,9 +3,10 @@
  * names the key path. Each case changes one thing in a real stack file.
  */
 import { ConfigError, validateRawConfig } from "../config/load";
-import { ConfigSection, evaluate, key, stackSection } from "./helpers";
+import { ConfigSection, evaluate, evaluateHost, key, stackSection } from "./helpers";
 
 type Case = [title: string, stack: string, change: (c: ConfigSection) => void, expected: string];
+const addNode = (c: ConfigSection) => key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
 
 const cases: Case[] = [
     ["PCI address in the wrong form", "private", (c) => { key(c, "gpu").pciAddress = "1:0"; },
@@ -31,33 +32,23 @@ const cases: Case[] = [
     ["VLAN id out of range", "private", (c) => { key(c, "network").vlanId = 5000; },
         "ai-dualstack:network.vlanId: must be at most 4094, got 5000"],
     ["GPU on a node that does not exist", "private", (c) => { key(c, "gpu").node = "pve2"; },
-        `ai-dualstack:gpu.node: names node "pve2", which is not in ai-dualstack:hosts (pve)`],
-    ["CPU vendor misspelt", "public", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].cpuVendor = "arm"; },
-        `ai-dualstack:hosts[0].cpuVendor: expected intel or amd, got "arm"`],
+        `ai-dualstack:gpu.node: names node "pve2", which is not in the host stack's hosts (pve)`],
     ["guests ask for more RAM than the node has", "private", (c) => { key(c, "aiVm").memoryGiB = 120; },
-        "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (hosts[].memoryGiB)"],
+        "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (host stack hosts[].memoryGiB)"],
     ["pinning to CPUs the node lacks", "public", (c) => { key(c, "aiVm").cpuAffinity = "20-31"; },
         "ai-dualstack:aiVm.cpuAffinity: CPU 31 does not exist on node pve (CPUs 0-23)"],
     ["TLS verification off with password auth", "private", (c) => { Object.assign(key(c, "proxmox"), { auth: "password", insecure: true }); c["ai-dualstack:proxmoxPassword"] = { secure: "v1:x" }; },
         "ai-dualstack:proxmox.insecure: must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token"],
-    ["a node without its SSH host key", "public", (c) => { delete key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey; },
-        "ai-dualstack:hosts[0].sshHostKey: is required"],
-    ["a host key with the host name ssh-keyscan prints in front", "private", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey = "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"; },
-        `ai-dualstack:hosts[0].sshHostKey: expected the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console), got "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"`],
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, backup, containers, environment, firewall, githubRunnerToken, gpu, hosts, images, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
+    ["a box-level key left in an environment file", "public", (c) => { c["ai-dualstack:hosts"] = []; },
+        "ai-dualstack:hosts: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
         `ai-dualstack:aiVm.name: must start with "public-" so the two environments never share a name, got "private-ai"`],
-    ["AI VM on a node its GPU mapping does not cover", "private", (c) => {
-        key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
-        key(c, "aiVm").node = "pve2";
-    }, "ai-dualstack:aiVm.node: the AI VM is placed on \"pve2\", but its GPU mapping private-gpu only covers pve"],
-    ["cloud image without checksum", "public", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").ubuntuCloud.checksum; },
-        "ai-dualstack:images.ubuntuCloud.checksum: is required: pin the image with the checksum from its SHA256SUMS"],
     ["Blackwell-incapable driver name", "private", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-570"; },
         `ai-dualstack:aiVm.nvidiaDriver: expected an Ubuntu NVIDIA driver package like nvidia-driver-570-open, got "nvidia-570"`],
     ["data holder VMID outside the range", "public", (c) => { key(c, "aiVm").dataVmid = 300; },
@@ -97,9 +88,68 @@ const cases: Case[] = [
         "ai-dualstack:services.proxy.routes: unknown key"],
     ["PostgreSQL major Debian 12 does not ship", "public", (c) => { key<Record<string, Record<string, unknown>>>(c, "services").postgres.version = 17; },
         "ai-dualstack:services.postgres.version: expected 15 (what Debian 12 ships), got 17"],
-    ["the Debian template without a checksum", "public", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").debianTemplate.checksum; },
-        "ai-dualstack:images.debianTemplate.checksum: is required: pin the image with the checksum from pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"],
 ];
+
+/** Cases in the host stack's file: the host stack validates it (and every environment reads it). */
+const hostCases: [title: string, change: (c: ConfigSection) => void, expected: string][] = [
+    ["CPU vendor misspelt", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].cpuVendor = "arm"; },
+        `ai-dualstack:hosts[0].cpuVendor: expected intel or amd, got "arm"`],
+    ["cloud image without checksum", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").ubuntuCloud.checksum; },
+        "ai-dualstack:images.ubuntuCloud.checksum: is required: pin the image with the checksum from its SHA256SUMS"],
+    ["the Debian template without a checksum", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").debianTemplate.checksum; },
+        "ai-dualstack:images.debianTemplate.checksum: is required: pin the image with the checksum from pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"],
+    ["no admin source", (c) => { key(c, "firewall").adminSources = []; },
+        "ai-dualstack:firewall.adminSources: needs at least one admin source (your LAN, e.g. 192.168.1.0/24)"],
+    ["two nodes with one name", (c) => { key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" }); },
+        `ai-dualstack:hosts[1].name: duplicate node name "pve", already used at hosts[0].name`],
+    ["a node without its SSH host key", (c) => { delete key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey; },
+        "ai-dualstack:hosts[0].sshHostKey: is required"],
+    ["a host key with the host name ssh-keyscan prints in front", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].sshHostKey = "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"; },
+        `ai-dualstack:hosts[0].sshHostKey: expected the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console), got "192.168.1.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqC"`],
+    ["TLS verification off with the root password", (c) => { key(c, "proxmox").insecure = true; },
+        "ai-dualstack:proxmox.insecure: must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token"],
+    ["an environment key in the host file", (c) => { c["ai-dualstack:aiVm"] = {}; },
+        "ai-dualstack:aiVm: unknown config key (known: access, backup, environment, environments, firewall, hosts, images, memory, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey)"],
+    ["a Proxmox VE version the roles cannot name privileges for", (c) => { c["ai-dualstack:access"] = { pveMajor: 7 }; },
+        "ai-dualstack:access.pveMajor: expected 8 or 9, got 7"],
+    ["a tune key set in the host file, which generates them", (c) => { c["ai-dualstack:vmTuneKey"] = { secure: "v1:x" }; },
+        "ai-dualstack:vmTuneKey: unknown config key (known: access, backup, environment, environments, firewall, hosts, images, memory, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey)"],
+];
+
+describe("bad host config gives one clear line naming the key", () => {
+    test.each(hostCases)("%s", async (_title, change, expected) => {
+        const error = await evaluateHost(change).then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).problems).toEqual([expected]);
+    });
+
+    test("an environment file the host stack reads is reported with its file name", async () => {
+        const error = await evaluateHost(undefined, { public: (c) => { key(c, "gpu").pciAddress = "1:0"; } }).then(() => undefined, (e: unknown) => e) as ConfigError;
+        expect(error.problems).toHaveLength(1);
+        expect(error.problems[0]).toMatch(/Pulumi\.public\.yaml ai-dualstack:gpu\.pciAddress: expected 0000:01:00\.0 form, got "1:0"$/);
+    });
+});
+
+describe("placement against the host stack's nodes", () => {
+    test("an AI VM on a node its GPU mapping does not cover, nor its pool", async () => {
+        const error = await evaluate("private", (c) => { key(c, "aiVm").node = "pve2"; }, { host: addNode }).then(() => undefined, (e: unknown) => e) as ConfigError;
+        expect(error.problems).toEqual([
+            "ai-dualstack:aiVm.node: the AI VM is placed on \"pve2\", but its GPU mapping private-gpu only covers pve",
+            "ai-dualstack:aiVm.node: the guest is placed on node pve2, but this environment's pool tank-private exists only on node pve (storage.node)",
+        ]);
+    });
+
+    test("a container on a node without the environment's pool (addStorage lists only the creating node)", async () => {
+        const error = await evaluate("public", (c) => { key<Record<string, unknown>[]>(c, "containers")[1].node = "pve2"; }, { host: addNode }).then(() => undefined, (e: unknown) => e) as ConfigError;
+        expect(error.problems).toEqual([
+            "ai-dualstack:containers[1].node: the guest is placed on node pve2, but this environment's pool tank-public exists only on node pve (storage.node)",
+        ]);
+    });
+
+    test("a guest on the pool's node passes on a two-node box", async () => {
+        await expect(evaluate("public", undefined, { host: addNode })).resolves.toBeDefined();
+    });
+});
 
 describe("bad config gives one clear line naming the key", () => {
     test.each(cases)("%s", async (_title, stack, change, expected) => {
@@ -147,6 +197,7 @@ describe("bad config gives one clear line naming the key", () => {
     test("the committed stacks are valid", async () => {
         await expect(evaluate("private")).resolves.toBeDefined();
         await expect(evaluate("public")).resolves.toBeDefined();
+        await expect(evaluateHost()).resolves.toBeDefined();
     });
 });
 
@@ -157,18 +208,39 @@ describe("semantic checks a careful admin would expect", () => {
             "ai-dualstack:aiVm.nvidiaDriver: nvidia-driver-570 cannot drive the RTX 5090 (10de:2b85): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open"],
         ["an open driver too old for Blackwell", "private", (c) => { key(c, "aiVm").nvidiaDriver = "nvidia-driver-550-open"; },
             "ai-dualstack:aiVm.nvidiaDriver: nvidia-driver-550-open cannot drive the RTX 5090 (10de:2b85): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open"],
-        ["a VLAN sub-interface name over 15 characters", "public", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].uplink = "enp129s0f1np1"; },
-            "ai-dualstack:hosts[0].uplink: the VLAN interface enp129s0f1np1.20 would be 16 characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)"],
         ["a mount path with ..", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].dataMountPath = "/var/lib/../postgresql"; },
             `ai-dualstack:containers[0].dataMountPath: must not contain . or .. segments (Proxmox refuses them for mount points), got "/var/lib/../postgresql"`],
         ["a relative mount path", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].dataMountPath = "var/lib/postgresql"; },
             `ai-dualstack:containers[0].dataMountPath: expected an absolute path like /var/lib/postgresql, got "var/lib/postgresql"`],
-        ["the ZFS storage id reused for backups", "public", (c) => { key(c, "backup").storage = key(c, "storage").pool; },
-            `ai-dualstack:storage.pool: storage id "tank-public" is also backup.storage; the ZFS pool needs a storage id of its own (it holds only guest disks)`],
     ];
     test.each(semantic)("%s", async (_title, stack, change, expected) => {
         const error = await evaluate(stack, change).then(() => undefined, (e: unknown) => e);
         expect((error as ConfigError).problems).toEqual([expected]);
+    });
+
+    // Where an environment's values meet the host file's: both files and keys named.
+    const boxFacts: [title: string, change: (c: ConfigSection) => void, expected: string[]][] = [
+        ["a VLAN sub-interface name over 15 characters", (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].uplink = "enp129s0f1np1"; }, [
+            "Pulumi.host.yaml ai-dualstack:hosts[0].uplink (enp129s0f1np1) with Pulumi.private.yaml ai-dualstack:network.vlanId (10): the VLAN interface enp129s0f1np1.10 would be 16 characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)",
+            "Pulumi.host.yaml ai-dualstack:hosts[0].uplink (enp129s0f1np1) with Pulumi.public.yaml ai-dualstack:network.vlanId (20): the VLAN interface enp129s0f1np1.20 would be 16 characters; Linux interface names are at most 15 (shorten the uplink name or use a bridge VLAN)",
+        ]],
+        ["the ZFS storage id reused for backups", (c) => { key(c, "backup").storage = "tank-public"; }, [
+            `Pulumi.public.yaml ai-dualstack:storage.pool: storage id "tank-public" is also Pulumi.host.yaml ai-dualstack:backup.storage; the ZFS pool needs a storage id of its own (it holds only guest disks)`,
+        ]],
+        ["the ZFS storage id reused for the images", (c) => { key(c, "images").datastore = "tank-private"; }, [
+            `Pulumi.private.yaml ai-dualstack:storage.pool: storage id "tank-private" is also Pulumi.host.yaml ai-dualstack:images.datastore; the ZFS pool needs a storage id of its own (it holds only guest disks)`,
+        ]],
+    ];
+    test.each(boxFacts)("%s: the host stack names both files", async (_title, change, expected) => {
+        const error = await evaluateHost(change).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual(expected);
+    });
+
+    test("an environment stack reports the same clash with its own host file", async () => {
+        const error = await evaluate("public", undefined, { host: (c) => { key(c, "backup").storage = "tank-public"; } }).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([
+            expect.stringMatching(/^Pulumi\.public\.yaml ai-dualstack:storage\.pool: storage id "tank-public" is also \S*Pulumi\.host\.yaml ai-dualstack:backup\.storage; the ZFS pool needs a storage id of its own \(it holds only guest disks\)$/),
+        ]);
     });
 
     test("an Ampere card takes the proprietary driver", async () => {

@@ -13,8 +13,8 @@ import { serviceUsers } from "../components/workloads/model";
 import { file, value } from "../components/provision/steps";
 import { pgHba, postgresConf, postgresUrl } from "../components/services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn } from "../components/services/redis";
-import { MOCK_GENERATED_SECRET, type Evaluation } from "../tools/lib/evaluate";
-import { byName, evaluate, input, ofType } from "./helpers";
+import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
+import { byName, evaluate, type EnvEvaluation as Evaluation, input, ofType } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const PG = { major: 15, listenAddress: "10.10.10.20", subnet: "10.10.10.0/24", databases: [{ app: "open_webui" }, { app: "assistant" }] };

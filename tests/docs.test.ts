@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { z } from "zod";
+import { hostStackSchema } from "../config/hostSchema";
 import { stackConfigSchema } from "../config/schema";
 import { SECRET_KEYS } from "../config/load";
 
@@ -24,7 +25,7 @@ test("every config key and field is in the README's config reference", () => {
     const reference = readme.slice(readme.indexOf("## Config reference"), readme.indexOf("## Policies"));
     const missing: string[] = [];
     let checked = 0;
-    for (const [key, schema] of Object.entries(stackConfigSchema.shape)) {
+    for (const [key, schema] of [...Object.entries(stackConfigSchema.shape), ...Object.entries(hostStackSchema.shape)]) {
         if (!reference.includes(`\`${key}\``)) missing.push(key);
         for (const field of fieldsOf(schema as z.ZodType)) {
             checked += 1;

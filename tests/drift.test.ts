@@ -197,7 +197,7 @@ describe("npm run drift", () => {
 
     test("on a machine without the Pulumi CLI, the real command exits 1 with a clear message and no stack trace", () => {
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "home-"));
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "..", "tools", "drift.ts"), "--stack", "private"], {
+        const r = spawnSync(process.execPath, ["-r", path.join(__dirname, "..", "tools", "register.js"), path.join(__dirname, "..", "tools", "drift.ts"), "--stack", "private"], {
             encoding: "utf8",
             env: { PATH: path.dirname(process.execPath), HOME: home },
         });

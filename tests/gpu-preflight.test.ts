@@ -3,7 +3,7 @@
  * mapping is written.
  */
 import { checkGpuOnNode, GpuPlacement, PciDevice } from "../components/host/gpuPreflight";
-import { evaluate } from "./helpers";
+import { evaluateHost } from "./helpers";
 
 const gpu = { model: "RTX 5090", vendorId: "10de", deviceId: "2b85", audioDeviceId: "22e8" };
 const at: GpuPlacement = { configPath: "gpu", node: "pve", pciAddress: "0000:01:00.0", iommuGroup: 14, subsystemId: "10de:2198" };
@@ -58,7 +58,7 @@ test("a missing audio function is refused when one is configured", () => {
     ]);
 });
 
-test("the program stops before writing the mapping when the node disagrees", async () => {
-    const error = await evaluate("private", undefined, () => healthy.filter((d) => !d.id.startsWith("0000:01:00"))).then(() => undefined, (e: unknown) => e);
-    expect(String(error)).toContain("GPU preflight failed:\nai-dualstack:gpu.pciAddress: no PCI device 0000:01:00.0 on node pve; no 10de:2b85 device is on that node");
+test("the host stack stops before writing the mapping when the node disagrees, naming the environment's file", async () => {
+    const error = await evaluateHost(undefined, {}, () => healthy.filter((d) => !d.id.startsWith("0000:01:00"))).then(() => undefined, (e: unknown) => e);
+    expect(String(error)).toContain("GPU preflight failed:\nPulumi.private.yaml ai-dualstack:gpu.pciAddress: no PCI device 0000:01:00.0 on node pve; no 10de:2b85 device is on that node");
 });

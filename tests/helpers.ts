@@ -3,7 +3,13 @@
  * with a stack's config, optionally changed, and query the graph it builds.
  */
 import * as fs from "fs";
-import { evaluateStack, Evaluation } from "../tools/lib/evaluate";
+import * as os from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import type { HostStackConfig } from "../config/load";
+import type { StackConfig } from "../config/schema";
+import { evaluateStack } from "../tools/lib/evaluate";
+import type { PlanGraph } from "../tools/lib/graph";
 import type { PlanResource } from "../tools/lib/graph";
 import type { PciInventory } from "../tools/lib/inventory";
 import { fromConfigSection, readConfigSection, stackFilePath, StackConfigFile } from "../tools/lib/stackFile";
@@ -22,8 +28,60 @@ export function stackFile(stack: string, change?: (config: ConfigSection) => voi
     return fromConfigSection(section, `Pulumi.${stack}.yaml`);
 }
 
-export async function evaluate(stack: string, change?: (config: ConfigSection) => void, inventory?: PciInventory): Promise<Evaluation> {
-    return evaluateStack({ stack, file: stackFile(stack, change), inventory });
+/** A stack file written to a scratch directory (a sibling other files can name by absolute path). */
+export function writeStackFile(stack: string, change?: (config: ConfigSection) => void): string {
+    const section = stackSection(stack);
+    change?.(section);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), `Pulumi.${stack}.yaml`);
+    fs.writeFileSync(file, stringify({ config: section }));
+    return file;
+}
+
+export interface EnvEvaluation {
+    readonly graph: PlanGraph;
+    readonly config: StackConfig;
+}
+
+export interface EvaluateOptions {
+    /** changes to the host stack file the environment reads its box facts from */
+    readonly host?: (config: ConfigSection) => void;
+    readonly inventory?: PciInventory;
+    readonly hostObjects?: "present" | "missing";
+}
+
+/** Evaluates an environment stack (private, public), its file changed by `change`. */
+export async function evaluate(stack: string, change?: (config: ConfigSection) => void, options: EvaluateOptions = {}): Promise<EnvEvaluation> {
+    const hostFile = options.host ? writeStackFile("host", options.host) : undefined;
+    const file = stackFile(stack, (c) => {
+        if (hostFile !== undefined) c["ai-dualstack:hostStack"] = hostFile;
+        change?.(c);
+    });
+    const { graph, validated } = await evaluateStack({ stack, file, inventory: options.inventory, hostObjects: options.hostObjects });
+    if (validated.kind !== "environment") {
+        throw new Error(`${stack} is not an environment stack`);
+    }
+    return { graph, config: validated.stack };
+}
+
+export interface HostEvaluation {
+    readonly graph: PlanGraph;
+    readonly host: HostStackConfig;
+}
+
+/** Evaluates the host stack; `environments` changes either environment's file it reads. */
+export async function evaluateHost(change?: (config: ConfigSection) => void, environments: { private?: (c: ConfigSection) => void; public?: (c: ConfigSection) => void } = {}, inventory?: PciInventory): Promise<HostEvaluation> {
+    const files = Object.fromEntries(Object.entries(environments).map(([env, fn]) => [env, writeStackFile(env, fn)]));
+    const file = stackFile("host", (c) => {
+        if (Object.keys(files).length > 0) {
+            c["ai-dualstack:environments"] = { private: files.private ?? "Pulumi.private.yaml", public: files.public ?? "Pulumi.public.yaml" };
+        }
+        change?.(c);
+    });
+    const { graph, validated } = await evaluateStack({ stack: "host", file, inventory });
+    if (validated.kind !== "host") {
+        throw new Error("the host file is not a host stack");
+    }
+    return { graph, host: validated };
 }
 
 /** `config["ai-dualstack:<key>"]` as an object to edit in place. */
@@ -45,6 +103,13 @@ export const TYPES = {
     firewallRules: "proxmoxve:firewall/rulesLegacy:RulesLegacy",
     backupJob: "proxmoxve:backup/job:Job",
     provider: "pulumi:providers:proxmoxve",
+    ipset: "proxmoxve:firewall/ipsetLegacy:IpsetLegacy",
+    alias: "proxmoxve:firewall/aliasLegacy:AliasLegacy",
+    clusterFirewall: "proxmoxve:cluster/firewallLegacy:FirewallLegacy",
+    securityGroup: "proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy",
+    nodeFirewall: "proxmoxve:node/firewall:Firewall",
+    pool: "proxmoxve:index/poolLegacy:PoolLegacy",
+    poolMembership: "proxmoxve:pool/membershipLegacy:MembershipLegacy",
 } as const;
 
 export function ofType(resources: readonly PlanResource[], type: string): PlanResource[] {

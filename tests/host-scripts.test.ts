@@ -1,134 +1,214 @@
 /**
- * The host-preparation scripts: shellcheck-clean, and run for real against a scratch root
- * (AI_DUALSTACK_ROOT) with the boot tools stubbed, to show that the two stacks' steps
- * add up and that reverting one leaves the other's in place.
+ * host-prep.sh, run for real against scratch roots (AI_DUALSTACK_ROOT) for each way a PVE
+ * node boots, with the boot tools stubbed to record their calls:
+ *   systemd-boot  ZFS root on UEFI: /etc/kernel/proxmox-boot-uuids, `proxmox-boot-tool status` lists uefi ESPs
+ *   GRUB on ESP   ZFS root on legacy BIOS or Secure Boot: ESP list present, status lists grub ESPs,
+ *                 and /etc/kernel/cmdline exists (the installer always writes it) but is not read
+ *   plain GRUB    ext4/LVM root: no ESP list
+ * Idempotent, exact revert (the files come back byte for byte), hugepages released, and
+ * many concurrent apply/revert runs end with exactly the right command line.
  */
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { hostPrepSteps, hugepageToken, iommuTokens, pciSlot, scriptCommand } from "../components/host/hostPrep";
-import { evaluate, haveTool } from "./helpers";
+import { hostPreparation, hugepageReservation, pciSlot, scriptCommand } from "../components/host/hostPrep";
+import { evaluateHost, haveTool, key } from "./helpers";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "host", "scripts");
+const ZFS_CMDLINE = "root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet";
+const OURS = "intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=88";
+const APPLY = ["apply", "iommu=intel", "vfio=0000:01:00", "vfio=0000:02:00", "hugepages-1G=88"];
+const HUGE_1G = "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages";
 
 (haveTool("shellcheck") ? test : test.skip)("every host script passes shellcheck with no warnings", () => {
     const scripts = [
         ...fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).map((f) => path.join(SCRIPTS, f)),
         path.join(__dirname, "..", ".ci", "run"),
     ];
-    expect(scripts.length).toBeGreaterThanOrEqual(3);
+    expect(scripts.length).toBeGreaterThanOrEqual(2);
     expect(execFileSync("shellcheck", ["--severity=style", ...scripts], { encoding: "utf8" })).toBe("");
 });
 
-describe("against a scratch root", () => {
-    let root: string;
-    let bin: string;
-    let calls: string;
+type Layout = "systemd-boot" | "grub-esp" | "grub";
 
-    beforeEach(() => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-prep-"));
-        root = path.join(dir, "root");
-        bin = path.join(dir, "bin");
-        calls = path.join(dir, "calls");
-        fs.mkdirSync(path.join(root, "etc", "kernel"), { recursive: true });
-        fs.mkdirSync(bin);
-        fs.writeFileSync(path.join(root, "etc", "kernel", "cmdline"), "root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet\n");
-        for (const tool of ["proxmox-boot-tool", "update-initramfs", "update-grub"]) {
-            fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${calls}"\n`, { mode: 0o755 });
+interface Scratch {
+    readonly root: string;
+    readonly calls: () => string[];
+    readonly run: (args: readonly string[]) => string;
+    readonly runAsync: (args: readonly string[]) => Promise<number>;
+    readonly file: (rel: string) => string | undefined;
+    /** every file under the root except the lock, with its content */
+    readonly snapshot: () => Record<string, string>;
+}
+
+function scratch(layout: Layout): Scratch {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-prep-"));
+    const root = path.join(dir, "root");
+    const bin = path.join(dir, "bin");
+    const callLog = path.join(dir, "calls");
+    fs.mkdirSync(path.join(root, "etc", "kernel"), { recursive: true });
+    fs.mkdirSync(path.join(root, "etc", "default", "grub.d"), { recursive: true });
+    fs.mkdirSync(path.dirname(path.join(root, HUGE_1G)), { recursive: true });
+    fs.writeFileSync(path.join(root, HUGE_1G), "0\n");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(root, "etc", "default", "grub"), 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n');
+    if (layout !== "grub") {
+        fs.writeFileSync(path.join(root, "etc", "kernel", "cmdline"), `${ZFS_CMDLINE}\n`);
+        fs.writeFileSync(path.join(root, "etc", "kernel", "proxmox-boot-uuids"), "7B1C-3A2D\n");
+    }
+    // What proxmox-boot-tool status prints (proxmox-kernel-helper bin/proxmox-boot-tool, _status_detail).
+    const status = layout === "systemd-boot"
+        ? "System currently booted with uefi\n7B1C-3A2D is configured with: uefi (versions: 6.8.12-4-pve)"
+        : "System currently booted with legacy bios\n7B1C-3A2D is configured with: grub (versions: 6.8.12-4-pve)";
+    fs.writeFileSync(path.join(bin, "proxmox-boot-tool"), `#!/bin/sh\nif [ "$1" = status ]; then printf '%s\\n' '${status.replace(/\n/g, "' '")}'; exit 0; fi\necho "proxmox-boot-tool $*" >> "${callLog}"\n`, { mode: 0o755 });
+    for (const tool of ["update-initramfs", "update-grub"]) {
+        fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${callLog}"\n`, { mode: 0o755 });
+    }
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root };
+    const read = (rel: string) => (fs.existsSync(path.join(root, rel)) ? fs.readFileSync(path.join(root, rel), "utf8") : undefined);
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+    return {
+        root,
+        calls: () => (fs.existsSync(callLog) ? fs.readFileSync(callLog, "utf8").trim().split("\n").map((l) => l.trim()) : []),
+        run: (args) => execFileSync("bash", ["-c", scriptCommand("host-prep.sh", args, false)], { encoding: "utf8", env }),
+        runAsync: (args) => new Promise((resolve) => {
+            const child = spawn("bash", ["-c", scriptCommand("host-prep.sh", args, false)], { env, stdio: "ignore" });
+            child.on("exit", (code) => resolve(code ?? -1));
+        }),
+        file: read,
+        snapshot: () => Object.fromEntries(walk(root).filter((f) => !f.endsWith(".lock")).map((f) => [path.relative(root, f), fs.readFileSync(f, "utf8")])),
+    };
+}
+
+const cmdlineOf = (s: Scratch) => s.file("etc/kernel/cmdline")?.trim();
+const dropIn = (s: Scratch) => s.file("etc/default/grub.d/ai-dualstack.cfg");
+
+describe.each<[Layout, string]>([
+    ["systemd-boot", "proxmox-boot-tool refresh"],
+    ["grub-esp", "proxmox-boot-tool refresh"],
+    ["grub", "update-grub"],
+])("on a %s node", (layout, refresh) => {
+    test("apply writes the tokens where that boot loader reads them, and nowhere else", () => {
+        const s = scratch(layout);
+        const out = s.run(APPLY);
+        expect(out).toContain(`boot loader: ${layout}; running ${refresh}`);
+        if (layout === "systemd-boot") {
+            expect(cmdlineOf(s)).toBe(`${ZFS_CMDLINE} ${OURS}`);
+            expect(dropIn(s)).toBeUndefined();
+        } else {
+            expect(dropIn(s)).toBe(`GRUB_CMDLINE_LINUX_DEFAULT="\${GRUB_CMDLINE_LINUX_DEFAULT} ${OURS}"\n`);
+            // GRUB never reads /etc/kernel/cmdline: it stays as the installer wrote it.
+            expect(cmdlineOf(s)).toBe(layout === "grub" ? undefined : ZFS_CMDLINE);
         }
+        expect(s.calls()).toEqual(["update-initramfs -u -k all", refresh]);
+        expect(s.file("etc/initramfs-tools/scripts/init-top/ai-dualstack-vfio-0000-01-00")).toContain("/sys/bus/pci/devices/0000:01:00.*");
+        expect(s.file("etc/modprobe.d/ai-dualstack-vfio-0000-02-00.conf")).toContain("softdep nvidia pre: vfio-pci");
+        expect(s.file(HUGE_1G)?.trim()).toBe("88");
     });
 
-    /** Runs a step's command exactly as the remote.Command would, with bash reading the script from stdin. */
-    const run = (commandLine: string) => execFileSync("bash", ["-c", commandLine], {
-        encoding: "utf8",
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root },
-    });
-    const cmdline = () => fs.readFileSync(path.join(root, "etc", "kernel", "cmdline"), "utf8").trim();
-
-    test("IOMMU and hugepages of both stacks add up, and each reverts only its own", () => {
-        run(scriptCommand("kernel-cmdline.sh", ["apply", "private-iommu", ...iommuTokens("intel")], false));
-        run(scriptCommand("kernel-cmdline.sh", ["apply", "private-hugepages", "hugepages-1G=64"], false));
-        run(scriptCommand("kernel-cmdline.sh", ["apply", "public-iommu", ...iommuTokens("intel")], false));
-        run(scriptCommand("kernel-cmdline.sh", ["apply", "public-hugepages", "hugepages-1G=24"], false));
-        expect(cmdline()).toBe("root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=88");
-
-        run(scriptCommand("kernel-cmdline.sh", ["revert", "private-hugepages"], false));
-        run(scriptCommand("kernel-cmdline.sh", ["revert", "private-iommu"], false));
-        expect(cmdline()).toBe("root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=24");
-
-        run(scriptCommand("kernel-cmdline.sh", ["revert", "public-hugepages"], false));
-        run(scriptCommand("kernel-cmdline.sh", ["revert", "public-iommu"], false));
-        expect(cmdline()).toBe("root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet");
-        expect(fs.readFileSync(calls, "utf8")).toContain("proxmox-boot-tool refresh");
+    test("a second apply changes nothing and calls no boot tool", () => {
+        const s = scratch(layout);
+        s.run(APPLY);
+        const before = s.snapshot();
+        const out = s.run(APPLY);
+        expect(out).toContain("unchanged");
+        expect(s.snapshot()).toEqual(before);
+        expect(s.calls()).toHaveLength(2);
     });
 
-    test("applying the same step twice changes nothing the second time", () => {
-        run(scriptCommand("kernel-cmdline.sh", ["apply", "private-iommu", "intel_iommu=on", "iommu=pt"], false));
-        const again = run(scriptCommand("kernel-cmdline.sh", ["apply", "private-iommu", "intel_iommu=on", "iommu=pt"], false));
-        expect(again).toContain("private-iommu unchanged");
-        expect(fs.readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(1);
+    test("revert restores every file exactly and releases the hugepages apply reserved", () => {
+        const s = scratch(layout);
+        const pristine = s.snapshot();
+        s.run(APPLY);
+        s.run(["revert"]);
+        expect(s.snapshot()).toEqual(pristine);
+        expect(s.file(HUGE_1G)?.trim()).toBe("0");
+        expect(s.calls()).toEqual(["update-initramfs -u -k all", refresh, "update-initramfs -u -k all", refresh]);
     });
 
-    test("GRUB hosts get a drop-in built from all fragments", () => {
-        fs.rmSync(path.join(root, "etc", "kernel", "cmdline"));
-        run(scriptCommand("kernel-cmdline.sh", ["apply", "public-iommu", ...iommuTokens("amd")], false));
-        expect(fs.readFileSync(path.join(root, "etc", "default", "grub.d", "ai-dualstack.cfg"), "utf8"))
-            .toBe('GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} amd_iommu=on iommu=pt"\n');
-        run(scriptCommand("kernel-cmdline.sh", ["revert", "public-iommu"], false));
-        expect(fs.existsSync(path.join(root, "etc", "default", "grub.d", "ai-dualstack.cfg"))).toBe(false);
-    });
-
-    test("each card is bound to vfio-pci by its own files, and revert removes exactly those", () => {
-        run(scriptCommand("vfio-bind.sh", ["apply", "0000:01:00"], false));
-        run(scriptCommand("vfio-bind.sh", ["apply", "0000:02:00"], false));
-        const initTop = path.join(root, "etc", "initramfs-tools", "scripts", "init-top");
-        expect(fs.readdirSync(initTop).sort()).toEqual(["ai-dualstack-vfio-0000-01-00", "ai-dualstack-vfio-0000-02-00"]);
-        expect(fs.readFileSync(path.join(initTop, "ai-dualstack-vfio-0000-01-00"), "utf8")).toContain("/sys/bus/pci/devices/0000:01:00.*");
-
-        run(scriptCommand("vfio-bind.sh", ["revert", "0000:01:00"], false));
-        const left = execFileSync("find", [root, "-type", "f", "-path", "*vfio*"], { encoding: "utf8" }).trim().split("\n").map((f) => path.basename(f)).sort();
-        expect(left).toEqual(["ai-dualstack-vfio-0000-02-00", "ai-dualstack-vfio-0000-02-00", "ai-dualstack-vfio-0000-02-00.conf", "ai-dualstack-vfio-0000-02-00.conf"]);
-    });
-
-    test("bad arguments are refused before anything is written", () => {
-        const refuse = (commandLine: string) => {
-            const r = spawnSync("bash", ["-c", commandLine], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root } });
-            return { status: r.status, stderr: r.stderr };
-        };
-        expect(refuse(scriptCommand("vfio-bind.sh", ["apply", "0000:01:00.0; rm -rf /"], false)))
-            .toEqual({ status: 1, stderr: "vfio-bind: bad PCI slot '0000:01:00.0; rm -rf /' (expected 0000:01:00)\n" });
-        expect(refuse(scriptCommand("kernel-cmdline.sh", ["apply", "x", "a b"], false)))
-            .toEqual({ status: 1, stderr: "kernel-cmdline: bad kernel token 'a b'\n" });
-        expect(fs.existsSync(path.join(root, "etc", "ai-dualstack"))).toBe(false);
+    test("a smaller state converges: a card and pages that are no longer wanted go", () => {
+        const s = scratch(layout);
+        s.run(APPLY);
+        s.run(["apply", "iommu=intel", "vfio=0000:01:00", "hugepages-1G=64"]);
+        expect(fs.readdirSync(path.join(s.root, "etc", "initramfs-tools", "scripts", "init-top"))).toEqual(["ai-dualstack-vfio-0000-01-00"]);
+        expect(s.file(HUGE_1G)?.trim()).toBe("64");
+        const where = layout === "systemd-boot" ? cmdlineOf(s) : dropIn(s);
+        expect(where).toContain("hugepages=64");
+        expect(where).not.toContain("hugepages=88");
     });
 });
 
-describe("host-prep steps", () => {
-    test("per GPU node an IOMMU and a vfio step, and hugepages on the VM's node, with sudo for non-root", async () => {
-        const { config } = await evaluate("public");
-        const steps = hostPrepSteps({ environment: "public", hosts: config.hosts, gpu: config.gpu, aiVm: config.aiVm, sudo: true });
-        expect(steps.map((s) => [s.id, s.node])).toEqual([["iommu-pve", "pve"], ["vfio-pve", "pve"], ["hugepages-pve", "pve"]]);
-        steps.forEach((s) => {
-            expect(s.create.startsWith("sudo bash -s -- apply ")).toBe(true);
-            expect(s.delete.startsWith("sudo bash -s -- revert ")).toBe(true);
-        });
-    });
+test("on AMD only iommu=pt is written: amd_iommu=on is no value the kernel knows", () => {
+    const s = scratch("systemd-boot");
+    s.run(["apply", "iommu=amd", "vfio=0000:41:00"]);
+    expect(cmdlineOf(s)).toBe(`${ZFS_CMDLINE} iommu=pt`);
+});
 
-    test("a mapping that spans nodes prepares every node with that node's own slot", async () => {
-        const { config } = await evaluate("private", (c) => {
-            (c["ai-dualstack:hosts"] as unknown[]).push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
-            (c["ai-dualstack:gpu"] as Record<string, unknown>).otherNodes = [{ node: "pve2", pciAddress: "0000:41:00.0", iommuGroup: 30, subsystemId: "10de:2198" }];
+test("revert releases only the pages apply reserved, not someone else's", () => {
+    const s = scratch("grub");
+    fs.writeFileSync(path.join(s.root, HUGE_1G), "4\n");
+    s.run(["apply", "hugepages-1G=24"]);
+    expect(s.file(HUGE_1G)?.trim()).toBe("28");
+    s.run(["revert"]);
+    expect(s.file(HUGE_1G)?.trim()).toBe("4");
+});
+
+test("tokens from the two-stack layout's scripts are taken out on the first apply", () => {
+    const s = scratch("systemd-boot");
+    fs.writeFileSync(path.join(s.root, "etc", "kernel", "cmdline"), `${ZFS_CMDLINE} intel_iommu=on iommu=pt amd_iommu=on hugepages=24\n`);
+    fs.mkdirSync(path.join(s.root, "etc", "ai-dualstack", "cmdline.d"), { recursive: true });
+    fs.writeFileSync(path.join(s.root, "etc", "ai-dualstack", "cmdline.managed"), "intel_iommu=on iommu=pt amd_iommu=on hugepages=24\n");
+    s.run(APPLY);
+    expect(cmdlineOf(s)).toBe(`${ZFS_CMDLINE} ${OURS}`);
+    expect(fs.existsSync(path.join(s.root, "etc", "ai-dualstack", "cmdline.d"))).toBe(false);
+});
+
+test.each<Layout>(["systemd-boot", "grub"])("40 concurrent apply/revert runs on %s serialise on the lock and end exactly right", async (layout) => {
+    const s = scratch(layout);
+    const pristine = s.snapshot();
+    // 40 runs at once, applies and reverts interleaved; then one final apply and one final revert.
+    const codes = await Promise.all(Array.from({ length: 40 }, (_, i) => s.runAsync(i % 2 === 0 ? APPLY : ["revert"])));
+    expect(codes.every((c) => c === 0)).toBe(true);
+    const line = layout === "systemd-boot" ? cmdlineOf(s) ?? "" : dropIn(s) ?? "";
+    // Whatever ran last, the line holds our tokens once or not at all: never lost, never doubled.
+    for (const token of ["intel_iommu=on", "hugepages=88"]) {
+        expect(line.split(/[\s"]/).filter((t) => t === token).length).toBeLessThanOrEqual(1);
+    }
+    await s.runAsync(APPLY);
+    expect(layout === "systemd-boot" ? cmdlineOf(s) : dropIn(s)).toBe(layout === "systemd-boot" ? `${ZFS_CMDLINE} ${OURS}` : `GRUB_CMDLINE_LINUX_DEFAULT="\${GRUB_CMDLINE_LINUX_DEFAULT} ${OURS}"\n`);
+    expect(s.file(HUGE_1G)?.trim()).toBe("88");
+    await s.runAsync(["revert"]);
+    expect(s.snapshot()).toEqual(pristine);
+}, 120_000);
+
+test("bad arguments are refused before anything is written", () => {
+    const s = scratch("grub");
+    const refuse = (args: string[]) => {
+        const r = spawnSync("bash", ["-c", scriptCommand("host-prep.sh", args, false)], { encoding: "utf8", env: { ...process.env, AI_DUALSTACK_ROOT: s.root } });
+        return { status: r.status, stderr: r.stderr };
+    };
+    expect(refuse(["apply", "vfio=0000:01:00.0; rm -rf /"])).toEqual({ status: 1, stderr: "host-prep: bad PCI slot '0000:01:00.0; rm -rf /' (expected 0000:01:00)\n" });
+    expect(refuse(["apply", "hugepages-1G=lots"])).toEqual({ status: 1, stderr: "host-prep: bad hugepage count 'hugepages-1G=lots'\n" });
+    expect(refuse(["apply", "iommu=arm"])).toEqual({ status: 1, stderr: "host-prep: unknown argument 'iommu=arm'\n" });
+    expect(refuse(["revert", "x"])).toEqual({ status: 1, stderr: "host-prep: revert takes no arguments\n" });
+    expect(fs.existsSync(path.join(s.root, "etc", "ai-dualstack"))).toBe(false);
+});
+
+describe("the plan of host preparation", () => {
+    test("per node one run with sudo for a non-root SSH user; nodes that need nothing get none", async () => {
+        const { host } = await evaluateHost((c) => {
+            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
         });
-        const steps = hostPrepSteps({ environment: "private", hosts: config.hosts, gpu: config.gpu, aiVm: config.aiVm, sudo: false });
-        expect(steps.map((s) => s.id)).toEqual(["iommu-pve", "vfio-pve", "iommu-pve2", "vfio-pve2", "hugepages-pve"]);
-        expect(steps[2].create).toContain("apply private-iommu amd_iommu=on iommu=pt");
-        expect(steps[3].create).toContain("apply 0000:41:00");
+        const plans = hostPreparation(host.box.hosts, host.environments.map((e) => e.config), true);
+        expect(plans.map((p) => [p.node, p.args])).toEqual([["pve", ["iommu=intel", "vfio=0000:01:00", "vfio=0000:02:00", "hugepages-1G=88"]]]);
+        expect(plans[0].create.startsWith("sudo bash -s -- apply ")).toBe(true);
+        expect(plans[0].delete.startsWith("sudo bash -s -- revert ")).toBe(true);
     });
 
     test("helpers", () => {
         expect(pciSlot("0000:01:00.0")).toBe("0000:01:00");
-        expect(hugepageToken({ hugepages: "2M", memoryGiB: 8 })).toBe("hugepages-2M=4096");
-        expect(hugepageToken({ hugepages: "none", memoryGiB: 8 })).toBeUndefined();
+        expect(hugepageReservation({ hugepages: "2M", memoryGiB: 8 })).toEqual({ size: "2M", count: 4096 });
+        expect(hugepageReservation({ hugepages: "none", memoryGiB: 8 })).toBeUndefined();
     });
 });

@@ -1,121 +1,253 @@
 /**
- * The host layer as each stack builds it: its own PCI mapping, its own protected ZFS
- * mirror, its own bridge/VLAN and host-prep commands, one explicit provider.
+ * The host stack's graph: what the box shares, owned once. Both mirrors and mappings
+ * (protected), both networks, the images, one host preparation per node, the cluster
+ * firewall really on with node access only from the admin sources, security groups,
+ * pools, and backup jobs that reach the data through the running AI VM.
+ * And the environment stacks: none of it, and their preflight when it is missing.
  */
-import type { Evaluation } from "../tools/lib/evaluate";
-import { byName, evaluate, input, ofType, TYPES } from "./helpers";
+import { ConfigError } from "../config/load";
+import { HostStackMissingError } from "../components/hostObjects";
+import { byName, evaluate, evaluateHost, HostEvaluation, input, key, ofType, TYPES } from "./helpers";
+import type { PlanResource } from "../tools/lib/graph";
 
-let privateEnv: Evaluation;
-let publicEnv: Evaluation;
+let host: HostEvaluation;
 
 beforeAll(async () => {
-    privateEnv = await evaluate("private");
-    publicEnv = await evaluate("public");
+    host = await evaluateHost();
 });
 
+const r = () => host.graph.resources;
+
 describe.each([
-    ["private", () => privateEnv, { mapping: "private-gpu", id: "10de:2b85", path: "0000:01:00", pool: "tank-private", bridge: "vmbr10", vlan: "eno1.10", suffix: "PRIVATE" }],
-    ["public", () => publicEnv, { mapping: "public-gpu", id: "10de:2504", path: "0000:02:00", pool: "tank-public", bridge: "vmbr20", vlan: "eno1.20", suffix: "PUBLIC" }],
-])("%s stack", (env, get, want) => {
-    test("has one PCI mapping for its own card, covering the whole slot", () => {
-        const mappings = ofType(get().graph.resources, TYPES.pci);
-        expect(mappings).toHaveLength(1);
-        expect(input(mappings[0], "name")).toBe(want.mapping);
-        expect(input(mappings[0], "maps")).toEqual([expect.objectContaining({ id: want.id, node: "pve", path: want.path })]);
+    ["private", { mapping: "private-gpu", id: "10de:2b85", path: "0000:01:00", pool: "tank-private", bridge: "vmbr10", vlan: "eno1.10", suffix: "PRIVATE", vmids: ["101", "110", "111", "112", "113", "114", "115"] }],
+    ["public", { mapping: "public-gpu", id: "10de:2504", path: "0000:02:00", pool: "tank-public", bridge: "vmbr20", vlan: "eno1.20", suffix: "PUBLIC", vmids: ["201", "210", "211", "212"] }],
+])("the host stack's share for %s", (env, want) => {
+    test("one PCI mapping for its card over the whole slot, protected", () => {
+        const mapping = byName(r(), `${env}-gpu-mapping`);
+        expect(input(mapping, "name")).toBe(want.mapping);
+        expect(input(mapping, "maps")).toEqual([expect.objectContaining({ id: want.id, node: "pve", path: want.path })]);
+        expect(mapping.options).toMatchObject({ protect: true, retainOnDelete: true });
     });
 
-    test("has one protected, retained ZFS mirror over its two configured devices", () => {
-        const pools = ofType(get().graph.resources, TYPES.zfs);
-        expect(pools).toHaveLength(1);
-        const pool = pools[0];
+    test("one protected, retained ZFS mirror over its two configured devices", () => {
+        const pool = byName(r(), `${env}-storage-pool`);
         expect(pool.inputs).toMatchObject({
-            name: want.pool,
-            raidlevel: "mirror",
-            ashift: 12,
-            compression: "lz4",
-            addStorage: true,
-            cleanupDisks: false,
+            name: want.pool, raidlevel: "mirror", ashift: 12, compression: "lz4", addStorage: true, cleanupDisks: false,
             devices: [`/dev/disk/by-id/nvme-CT1000P3PSSD8_${want.suffix}_A`, `/dev/disk/by-id/nvme-CT1000P3PSSD8_${want.suffix}_B`],
         });
-        expect(pool.options.protect).toBe(true);
-        expect(pool.options.retainOnDelete).toBe(true);
+        expect(pool.options).toMatchObject({ protect: true, retainOnDelete: true });
     });
 
-    test("has its own bridge on its own VLAN, and the bridge waits for the VLAN", () => {
-        const bridge = byName(get().graph.resources, `${env}-host-bridge-pve`);
-        const vlan = byName(get().graph.resources, `${env}-host-vlan-pve`);
+    test("its own bridge on its own VLAN, the bridge waiting for the VLAN", () => {
+        const bridge = byName(r(), `${env}-net-bridge-pve`);
+        const vlan = byName(r(), `${env}-net-vlan-pve`);
         expect(input(bridge, "name")).toBe(want.bridge);
         expect(input(bridge, "ports")).toEqual([want.vlan]);
         expect(input(vlan, "name")).toBe(want.vlan);
         expect(bridge.dependencies).toContain(vlan.urn);
     });
 
-    test("prepares the host with its own IOMMU, vfio and hugepages steps", () => {
-        // (the other remote command, `${env}-ai-tune`, is the AI VM's tune request: tests/compute.test.ts; the commands inside the guests are tests/provision.test.ts's)
-        const commands = ofType(get().graph.resources, TYPES.command).map((c) => c.name).filter((n) => n.startsWith(`${env}-host-`)).sort();
-        expect(commands).toEqual([`${env}-host-hugepages-pve`, `${env}-host-iommu-pve`, `${env}-host-vfio-pve`]);
-        const vfio = byName(get().graph.resources, `${env}-host-vfio-pve`);
-        expect(String(input(vfio, "create"))).toMatch(new RegExp(`^bash -s -- apply ${want.path} <<'AI_DUALSTACK_SCRIPT_END'`));
-        expect(String(input(vfio, "delete"))).toMatch(new RegExp(`^bash -s -- revert ${want.path} <<`));
-        // Old and new versions of a step share files: the old one is reverted first.
-        expect(vfio.options.deleteBeforeReplace).toBe(true);
-        // The SSH connection carries the private key, so the whole block is secret.
-        expect(input(vfio, "connection")).toBe("[secret]");
+    test("a resource pool holding its storage", () => {
+        expect(input(byName(r(), `${env}-pool`), "poolId")).toBe(`ai-dualstack-${env}`);
+        expect(byName(r(), `${env}-pool-storage`).inputs).toEqual({ poolId: `ai-dualstack-${env}`, storageId: want.pool });
     });
 
-    test("builds every Proxmox resource with the environment's explicit provider", () => {
-        const { resources } = get().graph;
-        const provider = ofType(resources, TYPES.provider);
-        expect(provider).toHaveLength(1);
-        expect(provider[0].inputs).toMatchObject({ endpoint: "https://192.168.1.10:8006/", apiToken: "[secret]", insecure: "false", ssh: "[secret]" });
-        const proxmox = resources.filter((r) => r.custom && r.type.startsWith("proxmoxve:"));
-        expect(proxmox.length).toBeGreaterThan(10);
-        for (const r of proxmox) {
-            expect({ name: r.name, provider: r.provider }).toEqual({ name: r.name, provider: provider[0].urn });
-        }
-    });
-
-    test("exports what a user needs to find its parts", () => {
-        expect(get().graph.outputs).toMatchObject({ environment: env, gpuMapping: want.mapping, zfsPool: want.pool, bridge: want.bridge });
+    test("a snapshot backup job over the AI VM and the containers, never the data holder", () => {
+        const job = byName(r(), `${env}-backup-job`);
+        expect(job.inputs).toMatchObject({ resourceId: `ai-dualstack-${env}`, mode: "snapshot", storage: "local", schedule: "*-*-* 02:00", enabled: true });
+        expect(input(job, "vmids")).toEqual(want.vmids);
+        expect(input(job, "vmids")).not.toContain(String(host.host.environments.find((e) => e.environment === env)?.config.aiVm.dataVmid));
+        expect(input(job, "pruneBackups")).toEqual({ "keep-daily": "7", "keep-monthly": "6", "keep-weekly": "4" });
     });
 });
 
-describe("the two stacks share nothing", () => {
-    /** Every identifier of an environment that must not appear in the other's graph. */
-    const identifiers = (e: Evaluation): string[] => {
-        const c = e.config;
-        return [
-            c.gpu.mappingName, c.gpu.pciAddress, c.storage.pool, ...c.storage.devices, c.network.bridge,
-            c.network.subnet, `${c.hosts[0].uplink}.${c.network.vlanId}`, c.aiVm.name, c.aiVm.ip,
-            ...c.containers.flatMap((ct) => [ct.name, ct.ip]),
-            ...e.graph.resources.map((r) => r.name),
-        ];
-    };
-    const vmids = (e: Evaluation) => [e.config.aiVm.vmid, e.config.aiVm.dataVmid, ...e.config.containers.map((c) => c.vmid)];
+describe("host preparation", () => {
+    test("one run per node carrying both GPUs and the sum of both environments' hugepages", () => {
+        const prep = ofType(r(), TYPES.command).filter((c) => c.name.startsWith("host-prep-"));
+        expect(prep.map((c) => c.name)).toEqual(["host-prep-pve"]);
+        const create = String(input(prep[0], "create"));
+        expect(create.split("\n")[0]).toBe("bash -s -- apply iommu=intel vfio=0000:01:00 vfio=0000:02:00 hugepages-1G=88 <<'AI_DUALSTACK_SCRIPT_END'");
+        expect(String(input(prep[0], "delete")).split("\n")[0]).toBe("bash -s -- revert <<'AI_DUALSTACK_SCRIPT_END'");
+        // A changed state converges through update, not a revert-then-apply.
+        expect(String(input(prep[0], "update"))).toBe(create);
+        expect(input(prep[0], "connection")).toBe("[secret]");
+    });
 
-    test.each([
-        ["public", "private", () => publicEnv, () => privateEnv],
-        ["private", "public", () => privateEnv, () => publicEnv],
-    ])("the %s graph names nothing of the %s one", (_a, _b, mine, other) => {
-        const text = JSON.stringify(mine().graph);
-        for (const id of identifiers(other())) {
-            expect({ id, found: text.includes(`"${id}"`) || text.includes(`"${id}/`) }).toEqual({ id, found: false });
-        }
-        const myVmids = new Set(vmids(mine()));
-        for (const id of vmids(other())) {
-            expect(myVmids.has(id)).toBe(false);
-        }
-        for (const r of mine().graph.resources.filter((res) => res.type === TYPES.vm || res.type === TYPES.container)) {
-            expect(vmids(other())).not.toContain(input(r, "vmId"));
+    test("a second node with a card of its own gets its own run, with its vendor's IOMMU tokens", async () => {
+        const e = await evaluateHost((c) => {
+            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "192.168.1.11", cpuVendor: "amd", memoryGiB: 64, sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
+        }, { private: (c) => { key(c, "gpu").otherNodes = [{ node: "pve2", pciAddress: "0000:41:00.0", iommuGroup: 30, subsystemId: "10de:2198" }]; } });
+        const runs = ofType(e.graph.resources, TYPES.command).filter((c) => c.name.startsWith("host-prep-")).map((c) => [c.name, String(input(c, "create")).split("\n")[0]]);
+        expect(runs).toEqual([
+            ["host-prep-pve", "bash -s -- apply iommu=intel vfio=0000:01:00 vfio=0000:02:00 hugepages-1G=88 <<'AI_DUALSTACK_SCRIPT_END'"],
+            ["host-prep-pve2", "bash -s -- apply iommu=amd vfio=0000:41:00 <<'AI_DUALSTACK_SCRIPT_END'"],
+        ]);
+        // Both nodes get the tune script and limits; the key lines go in once (the file is the cluster's).
+        expect(ofType(e.graph.resources, TYPES.command).filter((c) => c.name.startsWith("host-tune-")).map((c) => c.name).sort()).toEqual(["host-tune-keys", "host-tune-pve", "host-tune-pve2"]);
+        // Both nodes get both environments' bridges and the images.
+        expect(ofType(e.graph.resources, TYPES.bridge)).toHaveLength(4);
+        expect(ofType(e.graph.resources, TYPES.file).map((f) => f.name).sort()).toEqual(["host-images-cloud-pve", "host-images-cloud-pve2", "host-images-lxc-pve", "host-images-lxc-pve2"]);
+    });
+});
+
+describe("the cluster firewall", () => {
+    const named = (name: string): PlanResource => byName(r(), name);
+
+    test("is enabled with input DROP, and switched on only after what admits the admins exists", () => {
+        const options = named("host-firewall-options");
+        expect(options.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT", ebtables: true });
+        for (const dep of ["host-firewall-ipset-management", "host-firewall-node-rules-pve", "host-firewall-local-network"]) {
+            expect(options.dependencies).toContain(named(dep).urn);
         }
     });
 
-    test("the host-prep files of the two stacks differ, so neither reverts the other's", () => {
-        const fragments = (e: Evaluation) => ofType(e.graph.resources, TYPES.command)
-            .filter((c) => c.name.startsWith(`${e.config.environment}-host-`))
-            .map((c) => String(input(c, "create")).split("\n")[0]);
-        const mine = fragments(privateEnv);
-        const theirs = fragments(publicEnv);
-        expect(mine.filter((line) => theirs.includes(line))).toEqual([]);
+    test("the management IP set holds the admin sources and the nodes; local_network is pinned to the node", () => {
+        expect(input(named("host-firewall-ipset-management"), "cidrs")).toEqual([
+            { name: "192.168.1.0/24", comment: "admin source" },
+            { name: "192.168.1.10", comment: "node pve" },
+        ]);
+        expect(named("host-firewall-local-network").inputs).toMatchObject({ name: "local_network", cidr: "192.168.1.10" });
+        expect(input(named("host-firewall-ipset-admin-sources"), "cidrs")).toEqual([{ name: "192.168.1.0/24", comment: "admin source" }]);
+    });
+
+    test("node rules admit 8006 and 22 only from the management IP set, and the node firewall is on", () => {
+        expect(input(named("host-firewall-node-rules-pve"), "rules")).toEqual([
+            expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8006", source: "+dc/management" }),
+            expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "+dc/management" }),
+        ]);
+        expect(named("host-firewall-node-pve").inputs).toMatchObject({ nodeName: "pve", enabled: true });
+    });
+
+    test("one IP set per environment subnet, and the ranges that are not the internet", () => {
+        expect(input(named("host-firewall-ipset-private-subnet"), "cidrs")).toEqual([{ name: "10.10.10.0/24", comment: "private VLAN 10" }]);
+        expect(input(named("host-firewall-ipset-public-subnet"), "cidrs")).toEqual([{ name: "10.20.20.0/24", comment: "public VLAN 20" }]);
+        expect((input(named("host-firewall-ipset-non-internet"), "cidrs") as { name: string }[]).map((c) => c.name))
+            .toEqual(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]);
+    });
+
+    test("security groups for the service ports, their sources the cluster IP sets, names within Proxmox's 18 characters", () => {
+        const groups = ofType(r(), TYPES.securityGroup);
+        expect(groups.map((g) => input(g, "name")).sort()).toEqual([
+            "private-backup", "private-base", "private-cache", "private-cicd", "private-database", "private-monitoring", "private-security",
+            "public-base", "public-cache", "public-database", "public-egress", "public-security",
+        ]);
+        groups.forEach((g) => expect(String(input(g, "name")).length).toBeLessThanOrEqual(18));
+        expect(input(named("host-firewall-group-public-database"), "rules")).toEqual([
+            { type: "in", action: "ACCEPT", proto: "tcp", dport: "5432", source: "+dc/public-subnet", comment: "PostgreSQL", enabled: true },
+            { type: "in", action: "ACCEPT", proto: "tcp", dport: "9187", source: "+dc/public-subnet", comment: "PostgreSQL exporter", enabled: true },
+            { type: "in", action: "ACCEPT", proto: "tcp", dport: "9100", source: "+dc/public-subnet", comment: "node exporter", enabled: true },
+        ]);
+        // SSH only: nothing else listens on every guest (the AI VM's exporters are its workloads').
+        expect(input(named("host-firewall-group-private-base"), "rules")).toEqual([
+            expect.objectContaining({ dport: "22", source: "+dc/admin-sources" }),
+        ]);
+    });
+
+    test("public egress: own subnet, then nothing private, then the internet", () => {
+        expect(input(named("host-firewall-group-public-egress"), "rules")).toEqual([
+            expect.objectContaining({ type: "out", action: "ACCEPT", dest: "+dc/public-subnet" }),
+            expect.objectContaining({ type: "out", action: "DROP", dest: "+dc/non-internet" }),
+            { type: "out", action: "ACCEPT", comment: "the internet", enabled: true },
+        ]);
+    });
+
+    test("DNS servers outside the public subnet are let through before the private ranges are dropped", async () => {
+        const e = await evaluateHost(undefined, { public: (c) => { key(c, "network").dns = ["10.20.20.1", "192.168.1.1"]; } });
+        const rules = input(byName(e.graph.resources, "host-firewall-group-public-egress"), "rules") as Record<string, unknown>[];
+        expect(rules.map((x) => [x.action, x.proto ?? "", x.dest ?? ""])).toEqual([
+            ["ACCEPT", "", "+dc/public-subnet"], ["ACCEPT", "udp", "192.168.1.1"], ["ACCEPT", "tcp", "192.168.1.1"], ["DROP", "", "+dc/non-internet"], ["ACCEPT", "", ""],
+        ]);
+    });
+});
+
+test("the shared images are downloaded once per node, pinned by checksum, under the names the environments use", () => {
+    const cloud = byName(r(), "host-images-cloud-pve");
+    expect(cloud.inputs).toMatchObject({ contentType: "import", datastoreId: "local", fileName: "ubuntu-24.04-server-cloudimg-amd64.qcow2", checksumAlgorithm: "sha256" });
+    expect(byName(r(), "host-images-lxc-pve").inputs).toMatchObject({ contentType: "vztmpl", fileName: "debian-12-standard_12.12-1_amd64.tar.zst" });
+    expect(host.graph.outputs.images).toEqual({ cloudImage: "local:import/ubuntu-24.04-server-cloudimg-amd64.qcow2", lxcTemplate: "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst" });
+});
+
+test("every Proxmox resource of the host stack uses its one explicit provider", () => {
+    const provider = ofType(r(), TYPES.provider);
+    expect(provider).toHaveLength(1);
+    expect(provider[0].inputs).toMatchObject({ endpoint: "https://192.168.1.10:8006/", password: "[secret]" });
+    for (const res of r().filter((x) => x.custom && x.type.startsWith("proxmoxve:"))) {
+        expect({ name: res.name, provider: res.provider }).toEqual({ name: res.name, provider: provider[0].urn });
+    }
+});
+
+describe("the environment stacks", () => {
+    const HOST_LEVEL = [TYPES.zfs, TYPES.pci, TYPES.bridge, TYPES.vlan, TYPES.clusterFirewall, TYPES.backupJob, TYPES.pool, TYPES.poolMembership, TYPES.file, TYPES.nodeFirewall, TYPES.securityGroup];
+
+    test.each(["private", "public"])("%s holds no host-level resource and uses the host objects by name", async (env) => {
+        const { graph } = await evaluate(env);
+        expect(graph.resources.filter((x) => HOST_LEVEL.includes(x.type as typeof HOST_LEVEL[number])).map((x) => x.name)).toEqual([]);
+        const vm = byName(graph.resources, `${env}-ai-vm`);
+        expect(input(vm, "disks.0.importFrom")).toBe("local:import/ubuntu-24.04-server-cloudimg-amd64.qcow2");
+        expect(input(vm, "hostpcis.0.mapping")).toBe(`${env}-gpu`);
+        // Guests join the host stack's pool when they are created (its ACL is the env token's reach).
+        for (const guest of [...ofType(graph.resources, TYPES.vm), ...ofType(graph.resources, TYPES.container)]) {
+            expect({ guest: guest.name, pool: input(guest, "poolId") }).toEqual({ guest: guest.name, pool: `ai-dualstack-${env}` });
+        }
+        // Its remote commands are the tune request and the guest's provisioning, never host preparation.
+        for (const cmd of ofType(graph.resources, TYPES.command)) {
+            expect({ cmd: cmd.name, hostPrep: String(input(cmd, "create")).includes("host-prep") }).toEqual({ cmd: cmd.name, hostPrep: false });
+        }
+    });
+
+    test.each(["private", "public"])("%s: every VM with ipfilter has its ipfilter-net0 IP set holding its IPv4 address", async (env) => {
+        const { graph, config } = await evaluate(env);
+        const filtered = ofType(graph.resources, TYPES.firewallOptions).filter((o) => input(o, "ipfilter") === true && input(o, "vmId") !== undefined);
+        expect(filtered.length).toBeGreaterThan(0);
+        for (const o of filtered) {
+            const set = ofType(graph.resources, TYPES.ipset).find((i) => input(i, "vmId") === input(o, "vmId") && input(i, "name") === "ipfilter-net0");
+            const vm = ofType(graph.resources, TYPES.vm).find((v) => input(v, "vmId") === input(o, "vmId"));
+            const ip = String(input(vm as PlanResource, "initialization.ipConfigs.0.ipv4.address")).split("/")[0];
+            expect(ip).toBe(config.aiVm.ip);
+            expect(input(set as PlanResource, "cidrs")).toEqual([{ name: ip, comment: "the VM's static address" }]);
+            // The options wait for the set: ipfilter on without it would drop the VM's IPv4.
+            expect(o.dependencies).toContain((set as PlanResource).urn);
+        }
+    });
+
+    test("public guests: output DROP and the egress group; private guests keep output ACCEPT", async () => {
+        for (const env of ["private", "public"]) {
+            const { graph } = await evaluate(env);
+            for (const o of ofType(graph.resources, TYPES.firewallOptions)) {
+                expect(input(o, "outputPolicy")).toBe(env === "public" ? "DROP" : "ACCEPT");
+            }
+            const rules = input(byName(graph.resources, `${env}-db-firewall-rules`), "rules") as Record<string, unknown>[];
+            expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", "public-egress"] : ["private-base", "private-database"]);
+        }
+    });
+
+    test.each(["private", "public"])("%s builds every Proxmox resource with its explicit provider, logged in with its scoped token over verified TLS", async (env) => {
+        const { resources } = (await evaluate(env)).graph;
+        const provider = ofType(resources, TYPES.provider);
+        expect(provider).toHaveLength(1);
+        expect(provider[0].inputs).toMatchObject({ endpoint: "https://192.168.1.10:8006/", apiToken: "[secret]", insecure: "false", ssh: "[secret]" });
+        const proxmox = resources.filter((x) => x.custom && x.type.startsWith("proxmoxve:"));
+        expect(proxmox.length).toBeGreaterThan(10);
+        for (const x of proxmox) {
+            expect({ name: x.name, provider: x.provider }).toEqual({ name: x.name, provider: provider[0].urn });
+        }
+    });
+
+    test.each([["private", "private-gpu", "tank-private", "vmbr10"], ["public", "public-gpu", "tank-public", "vmbr20"]])("%s exports what a user needs to find its parts", async (env, mapping, pool, bridge) => {
+        expect((await evaluate(env)).graph.outputs).toMatchObject({ environment: env, gpuMapping: mapping, zfsPool: pool, bridge });
+    });
+
+    test("without the host objects the preflight stops the run with one line saying to run the host stack first", async () => {
+        const error = await evaluate("public", undefined, { hostObjects: "missing" }).then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(HostStackMissingError);
+        expect((error as Error).message).toBe("run the host stack first (pulumi up --stack host): the public environment needs resource pool ai-dualstack-public, PCI mapping public-gpu, storage tank-public on node pve, which do not exist yet");
+        expect((error as Error).message.split("\n")).toHaveLength(1);
+    });
+
+    test("an environment whose host file does not exist says so, naming the key", async () => {
+        const error = await evaluate("private", (c) => { c["ai-dualstack:hostStack"] = "Pulumi.nohost.yaml"; }).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([
+            "ai-dualstack:hostStack: Pulumi.nohost.yaml cannot be read: write the host stack's settings file first (see the README, \"Order of operations\")",
+        ]);
     });
 });

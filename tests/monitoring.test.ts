@@ -15,8 +15,7 @@ import {
     grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
 import { environmentTargets } from "../components/services/monitoringTargets";
-import type { Evaluation } from "../tools/lib/evaluate";
-import { byName, evaluate, haveTool, input } from "./helpers";
+import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };

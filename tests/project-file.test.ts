@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { hostStackSchema } from "../config/hostSchema";
 import { stackConfigSchema } from "../config/schema";
 import { SECRET_KEYS } from "../config/load";
 
@@ -20,7 +21,7 @@ test("the project is ai-dualstack on nodejs with TypeScript", () => {
 });
 
 test("each declaration has a type Pulumi knows and a description, and names a key the program reads", () => {
-    const known = new Set([...Object.keys(stackConfigSchema.shape), ...Object.values(SECRET_KEYS)]);
+    const known = new Set([...Object.keys(stackConfigSchema.shape), ...Object.keys(hostStackSchema.shape), ...Object.values(SECRET_KEYS)]);
     for (const [key, decl] of Object.entries(project.config)) {
         expect({ key, type: ["string", "boolean", "integer", "array"].includes(decl.type) }).toEqual({ key, type: true });
         expect(decl.description?.length ?? 0).toBeGreaterThan(10);
@@ -28,7 +29,7 @@ test("each declaration has a type Pulumi knows and a description, and names a ke
     }
 });
 
-test.each(["private", "public"])("Pulumi.%s.yaml sets every required declared key (secrets are set by the user with --secret)", (stack) => {
+test.each(["host", "private", "public"])("Pulumi.%s.yaml sets every required declared key (secrets are set by the user with --secret)", (stack) => {
     const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
     for (const [key, decl] of Object.entries(project.config)) {
         if (decl.default === undefined && !decl.secret) {

@@ -123,10 +123,13 @@ describe("docker-gpu.sh", () => {
         // the keyrings are installed root:root; the scratch root may not be ours to chown
         chown: "exit 0",
         uname: "echo 6.8.0-60-generic",
+        // the user is in its own group only until the script adds it to docker
+        id: "echo ai",
+        usermod: "exit 0",
         reboot: "exit 0",
         shutdown: "exit 0",
     };
-    const args = (driver = "nvidia-driver-570-open") => [driver, "/srv/ai"];
+    const args = (driver = "nvidia-driver-570-open") => [driver, "/srv/ai", "ai"];
     const keys = bundleText(aptKeyBundle());
 
     const setUp = () => {
@@ -146,15 +149,26 @@ describe("docker-gpu.sh", () => {
         expect(read("etc/apt/keyrings/ai-dualstack-nvidia-container-toolkit.asc")).toBe(aptKeyText("nvidiaContainerToolkit"));
         expect(read("etc/apt/sources.list.d/ai-dualstack-docker.sources")).toContain("Suites: noble\nComponents: stable\nArchitectures: amd64\nSigned-By: /etc/apt/keyrings/ai-dualstack-docker.asc");
         expect(read("etc/apt/sources.list.d/ai-dualstack-nvidia-container-toolkit.sources")).toContain("Suites: /\nSigned-By: /etc/apt/keyrings/ai-dualstack-nvidia-container-toolkit.asc");
-        expect(JSON.parse(read("etc/docker/daemon.json"))).toEqual({ "data-root": "/srv/ai/docker", "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
+        // Images too stay on the data disk: no containerd image store under /var/lib/containerd.
+        expect(JSON.parse(read("etc/docker/daemon.json"))).toEqual({ "data-root": "/srv/ai/docker", features: { "containerd-snapshotter": false }, "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
         expect(read("etc/systemd/system/docker.service.d/ai-dualstack.conf")).toBe("[Unit]\nRequiresMountsFor=/srv/ai\n");
         const calls = s.calls();
         expect(calls).toContain("apt-get install -y -q --no-install-recommends ca-certificates curl jq qemu-guest-agent linux-headers-6.8.0-60-generic docker-ce docker-ce-cli containerd.io docker-buildx-plugin nvidia-driver-570-open nvidia-container-toolkit");
         expect(calls).toContain("modprobe nvidia\n");
         expect(calls).toContain("nvidia-ctk runtime configure --runtime=docker");
+        // the Docker provider connects as this user: it must reach the socket without sudo
+        expect(calls).toContain("usermod -aG docker ai");
         expect(calls).not.toMatch(/^(reboot|shutdown)/m);
         // No keyserver, no download of keys at boot.
         expect(calls).not.toMatch(/^(gpg|curl|wget|apt-key) /m);
+    });
+
+    test("a user already in the docker group is left alone", () => {
+        const s = scratch({ ...stubs, id: "echo ai docker" });
+        fs.mkdirSync(path.join(s.root, "etc"), { recursive: true });
+        fs.writeFileSync(path.join(s.root, "etc", "os-release"), "ID=ubuntu\nVERSION_CODENAME=noble\n");
+        expect(s.run(provisionCommand("docker-gpu.sh", args()), {}, keys).status).toBe(0);
+        expect(s.calls()).not.toContain("usermod");
     });
 
     test("a second run with nothing changed does not restart Docker", () => {

@@ -7,8 +7,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { bundleText, file, provisionCommand, value } from "../components/provision/steps";
-import type { Evaluation } from "../tools/lib/evaluate";
-import { byName, evaluate, haveTool, input, ofType, TYPES } from "./helpers";
+import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, ofType, TYPES } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "provision", "scripts");

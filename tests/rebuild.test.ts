@@ -77,19 +77,18 @@ function harness(state: StateResource[]) {
 }
 
 describe("what a rebuild keeps", () => {
-    test("protected data and everything it needs stay; the AI VM and the rest go", () => {
+    test("protected data, what it needs and the kept guests' firewalls stay; the AI VM and the rest go", () => {
         const plan = planRebuild(publicState);
         const names = (list: StateResource[]) => list.filter((r) => r.custom).map((r) => r.urn.split("::").pop()).sort();
         expect(names(plan.keep)).toEqual([
-            "public-ai-data", "public-cache-ct", "public-db-ct", "public-host-bridge-pve", "public-host-vlan-pve",
-            "public-lxc-template-pve", "public-proxmox", "public-proxy-ct", "public-storage-pool",
+            "public-ai-data", "public-cache-ct", "public-cache-firewall-options", "public-cache-firewall-rules",
+            "public-db-ct", "public-db-firewall-options", "public-db-firewall-rules", "public-proxmox",
+            "public-proxy-ct", "public-proxy-firewall-options", "public-proxy-firewall-rules",
         ]);
-        expect(names(plan.destroy)).toContain("public-ai-vm");
-        expect(names(plan.destroy)).toContain("public-gpu-mapping");
-        expect(names(plan.destroy)).not.toContain("public-storage-pool");
+        expect(names(plan.destroy)).toEqual(expect.arrayContaining(["public-ai-vm", "public-ai-firewall-rules", "public-ai-firewall-ipfilter"]));
         expect(plan.unprotectedStateful).toEqual([]);
         // The kept but unprotected resources are excluded from the destroy explicitly.
-        expect(plan.exclude.map((u) => u.split("::").pop())).toContain("public-host-bridge-pve");
+        expect(plan.exclude.map((u) => u.split("::").pop())).toContain("public-db-firewall-rules");
         expect(plan.exclude.every((u) => !publicState.find((r) => r.urn === u)?.protect)).toBe(true);
     });
 
@@ -112,7 +111,8 @@ describe("npm run rebuild", () => {
         expect(await runRebuild(["--stack", "public"], h.deps)).toBe(1);
         expect(h.rec.calls).toEqual([]);
         expect(h.out.join("")).toMatch(/will destroy \d+ resources:\n(.|\n)*public-ai-vm/);
-        expect(h.out.join("")).toContain("= public-storage-pool (proxmoxve:node/disk/zfs:Zfs) [protected]");
+        expect(h.out.join("")).toContain("= public-db-ct (proxmoxve:index/containerLegacy:ContainerLegacy) [protected]");
+        expect(h.out.join("")).toContain("= public-db-firewall-rules (proxmoxve:firewall/rulesLegacy:RulesLegacy)");
         expect(h.err.join("")).toContain("Re-run with --yes to tear down and rebuild stack public.");
     });
 
@@ -151,6 +151,13 @@ describe("npm run rebuild", () => {
         expect(await runRebuild(["--stack", "public", "--yes"], h.deps)).toBe(1);
         expect(h.rec.calls).toEqual([]);
         expect(h.err.join("")).toMatch(/refusing: these hold data but are not protected(.|\n)*public-ai-data \(VM owning a data disk\)/);
+    });
+
+    test("refuses the host stack before opening anything: it is never torn down", async () => {
+        const h = harness(publicState);
+        expect(await runRebuild(["--stack", "host", "--yes"], h.deps)).toBe(1);
+        expect(h.rec.opened).toEqual([]);
+        expect(h.err.join("")).toMatch(/^rebuild: stack host is the host stack/);
     });
 
     test("a missing Pulumi CLI is one clear line", async () => {

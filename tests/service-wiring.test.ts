@@ -10,7 +10,9 @@ import { serviceAppName, serviceUsers, type Workload } from "../components/workl
 import { environmentTargets } from "../components/services/monitoringTargets";
 import { prometheusConfig, scrapeJobs } from "../components/services/monitoring";
 import { CADDYFILE } from "../components/services/caddy";
-import { evaluateStack, MOCK_GENERATED_SECRET, type Evaluation } from "../tools/lib/evaluate";
+import { evaluateStack, MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
+import type { StackConfig } from "../config/schema";
+import type { PlanGraph } from "../tools/lib/graph";
 import { parseVerifyTargets } from "../tools/lib/verifyTargets";
 import { byName, type ConfigSection, input, key, stackFile } from "./helpers";
 
@@ -29,7 +31,7 @@ function reveal(v: unknown): unknown {
 }
 
 interface Seen {
-    readonly evaluation: Evaluation;
+    readonly evaluation: { readonly graph: PlanGraph; readonly config: StackConfig; readonly revealedOutputs?: Record<string, unknown> };
     /** per Docker container name: its environment, KEY -> value, secrets revealed */
     readonly envOf: Map<string, Record<string, string>>;
     /** per remote command name: its stdin, revealed */
@@ -39,7 +41,7 @@ interface Seen {
 async function evaluateSeeing(stack: string, change?: (c: ConfigSection) => void): Promise<Seen> {
     const envOf = new Map<string, Record<string, string>>();
     const stdinOf = new Map<string, string>();
-    const evaluation = await evaluateStack({
+    const { graph, validated, revealedOutputs } = await evaluateStack({
         stack,
         file: stackFile(stack, change),
         revealSecretOutputs: true,
@@ -57,7 +59,10 @@ async function evaluateSeeing(stack: string, change?: (c: ConfigSection) => void
                 : undefined;
         },
     });
-    return { evaluation, envOf, stdinOf };
+    if (validated.kind !== "environment") {
+        throw new Error(`${stack} is not an environment stack`);
+    }
+    return { evaluation: { graph, config: validated.stack, revealedOutputs }, envOf, stdinOf };
 }
 
 /** The offline stand-in of a random password (tools/lib/evaluate.ts), by resource name. */

@@ -15,7 +15,7 @@ import type { CommandRunner, RunOptions } from "../tools/lib/runner";
 import { knownHostsLine, parseProbeOutput, plannedProbes, PROBE_SCRIPT, sshArgs } from "../tools/lib/verify/isolation";
 import { median, tokensPerSecond } from "../tools/lib/verify/ollama";
 import { parseVerifyTargets, TargetsError, VERIFY_OUTPUT_KEYS } from "../tools/lib/verifyTargets";
-import { validateRawConfig } from "../config/load";
+import { adminSourcesOf, environmentOnly, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { ConfigSection, key, stackFile } from "./helpers";
 import { deadUrl, fakeChroma, FakeModel, fakeOllama, fakeQdrant, FakeServer, serve } from "./verify-fakes";
@@ -41,7 +41,7 @@ function configOf(stack: "private" | "public", change?: (c: ConfigSection) => vo
 
 function validated(stack: "private" | "public"): StackConfig {
     const file = stackFile(stack);
-    return validateRawConfig(Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), v])), undefined);
+    return environmentOnly(validateRawConfig(Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), v])), undefined), "the test");
 }
 
 function reader(outputs: Record<string, unknown>, config: { values: Record<string, string>; secretKeys: string[] }): ReaderBackend {
@@ -329,13 +329,12 @@ describe("verify's parts", () => {
 
     test("a public VM inside the admin sources is allowed the Proxmox API: those probes are left out", () => {
         const pub = validated("public");
-        const admin = { ...pub, firewall: { adminSources: ["10.20.20.0/24"] } };
-        const targetsOf = (c: StackConfig) => plannedProbes(c, validated("private"), {})[0].targets.map((t) => `${t.host}:${t.port}`);
-        expect(targetsOf(pub)).toEqual(expect.arrayContaining(["192.168.1.10:8006", "192.168.1.10:22"]));
-        expect(targetsOf(admin)).not.toContain("192.168.1.10:8006");
-        expect(targetsOf(admin)).toContain("10.10.10.10:11434");
+        const targetsOf = (adminSources: readonly string[]) => plannedProbes(pub, validated("private"), {}, adminSources)[0].targets.map((t) => `${t.host}:${t.port}`);
+        expect(targetsOf(adminSourcesOf(pub))).toEqual(expect.arrayContaining(["192.168.1.10:8006", "192.168.1.10:22"]));
+        expect(targetsOf(["10.20.20.0/24"])).not.toContain("192.168.1.10:8006");
+        expect(targetsOf(["10.20.20.0/24"])).toContain("10.10.10.10:11434");
         // UDP (WireGuard) cannot be probed by a TCP connect and is not claimed.
-        expect(targetsOf(pub)).not.toContain("10.10.10.22:51820");
+        expect(targetsOf(adminSourcesOf(pub))).not.toContain("10.10.10.22:51820");
     });
 
     test("the probe script is shellcheck-clean and tells an open port from a closed one, for real", async () => {

@@ -47,7 +47,7 @@ test("preview: tests and offline policy on a GitHub-hosted runner with no secret
     expect(checks.steps.map((s) => s.run)).toEqual(expect.arrayContaining(["npm ci", "npm test", "npm run policy"]));
 
     expect(preview.needs).toBe("checks");
-    expect(preview.strategy?.matrix.stack).toEqual(["private", "public"]);
+    expect(preview.strategy?.matrix.stack).toEqual(["host", "private", "public"]);
     expect(preview["runs-on"]).toContain("self-hosted");
     expect(preview.if).toContain("github.repository");
     expect(preview.environment).toBe("preview-${{ matrix.stack }}");
@@ -115,11 +115,11 @@ test("the secret checks are real: a workflow leaking a secret to npm test or a j
     expect(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/.test(String(leaky.steps[1].uses))).toBe(false);
 });
 
-test("drift: scheduled and manual, both stacks, uploads the report on failure", () => {
+test("drift: scheduled and manual, all three stacks, uploads the report on failure", () => {
     const wf = load("drift.yml");
     expect(Object.keys(wf.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
     const job = wf.jobs.drift;
-    expect(job.strategy?.matrix.stack).toEqual(["private", "public"]);
+    expect(job.strategy?.matrix.stack).toEqual(["host", "private", "public"]);
     expect(job.environment).toBe("drift-${{ matrix.stack }}");
     expect(job.steps.some((s) => s.run?.includes("npm run -s drift -- --stack \"$STACK\" --json"))).toBe(true);
     expect(job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact"))?.if).toBe("failure()");

@@ -3,13 +3,13 @@
  * (no snippet), the Docker host, Ollama and its models, the vector store, the app presets,
  * the workbench, the exporters, and the firewall and outputs that read the same declarations.
  */
+import { parse as parseYaml } from "yaml";
 import { execFileSync } from "child_process";
 import { hostKeyLine } from "../components/provision/remoteStep";
 import { dockerSshOpts } from "../components/workloads/dockerHost";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
-import type { Evaluation } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
-import { byName, evaluate, haveTool, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation, evaluate, haveTool, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 const DOCKER = {
     provider: "pulumi:providers:docker",
@@ -19,12 +19,12 @@ const DOCKER = {
     network: "docker:index/network:Network",
 };
 
-let graphs: Record<"private" | "public", Evaluation>;
+let graphs: Record<"private" | "public", EnvEvaluation>;
 beforeAll(async () => {
     graphs = { private: await evaluate("private"), public: await evaluate("public") };
 });
 
-const containers = (e: Evaluation) => ofType(e.graph.resources, DOCKER.container);
+const containers = (e: EnvEvaluation) => ofType(e.graph.resources, DOCKER.container);
 const envs = (c: PlanResource) => (input(c, "envs") as string[]);
 const envOf = (c: PlanResource) => Object.fromEntries(envs(c).filter((e) => e.includes("=")).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 
@@ -71,6 +71,9 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
             const pull = pulls.find((p) => String(input(p, "create")).includes(`)" pull-model ${model} `));
             expect({ model, found: pull !== undefined }).toEqual({ model, found: true });
             expect(pull?.dependencies).toContain(ollama.urn);
+            // A rebuild destroys the pulls while Ollama runs: destroying must not delete the
+            // model from the protected data disk.
+            expect(input(pull as PlanResource, "delete")).toBeUndefined();
         }
         expect(g().outputs.ollama).toEqual({ url: `http://${graphs[env].config.aiVm.ip}:11434`, models: graphs[env].config.models.map((m) => ({ name: m.name, sizeGiB: m.sizeGiB })) });
     });
@@ -113,13 +116,17 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
     });
 
     test("the firewall opens exactly SSH and the ports the workloads publish", () => {
-        const rules = input(byName(g().resources, `${env}-ai-firewall-rules`), "rules") as { dport: string; source?: string }[];
+        const all = input(byName(g().resources, `${env}-ai-firewall-rules`), "rules") as { dport?: string; source?: string; securityGroup?: string }[];
+        // SSH (and the public egress limits) come from the host stack's groups; the ports are this stack's rules.
+        expect(all.filter((r) => r.securityGroup !== undefined).map((r) => r.securityGroup)).toEqual(env === "public" ? ["public-base", "public-egress"] : ["private-base"]);
+        const rules = [{ dport: "22", source: "+dc/admin-sources" }, ...all.filter((r) => r.securityGroup === undefined)];
         const published = containers(graphs[env]).flatMap((c) => {
             const label = (input(c, "labels") as { label: string; value: string }[]).find((l) => l.label === "ai-dualstack.ports")?.value ?? "";
             return label.split(",").filter(Boolean).map((p) => p.split(":")[0]);
         });
         expect(rules.map((r) => r.dport).sort()).toEqual(["22", ...published].sort());
-        expect(rules.filter((r) => r.dport !== "22").every((r) => r.source === graphs[env].config.network.subnet)).toBe(true);
+        // From the environment's own subnet: the host stack's cluster IP set of it.
+        expect(rules.filter((r) => r.dport !== "22").every((r) => r.source === `+dc/${env}-subnet`)).toBe(true);
         // The exporters the firewall opens for are really there.
         expect(published).toEqual(expect.arrayContaining(["9100", "9835", "8080"]));
     });
@@ -151,6 +158,20 @@ describe("the app presets' wiring", () => {
         expect(input(byName(graphs.private.graph.resources, "private-privategpt-container"), "uploads")).toEqual([{
             content: expect.stringContaining("url: http://private-qdrant:6333"), file: "/home/worker/app/settings-ai-dualstack.yaml",
         }]);
+        // PrivateGPT merges this profile over its settings.yaml (which sets qdrant.path) with
+        // pydantic's deep_update, then builds QdrantClient(**model_dump(exclude_none=True)):
+        // exactly one of location/url/host/path may remain (private-gpt settings_loader.py,
+        // vector_store_component.py; qdrant-client refuses more than one).
+        const upload = (input(byName(graphs.private.graph.resources, "private-privategpt-container"), "uploads") as { content: string }[])[0];
+        const deepUpdate = (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(
+            [...new Set([...Object.keys(base), ...Object.keys(over)])].map((k) => {
+                const b = base[k]; const o = over[k];
+                const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+                return [k, k in over ? (isMap(b) && isMap(o) ? deepUpdate(b, o) : o) : b];
+            }));
+        const merged = deepUpdate({ qdrant: { path: "local_data/private_gpt/qdrant" } }, parseYaml(upload.content) as Record<string, unknown>);
+        const qdrantKwargs = Object.entries(merged.qdrant as Record<string, unknown>).filter(([, v]) => v !== null).map(([k]) => k);
+        expect(qdrantKwargs.filter((k) => ["location", "url", "host", "path"].includes(k))).toEqual(["url"]);
         expect(input(byName(graphs.private.graph.resources, "private-tika-container"), "ports")).toEqual([{ external: 9998, internal: 9998, protocol: "tcp" }]);
         const workbench = byName(graphs.private.graph.resources, "private-workbench-image");
         expect(workbench.inputs).toMatchObject({ skipPush: true, buildOnPreview: false, build: { platform: "linux/amd64" } });
@@ -199,5 +220,29 @@ describe("host-key pinning", () => {
         expect(config).toContain(`knownhostscommand /bin/echo %H ${key}`);
         expect(config).toContain("identitiesonly yes");
         expect(() => dockerSshOpts("not a key; rm -rf /")).toThrow("not an SSH host key line");
+    });
+});
+
+describe("health checks that work in images we do not control", () => {
+    test("the portable check runs under a POSIX sh: passes on a serving port, fails on a closed one", async () => {
+        const http = await import("http");
+        const { execFile } = await import("child_process");
+        const { portableCheck } = await import("../components/workloads/catalog");
+        const server = http.createServer((req, res) => { res.statusCode = req.url === "/health" ? 200 : 404; res.end("ok"); });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const port = (server.address() as import("net").AddressInfo).port;
+        // Docker runs CMD-SHELL with /bin/sh -c; dash is the strictest sh on this machine.
+        // Asynchronous, so this process's server can answer while the check runs.
+        const run = (p: number, path: string) => new Promise<number>((resolve) => {
+            execFile("dash", ["-c", portableCheck(p, path)[1]], { timeout: 10000 }, (err) => resolve(err === null ? 0 : 1));
+        });
+        try {
+            expect(portableCheck(port, "/health")[0]).toBe("CMD-SHELL");
+            expect(await run(port, "/health")).toBe(0);
+            expect(await run(port, "/missing")).toBe(1);
+        } finally {
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+        expect(await run(port, "/health")).toBe(1);
     });
 });

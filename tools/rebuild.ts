@@ -3,7 +3,8 @@
  *
  * Tears one environment down and builds it again, keeping its data: everything that is
  * not protected (and not needed by what is) is destroyed, then `pulumi up` runs. Only the
- * named stack is opened; the other environment is never touched.
+ * named stack is opened; the other environment and the host stack are never touched,
+ * and the host stack itself is refused.
  *
  * Refuses without --yes (it shows the plan instead), refuses a private environment
  * without --include-private, and refuses when a resource holding data is not protected.
@@ -40,6 +41,10 @@ export async function runRebuild(argv: string[], deps: RebuildDeps): Promise<num
     }
     const { flags, stack: stackName } = args;
     const environment = deps.environmentOf(stackName) ?? stackName;
+    if (environment === "host") {
+        io.err(`rebuild: stack ${stackName} is the host stack: it holds the box itself (mirrors, GPU mappings, firewall, backups) and is never torn down by this tool; rebuild private or public\n`);
+        return 1;
+    }
     if (environment === "private" && !flags["include-private"]) {
         io.err(`rebuild: refusing to touch the private environment (stack ${stackName}) without --include-private\n`);
         return 1;

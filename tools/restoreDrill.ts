@@ -8,7 +8,7 @@
  * See docs/restore-drill.md.
  */
 import { performance } from "perf_hooks";
-import { validateRawConfig } from "../config/load";
+import { backupStorageOf, environmentOnly, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { PROCESS_IO, stackToolArgs, ToolIO, loadStackFile } from "./lib/cli";
 import { proxmoxDrillApi } from "./lib/proxmoxApi";
@@ -19,7 +19,9 @@ const USAGE = "usage: npm run restore-drill -- --stack <name> --vmid N [--scratc
 export interface RestoreDrillDeps {
     readonly io: ToolIO;
     /** the stack's validated config */
-    readonly configOf: (stack: string) => StackConfig;
+    readonly configOf: (stack: string) => Promise<StackConfig>;
+    /** the storage the environment's backups are on (default: the host stack file's backup.storage) */
+    readonly backupStorageOf?: (config: StackConfig) => string;
     readonly api: (config: StackConfig) => DrillApi;
     readonly now?: () => number;
     readonly sleep?: (ms: number) => Promise<void>;
@@ -43,8 +45,8 @@ export async function runRestoreDrill(argv: string[], deps: RestoreDrillDeps): P
         }
     }
     try {
-        const config = deps.configOf(args.stack);
-        const plan = planDrill(config, vmid as number, scratch as number | undefined);
+        const config = await deps.configOf(args.stack);
+        const plan = planDrill(config, (deps.backupStorageOf ?? ((c: StackConfig) => backupStorageOf(c)))(config), vmid as number, scratch as number | undefined);
         io.out(`restore drill: ${plan.guest.name} (${plan.guest.vmid}) of ${config.environment}, from ${plan.backupStorage} to ${plan.storage}\n`);
         const report = await runDrill(plan, { api: deps.api(config), progress: (l) => io.out(`  ${l}\n`), now: deps.now ?? (() => performance.now()), sleep: deps.sleep });
         if (args.flags.json) {
@@ -61,10 +63,10 @@ export async function runRestoreDrill(argv: string[], deps: RestoreDrillDeps): P
 }
 
 /** The stack file's config, validated (secrets are not needed: the API credential comes from the environment). */
-export function stackConfigOf(stack: string): StackConfig {
-    const file = loadStackFile(stack, undefined);
+export async function stackConfigOf(stack: string): Promise<StackConfig> {
+    const file = await loadStackFile(stack, undefined);
     const raw = Object.fromEntries(Object.entries(file.config).filter(([k]) => k.startsWith("ai-dualstack:")).map(([k, v]) => [k.slice("ai-dualstack:".length), v]));
-    return validateRawConfig(raw, undefined);
+    return environmentOnly(validateRawConfig(raw, undefined), "npm run restore-drill");
 }
 
 if (require.main === module) {

@@ -9,7 +9,7 @@
  * Exit codes: 0 all checks passed; 2 a check failed or a benchmark missed its target;
  * 1 the checks could not run (no Pulumi CLI, no outputs, no route to the environment).
  */
-import { ConfigError, NAMESPACE, validateRawConfig } from "../config/load";
+import { adminSourcesOf, ConfigError, environmentOnly, NAMESPACE, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { CliMissingError, explainAutomationError, pulumiReader, ReaderBackend } from "./lib/automation";
 import { PROCESS_IO, stackToolArgs, ToolIO } from "./lib/cli";
@@ -67,7 +67,7 @@ async function readStack(stack: string, backend: ReaderBackend): Promise<{ targe
     const { values, secretKeys } = await reader.config();
     const prefix = `${NAMESPACE}:`;
     const raw = Object.fromEntries(Object.entries(values).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    const config = validateRawConfig(raw, new Set(secretKeys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))));
+    const config = environmentOnly(validateRawConfig(raw, new Set(secretKeys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)))), "npm run verify");
     const targets = parseVerifyTargets(stack, await reader.outputs());
     return { targets, config, sshPrivateKey: raw.sshPrivateKey };
 }
@@ -128,8 +128,10 @@ async function checkWorkload(w: VerifyTargets["workloads"][number], reach: Reach
 async function isolationChecks(config: StackConfig, targets: VerifyTargets, sshPrivateKey: string | undefined, deps: VerifyDeps, progress: (line: string) => void): Promise<Check[]> {
     const otherEnv = config.environment === "private" ? "public" : "private";
     let other: StackConfig;
+    let adminSources: readonly string[];
     try {
         other = (deps.otherConfig ?? otherStackConfig)(otherEnv);
+        adminSources = adminSourcesOf(config);
     } catch (err) {
         const why = err instanceof ConfigError ? err.problems.join("; ") : (err as Error).message;
         return [{ group: "isolation", name: "probes", status: "error", detail: `cannot read the ${otherEnv} environment's config to aim the probes: ${why}` }];
@@ -137,7 +139,7 @@ async function isolationChecks(config: StackConfig, targets: VerifyTargets, sshP
     if (sshPrivateKey === undefined) {
         return [{ group: "isolation", name: "probes", status: "error", detail: `the stack has no ${NAMESPACE}:sshPrivateKey to SSH into its guests` }];
     }
-    return runProbes(plannedProbes(config, other, targets.sshHostKeys), sshPrivateKey, deps.runner, progress);
+    return runProbes(plannedProbes(config, other, targets.sshHostKeys, adminSources), sshPrivateKey, deps.runner, progress);
 }
 
 /** The other environment's config from its stack file: addresses and ports are not secret. */
@@ -145,7 +147,7 @@ function otherStackConfig(environment: StackConfig["environment"]): StackConfig 
     const file = readStackFile(stackFilePath(environment));
     const prefix = `${NAMESPACE}:`;
     const raw = Object.fromEntries(Object.entries(file.config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    return validateRawConfig(raw, undefined);
+    return environmentOnly(validateRawConfig(raw, undefined), "npm run verify");
 }
 
 if (require.main === module) {

@@ -360,7 +360,8 @@ export interface EnvironmentScope {
 export function environmentGrants(scope: EnvironmentScope): ReadonlyMap<string, readonly Privilege[]> {
     const grants = new Map<string, readonly Privilege[]>([
         [`/pool/${scope.pool}`, [
-            "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
+            // Pool.Audit: the preflight reads the pool (preflightNeeds)
+            "Pool.Audit", "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
             "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.GuestAgent.Audit", "VM.PowerMgmt",
         ]],
         [`/storage/${scope.storage}`, ["Datastore.AllocateSpace", "Datastore.Audit"]],
@@ -371,6 +372,36 @@ export function environmentGrants(scope: EnvironmentScope): ReadonlyMap<string, 
         grants.set(`/storage/${scope.imageDatastore}`, ["Datastore.Audit"]);
     }
     return new Map([...grants.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([p, privs]) => [p, [...privs].sort()]));
+}
+
+/**
+ * What an environment stack reads before it creates anything (its preflight,
+ * components/hostObjects.ts): invokes, not resources, so no graph shows them.
+ * - GET /pools/{poolid}: Pool.Audit on /pool/<pool> (pve-manager PVE/API2/Pool.pm read_pool);
+ * - GET /cluster/mapping/pci/{id}: Mapping.Use, Mapping.Modify or Mapping.Audit on
+ *   /mapping/pci/<id> (pve-manager PVE/API2/Cluster/Mapping/PCI.pm get);
+ * - GET /nodes/{node}/storage: lists only the storages the caller has Datastore.Audit or
+ *   Datastore.AllocateSpace on (pve-storage src/PVE/API2/Storage/Status.pm index).
+ */
+export function preflightNeeds(scope: Pick<EnvironmentScope, "pool" | "storage" | "gpuMapping">): ReadonlyMap<string, readonly Privilege[]> {
+    return new Map<string, readonly Privilege[]>([
+        [`/pool/${scope.pool}`, ["Pool.Audit"]],
+        [`/mapping/pci/${scope.gpuMapping}`, ["Mapping.Use"]],
+        [`/storage/${scope.storage}`, ["Datastore.Audit"]],
+    ]);
+}
+
+/** Two ACL maps as one: every path of either, with the union of its privileges, sorted. */
+export function mergeNeeds(...maps: ReadonlyMap<string, readonly Privilege[]>[]): ReadonlyMap<string, readonly Privilege[]> {
+    const merged = new Map<string, Set<Privilege>>();
+    for (const map of maps) {
+        for (const [path, privileges] of map) {
+            const set = merged.get(path) ?? new Set<Privilege>();
+            privileges.forEach((p) => set.add(p));
+            merged.set(path, set);
+        }
+    }
+    return new Map([...merged.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([p, set]) => [p, [...set].sort()]));
 }
 
 /**

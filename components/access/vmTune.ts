@@ -12,8 +12,12 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
 import type { AiVmConfig, EnvironmentName, HostConfig, StackConfig } from "../../config/schema";
-import { sshConnection } from "../remote";
+import { needsKeyctl } from "../compute/serviceContainer";
+import { shellQuote } from "../naming";
+import { heredocCommand, sshConnection } from "../remote";
 
 /** Where the host stack installs the script on every node. */
 export const TUNE_SCRIPT_PATH = "/usr/local/sbin/ai-dualstack-vm-tune";
@@ -45,7 +49,8 @@ export function tuneRequest(vm: AiVmConfig): string {
 
 /**
  * The limits file of one environment, from its own stack config: its VMID range, a
- * hugepage budget of exactly its AI VM's RAM (what the host reserves for it), and its CPU set.
+ * hugepage budget of exactly its AI VM's RAM (what the host reserves for it), its CPU set,
+ * and the containers that may get keyctl (its CI containers, components/compute/serviceContainer.ts needsKeyctl).
  */
 export function tuneLimits(config: StackConfig): string {
     const budgetMiB = config.aiVm.hugepages === "none" ? 0 : config.aiVm.memoryGiB * 1024;
@@ -55,6 +60,7 @@ export function tuneLimits(config: StackConfig): string {
         `VMID_END=${config.vmidRange.end}`,
         `HUGEPAGES_MAX_MIB=${budgetMiB}`,
         `AFFINITY_CPUS=${config.aiVm.cpuAffinity ?? ""}`,
+        `KEYCTL_VMIDS=${config.containers.filter((ct) => needsKeyctl(ct.role)).map((ct) => ct.vmid).join(",")}`,
         "",
     ].join("\n");
 }
@@ -140,4 +146,48 @@ export function containerKeyctlCommand(name: string, args: ContainerKeyctlArgs, 
         replaceWith: [args.containerResource],
         deletedWith: args.containerResource,
     });
+}
+
+const SCRIPT_DIR = path.join(__dirname, "scripts");
+/** The forced-command script, as the host stack installs it at TUNE_SCRIPT_PATH. */
+export const TUNE_SCRIPT_FILE = path.join(SCRIPT_DIR, "ai-dualstack-vm-tune.sh");
+/** The installer the host stack runs on the nodes (scripts/vm-tune-install.sh). */
+export const TUNE_INSTALLER_FILE = path.join(SCRIPT_DIR, "vm-tune-install.sh");
+
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+
+/** The installer as a remote command: the script on stdin, its arguments quoted. */
+function installerCommand(args: readonly string[], sudo: boolean): string {
+    return heredocCommand("vm-tune-install.sh", fs.readFileSync(TUNE_INSTALLER_FILE, "utf8"), args.map(shellQuote).join(" "), sudo);
+}
+
+export interface InstallCommands {
+    readonly create: string;
+    readonly delete: string;
+}
+
+/**
+ * The host stack's per-node install: the tune script and every environment's limits file
+ * (the request goes to the node its VM runs on, which may be any node). Re-run when the
+ * script or a limit changes; revert removes both.
+ */
+export function tuneNodeInstall(environments: readonly StackConfig[], sudo: boolean): InstallCommands {
+    const script = fs.readFileSync(TUNE_SCRIPT_FILE, "utf8");
+    return {
+        create: installerCommand(["node", "apply", base64(script), ...environments.map((c) => `${c.environment}=${base64(tuneLimits(c))}`)], sudo),
+        delete: installerCommand(["node", "revert"], sudo),
+    };
+}
+
+/**
+ * The host stack's install of the environments' key lines in root's authorized_keys, once
+ * for the cluster: on Proxmox VE that file is /etc/pve/priv/authorized_keys, shared by
+ * every node (pve-cluster src/PVE/Cluster/Setup.pm setup_ssh_keys).
+ */
+export function tuneKeysInstall(keys: readonly { environment: EnvironmentName; publicKey: string }[], sudo: boolean): InstallCommands {
+    const lines = keys.map((k) => tuneAuthorizedKey(k.environment, `${k.publicKey.trim()} ai-dualstack-${k.environment}-tune`));
+    return {
+        create: installerCommand(["keys", "apply", ...lines.map(base64)], sudo),
+        delete: installerCommand(["keys", "revert"], sudo),
+    };
 }

@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import type { AiVmConfig, EnvironmentName, ImageConfig, StackConfig } from "../../config/schema";
+import type { AiVmConfig, EnvironmentName, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
 
@@ -8,18 +8,14 @@ export interface AiVmArgs {
     readonly environment: EnvironmentName;
     readonly vm: AiVmConfig;
     readonly network: StackConfig["network"];
-    /** the pinned Ubuntu 24.04 cloud image */
-    readonly image: ImageConfig;
-    /** datastore holding downloaded images (content type import) */
-    readonly imageDatastore: string;
+    /** volume id of the host stack's Ubuntu 24.04 cloud image (content type import) on this node */
+    readonly imageFileId: pulumi.Input<string>;
     /** the environment's ZFS storage id: an Output, so the VM waits for the pool */
     readonly storageId: pulumi.Input<string>;
     /** the environment's bridge on this VM's node */
     readonly bridge: pulumi.Input<string>;
     /** the environment's PCI mapping name: an Output, so the VM waits for the mapping */
     readonly gpuMapping: pulumi.Input<string>;
-    /** host preparation on this VM's node (vfio, hugepages) */
-    readonly hostPreparation: readonly pulumi.Resource[];
     /** the environment's resource pool (host stack): its ACL is what lets the env's token manage the VMs */
     readonly pool: string;
 }
@@ -42,24 +38,11 @@ export class AiVm extends pulumi.ComponentResource {
     public readonly vm: proxmoxve.VmLegacy;
     /** stopped VM that owns the data disk; protected */
     public readonly dataHolder: proxmoxve.VmLegacy;
-    public readonly image: proxmoxve.download.File;
 
     constructor(name: string, args: AiVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("compute", "AiVm"), name, {}, opts);
         const { vm, environment: env } = args;
         const tags = ["ai-dualstack", env];
-
-        // Env-prefixed file names: neither stack owns a file the other uses.
-        this.image = new proxmoxve.download.File(`${name}-image`, {
-            nodeName: vm.node,
-            contentType: "import",
-            datastoreId: args.imageDatastore,
-            fileName: `${env}-${fileStem(args.image.url)}.qcow2`,
-            url: args.image.url,
-            checksum: args.image.checksum,
-            checksumAlgorithm: args.image.checksumAlgorithm,
-            overwrite: false,
-        }, { parent: this });
 
         this.dataHolder = new proxmoxve.VmLegacy(`${name}-data`, {
             nodeName: vm.node,
@@ -133,7 +116,7 @@ export class AiVm extends pulumi.ComponentResource {
                 {
                     interface: "scsi0",
                     datastoreId: args.storageId,
-                    importFrom: this.image.id,
+                    importFrom: args.imageFileId,
                     size: vm.osDiskGiB,
                     fileFormat: "raw",
                     iothread: true,
@@ -181,19 +164,12 @@ export class AiVm extends pulumi.ComponentResource {
             timeoutShutdownVm: GUEST_TIMEOUTS.shutdown,
         }, {
             parent: this,
-            dependsOn: [...args.hostPreparation],
             deleteBeforeReplace: true,
             ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });
     }
-}
-
-/** `https://.../ubuntu-24.04-server-cloudimg-amd64.img` -> `ubuntu-24.04-server-cloudimg-amd64` */
-export function fileStem(url: string): string {
-    const base = url.split("/").pop() ?? "image";
-    return base.replace(/\.(img|qcow2|raw|tar\.zst|tar\.gz|tar\.xz)$/, "");
 }
 
 export function prefixLength(cidr: string): number {

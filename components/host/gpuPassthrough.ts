@@ -9,6 +9,8 @@ export interface GpuPassthroughArgs {
     readonly environment: EnvironmentName;
     /** this environment's card, where it sits on each node */
     readonly gpu: GpuConfig;
+    /** the environment's stack file, named in the preflight's lines */
+    readonly configFile?: string;
 }
 
 /**
@@ -42,8 +44,9 @@ export class GpuPassthrough extends pulumi.ComponentResource {
         this.preflight = Promise.all(placements.map(async (placement) => {
             const inventory = await proxmoxve.hardware.getPci({ nodeName: placement.node, pciClassBlacklists: [] }, { parent: this });
             const result = checkGpuOnNode(inventory.devices, gpu, placement);
-            result.warnings.forEach((w) => pulumi.log.warn(w, this));
-            return result.errors;
+            result.warnings.forEach((w) => pulumi.log.warn(args.configFile === undefined ? w : `${args.configFile} ${w}`, this));
+            const inFile = (line: string) => (args.configFile === undefined ? line : `${args.configFile} ${line}`);
+            return result.errors.map(inFile);
         })).then((errors) => errors.flat());
 
         // With the audio function configured, map the whole slot so video and HDMI audio pass together.
@@ -62,7 +65,12 @@ export class GpuPassthrough extends pulumi.ComponentResource {
                 subsystemId: p.subsystemId,
                 comment: `${gpu.model} on ${p.node}`,
             })))),
-        }, { parent: this });
+        }, {
+            parent: this,
+            // Guests of the environment stack name it; deleting it would strand them.
+            protect: true,
+            retainOnDelete: true,
+        });
         this.mappingName = this.mapping.name;
         this.registerOutputs({ mappingName: this.mappingName, nodes: this.nodes });
     }

@@ -1,34 +1,28 @@
 /**
- * Host preparation steps as plain data: which script runs on which node with which
- * arguments. Pure, so the tests can read every command without Pulumi.
+ * Host preparation as plain data: per node, the one `host-prep.sh` run that holds both
+ * environments' needs (IOMMU, the GPUs bound to vfio-pci by address, the sum of their
+ * hugepages). Pure, so the tests read every command without Pulumi.
  *
- * Every step writes files named after its environment or its device and its delete
- * reverts exactly those files (see scripts/), so the private and public stacks can each
- * prepare and tear down the shared Proxmox node without touching the other's setup.
+ * One writer per node on purpose: the kernel command line is one line shared by
+ * everything on the node; steps that each read-modify-write it, from two stacks, in
+ * parallel, lost or duplicated tokens. The host stack now writes the whole wanted state
+ * in one run under a host-wide lock, and revert takes out exactly that state.
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { AiVmConfig, EnvironmentName, GpuConfig, HostConfig } from "../../config/schema";
+import type { AiVmConfig, HostConfig, StackConfig } from "../../config/schema";
 import { shellQuote } from "../naming";
+import { heredocCommand } from "../remote";
 
-export type HostScript = "kernel-cmdline.sh" | "vfio-bind.sh";
+export type HostScript = "host-prep.sh";
 
-export interface HostPrepStep {
-    /** resource name suffix, unique within the environment */
-    readonly id: string;
+export interface NodePreparation {
     readonly node: string;
+    /** the arguments of `host-prep.sh apply` */
+    readonly args: readonly string[];
     readonly description: string;
     readonly create: string;
     readonly delete: string;
-}
-
-export interface HostPrepInput {
-    readonly environment: EnvironmentName;
-    readonly hosts: readonly HostConfig[];
-    readonly gpu: GpuConfig;
-    readonly aiVm: AiVmConfig;
-    /** prefix commands with sudo (SSH user is not root) */
-    readonly sudo: boolean;
 }
 
 const SCRIPT_DIR = path.join(__dirname, "scripts");
@@ -45,18 +39,7 @@ export function scriptText(script: HostScript): string {
 
 /** A remote command that feeds the script to bash on stdin, so nothing is left behind on the node. */
 export function scriptCommand(script: HostScript, args: readonly string[], sudo: boolean): string {
-    const marker = "AI_DUALSTACK_SCRIPT_END";
-    const body = scriptText(script);
-    if (body.includes(marker)) {
-        throw new Error(`${script} must not contain the heredoc marker ${marker}`);
-    }
-    const argv = args.map(shellQuote).join(" ");
-    return `${sudo ? "sudo " : ""}bash -s -- ${argv} <<'${marker}'\n${body}${body.endsWith("\n") ? "" : "\n"}${marker}`;
-}
-
-/** IOMMU parameters for the node's CPU vendor; `iommu=pt` keeps host devices fast. */
-export function iommuTokens(vendor: HostConfig["cpuVendor"]): string[] {
-    return vendor === "intel" ? ["intel_iommu=on", "iommu=pt"] : ["amd_iommu=on", "iommu=pt"];
+    return heredocCommand(script, scriptText(script), args.map(shellQuote).join(" "), sudo);
 }
 
 /** `0000:01:00.0` -> `0000:01:00`: the slot, so the HDMI audio function goes along. */
@@ -64,60 +47,57 @@ export function pciSlot(address: string): string {
     return address.replace(/\.[0-7]$/, "");
 }
 
-/** Hugepage reservation that backs the AI VM's RAM, or undefined when it uses none. */
-export function hugepageToken(vm: Pick<AiVmConfig, "hugepages" | "memoryGiB">): string | undefined {
+/** The hugepages that back an AI VM's RAM: size and count, or undefined when it uses none. */
+export function hugepageReservation(vm: Pick<AiVmConfig, "hugepages" | "memoryGiB">): { size: "1G" | "2M"; count: number } | undefined {
     switch (vm.hugepages) {
         case "1G":
-            return `hugepages-1G=${vm.memoryGiB}`;
+            return { size: "1G", count: vm.memoryGiB };
         case "2M":
-            return `hugepages-2M=${vm.memoryGiB * 512}`;
+            return { size: "2M", count: vm.memoryGiB * 512 };
         case "none":
             return undefined;
     }
 }
 
-export function hostPrepSteps(input: HostPrepInput): HostPrepStep[] {
-    const { environment: env, sudo } = input;
-    const hostByName = new Map(input.hosts.map((h) => [h.name, h]));
-    const gpuPlacements = [
-        { node: input.gpu.node, pciAddress: input.gpu.pciAddress },
-        ...input.gpu.otherNodes.map((o) => ({ node: o.node, pciAddress: o.pciAddress })),
-    ];
-    const steps: HostPrepStep[] = [];
-
-    for (const placement of gpuPlacements) {
-        const host = hostByName.get(placement.node);
-        if (host === undefined) {
-            throw new Error(`GPU node ${placement.node} is not in hosts`);
+/**
+ * Per node, what both environments need from it: IOMMU when a GPU sits there, every GPU
+ * slot there bound to vfio-pci, and the hugepages of every AI VM placed there, summed.
+ * Nodes that need nothing get no run.
+ */
+export function hostPreparation(hosts: readonly HostConfig[], environments: readonly StackConfig[], sudo: boolean): NodePreparation[] {
+    const plans: NodePreparation[] = [];
+    for (const host of hosts) {
+        const slots: string[] = [];
+        const cards: string[] = [];
+        let huge1g = 0;
+        let huge2m = 0;
+        for (const env of environments) {
+            const placements = [{ node: env.gpu.node, pciAddress: env.gpu.pciAddress }, ...env.gpu.otherNodes];
+            for (const p of placements.filter((pl) => pl.node === host.name)) {
+                slots.push(pciSlot(p.pciAddress));
+                cards.push(`${env.gpu.model} ${pciSlot(p.pciAddress)} (${env.environment})`);
+            }
+            const reservation = env.aiVm.node === host.name ? hugepageReservation(env.aiVm) : undefined;
+            if (reservation?.size === "1G") huge1g += reservation.count;
+            if (reservation?.size === "2M") huge2m += reservation.count;
         }
-        const fragment = `${env}-iommu`;
-        steps.push({
-            id: `iommu-${host.name}`,
+        if (slots.length === 0 && huge1g === 0 && huge2m === 0) {
+            continue;
+        }
+        const args = [
+            ...(slots.length > 0 ? [`iommu=${host.cpuVendor}`] : []),
+            ...[...new Set(slots)].sort().map((s) => `vfio=${s}`),
+            ...(huge1g > 0 ? [`hugepages-1G=${huge1g}`] : []),
+            ...(huge2m > 0 ? [`hugepages-2M=${huge2m}`] : []),
+        ];
+        const pages = [huge1g > 0 ? `${huge1g} x 1G` : "", huge2m > 0 ? `${huge2m} x 2M` : ""].filter(Boolean).join(" + ");
+        plans.push({
             node: host.name,
-            description: `IOMMU on for ${host.cpuVendor} CPU (fragment ${fragment})`,
-            create: scriptCommand("kernel-cmdline.sh", ["apply", fragment, ...iommuTokens(host.cpuVendor)], sudo),
-            delete: scriptCommand("kernel-cmdline.sh", ["revert", fragment], sudo),
-        });
-        const slot = pciSlot(placement.pciAddress);
-        steps.push({
-            id: `vfio-${host.name}`,
-            node: host.name,
-            description: `${input.gpu.model} at ${slot} bound to vfio-pci`,
-            create: scriptCommand("vfio-bind.sh", ["apply", slot], sudo),
-            delete: scriptCommand("vfio-bind.sh", ["revert", slot], sudo),
+            args,
+            description: `${cards.join(", ") || "no GPU"} bound to vfio-pci; hugepages ${pages || "none"}`,
+            create: scriptCommand("host-prep.sh", ["apply", ...args], sudo),
+            delete: scriptCommand("host-prep.sh", ["revert"], sudo),
         });
     }
-
-    const hugepages = hugepageToken(input.aiVm);
-    if (hugepages !== undefined) {
-        const fragment = `${env}-hugepages`;
-        steps.push({
-            id: `hugepages-${input.aiVm.node}`,
-            node: input.aiVm.node,
-            description: `${hugepages} reserved for ${input.aiVm.name}`,
-            create: scriptCommand("kernel-cmdline.sh", ["apply", fragment, hugepages], sudo),
-            delete: scriptCommand("kernel-cmdline.sh", ["revert", fragment], sudo),
-        });
-    }
-    return steps;
+    return plans;
 }

@@ -1,29 +1,38 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { BASE_PORTS, ServicePort } from "../catalog";
+import type { EnvironmentName } from "../../config/schema";
 import { typeToken } from "../naming";
+import { EGRESS_RESTRICTED, GuestKind, guestRules } from "./firewallProfiles";
 
 export interface GuestFirewallArgs {
+    readonly environment: EnvironmentName;
     readonly node: string;
     /** exactly one of vmId (VM) or containerId (LXC) */
     readonly vmId?: number;
     readonly containerId?: number;
-    /** the guest's own service ports; SSH and metrics are always added */
-    readonly ports: readonly ServicePort[];
-    readonly subnet: string;
-    readonly adminSources: readonly string[];
+    /** what the guest is: its security groups follow */
+    readonly guestKind: GuestKind;
+    /** the guest's address: a VM's ipfilter set must hold it */
+    readonly ip: string;
     /** the guest the firewall belongs to: it must exist first */
     readonly guest: pulumi.Resource;
 }
 
 /**
- * A guest's firewall: on, input DROP, and one ACCEPT rule per service port from the
- * sources the port is meant for. Proxmox applies it only because the guest's NIC has
- * `firewall: true`.
+ * A guest's firewall: on, input DROP (output DROP too in the public environment), its
+ * rules the host stack's security groups for what it runs. Proxmox applies it only
+ * because the guest's NIC has `firewall: true` and the cluster firewall is on.
+ *
+ * `ipfilter` drops every source address not in the guest's `ipfilter-net0` IP set. For a
+ * container Proxmox adds the configured IP itself; for a VM the implicit set holds only
+ * its link-local IPv6 (pve-firewall Firewall.pm compile_ipsets), so a VM gets the set
+ * with its IPv4 address here, or it could not send a single IPv4 packet.
  */
 export class GuestFirewall extends pulumi.ComponentResource {
     public readonly options: proxmoxve.firewall.OptionsLegacy;
     public readonly rules: proxmoxve.firewall.RulesLegacy;
+    /** a VM's ipfilter-net0 set; containers need none */
+    public readonly ipFilter?: proxmoxve.firewall.IpsetLegacy;
 
     constructor(name: string, args: GuestFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("ops", "GuestFirewall"), name, {}, opts);
@@ -33,38 +42,35 @@ export class GuestFirewall extends pulumi.ComponentResource {
         const target = args.vmId !== undefined ? { vmId: args.vmId } : { containerId: args.containerId };
         const childOpts = { parent: this, dependsOn: [args.guest] };
 
+        if (args.vmId !== undefined) {
+            this.ipFilter = new proxmoxve.firewall.IpsetLegacy(`${name}-ipfilter`, {
+                nodeName: args.node,
+                vmId: args.vmId,
+                name: "ipfilter-net0",
+                comment: "the addresses net0 may send from (ipfilter)",
+                cidrs: [{ name: args.ip, comment: "the VM's static address" }],
+            }, childOpts);
+        }
+
         this.options = new proxmoxve.firewall.OptionsLegacy(`${name}-options`, {
             nodeName: args.node,
             ...target,
             enabled: true,
             inputPolicy: "DROP",
-            outputPolicy: "ACCEPT",
+            outputPolicy: EGRESS_RESTRICTED.includes(args.environment) ? "DROP" : "ACCEPT",
             // The guest may only use the addresses and MACs Proxmox gave it.
             ipfilter: true,
             macfilter: true,
             dhcp: false,
             logLevelIn: "nolog",
-        }, childOpts);
+        }, { parent: this, dependsOn: [args.guest, ...(this.ipFilter ? [this.ipFilter] : [])] });
 
         this.rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, {
             nodeName: args.node,
             ...target,
-            rules: firewallRules([...BASE_PORTS, ...args.ports], args.subnet, args.adminSources),
+            rules: guestRules(args.environment, args.guestKind).map((r) => ({ ...r })),
         }, childOpts);
 
         this.registerOutputs({});
     }
-}
-
-/** ACCEPT rules in a stable order; `any` ports carry no source. */
-export function firewallRules(ports: readonly ServicePort[], subnet: string, adminSources: readonly string[]) {
-    return ports.map((p) => ({
-        type: "in",
-        action: "ACCEPT",
-        proto: p.proto,
-        dport: String(p.port),
-        comment: p.comment,
-        enabled: true,
-        ...(p.from === "subnet" ? { source: subnet } : p.from === "admin" ? { source: adminSources.join(",") } : {}),
-    }));
 }

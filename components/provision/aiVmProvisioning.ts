@@ -68,13 +68,16 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
 
         this.dockerGpu = remoteStep(`${name}-docker-gpu`, {
             connection: pinned, sudo, guest: args.guest,
-            step: step("docker-gpu", "docker-gpu.sh", [vm.nvidiaDriver, DATA_MOUNT], "Docker, NVIDIA driver and container toolkit"),
+            // The VM's own user joins the docker group: the Docker provider talks to Docker as it.
+            step: step("docker-gpu", "docker-gpu.sh", [vm.nvidiaDriver, DATA_MOUNT, vm.user], "Docker, NVIDIA driver and container toolkit"),
             // The apt signing keys are files of the bundle, like every step's inputs.
             bundle: aptKeyBundle(),
         }, { parent: this, dependsOn: [this.dataDisk], customTimeouts: { create: "60m", update: "60m" } });
 
         this.verify = remoteStep(`${name}-verify`, {
-            connection: pinned, sudo, guest: args.guest,
+            // As the VM's own user, without sudo: the Docker provider talks to Docker as this
+            // user, so this proves the socket is reachable for it (docker group).
+            connection: pinned, sudo: false, guest: args.guest,
             step: step("verify", "verify.sh", [args.gpu.model, IMAGES.gpuCheck], "a GPU container sees the card"),
             // Re-checked whenever the installation step is replaced too.
             alsoAfter: [this.dockerGpu],

@@ -73,17 +73,19 @@ export class AiServices extends pulumi.ComponentResource {
         }
         this.containers = containers;
 
-        // One resource per model: adding a model pulls only it, removing one deletes only it.
+        // One resource per model: adding a model pulls only it. Nothing is deleted on destroy:
+        // a rebuild destroys these resources (they are not protected) while Ollama still runs,
+        // and deleting would throw away tens of GB on the protected data disk only to pull
+        // them again. A model dropped from config stays on disk until `ollama rm` (README).
         const ollama = containers.get(`${env}-ollama`);
         const ollamaLocal = `http://127.0.0.1:${PORTS.ollama}`;
         const connection = sshConnection({ host: config.aiVm.ip, user: config.aiVm.user, privateKey: args.privateKey, hostKey: args.provisioning.hostKey });
         this.modelPulls = config.models.map((model) => new command.remote.Command(`${name}-model-${model.name.replace(/[^a-z0-9]+/g, "-")}`, {
             connection,
-            // The command of every step (steps.ts), without remoteStep's guest trigger: replacing this
-            // resource would run `delete` and drop a model the data disk still holds.
+            // The command of every step (steps.ts), as the VM's user (Ollama's API is local),
+            // without remoteStep's guest trigger: a replaced VM keeps its data disk and models.
             create: provisionCommand("pull-model.sh", [model.name, String(model.sizeGiB), ollamaLocal, DATA_MOUNT]),
             addPreviousOutputInEnv: false,
-            delete: `curl -fsS -X DELETE ${ollamaLocal}/api/delete -d '{"model":"${model.name}"}' || true`,
             logging: "stdoutAndStderr",
         }, {
             parent: this,

@@ -35,6 +35,16 @@ export function internalUrls(env: string, store: "qdrant" | "chroma") {
 
 const tcpCheck = (port: number): string[] => ["CMD-SHELL", `bash -c ':> /dev/tcp/127.0.0.1/${port}' || exit 1`];
 const curlCheck = (port: number, p: string): string[] => ["CMD-SHELL", `curl --silent --fail http://localhost:${port}${p} >/dev/null || exit 1`];
+/**
+ * For images whose contents we do not control (the user's POC and chatbot images, Chroma):
+ * the first HTTP client the image has, else a TCP connect through bash. Alpine-based images
+ * (flowiseai/flowise is FROM node:20-alpine, nginxdemos/hello FROM nginx:mainline-alpine)
+ * have BusyBox wget but no bash; Debian slim images may have neither wget nor curl.
+ */
+export const portableCheck = (port: number, p: string): string[] => ["CMD-SHELL",
+    `if command -v wget >/dev/null 2>&1; then wget -q -O /dev/null http://127.0.0.1:${port}${p}; `
+    + `elif command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null http://127.0.0.1:${port}${p}; `
+    + `else bash -c ':> /dev/tcp/127.0.0.1/${port}'; fi || exit 1`];
 const subnetPort = (container: number, host: number, comment: string): WorkloadPort => ({ container, host, from: "subnet", comment });
 
 export function ollamaWorkload(config: StackConfig): Workload {
@@ -100,7 +110,7 @@ export function vectorStoreWorkload(config: StackConfig, secrets: GeneratedSecre
         gpu: false,
         env: { IS_PERSISTENT: "TRUE", ANONYMIZED_TELEMETRY: "FALSE" },
         secretEnv: {},
-        health: { test: tcpCheck(8000), path: "/api/v2/heartbeat", startPeriodSeconds: 20 },
+        health: { test: portableCheck(8000, "/api/v2/heartbeat"), path: "/api/v2/heartbeat", startPeriodSeconds: 20 },
     };
 }
 
@@ -222,7 +232,7 @@ export function appWorkload(config: StackConfig, secrets: GeneratedSecrets, app:
                     VECTOR_STORE_URL: urls.vectorStore,
                 },
                 secretEnv: {},
-                health: { test: tcpCheck(inner), path: app.healthPath, startPeriodSeconds: 60 },
+                health: { test: portableCheck(inner, app.healthPath), path: app.healthPath, startPeriodSeconds: 60 },
                 ...(app.postgresEnv !== undefined || app.redisEnv !== undefined ? {
                     uses: {
                         ...(app.postgresEnv !== undefined ? { postgres: { env: app.postgresEnv } } : {}),
@@ -241,6 +251,11 @@ function privateGptSettings(qdrantUrl: string): string {
         "vectorstore:",
         "  database: qdrant",
         "qdrant:",
+        // PrivateGPT deep-merges profiles over settings.yaml, whose `qdrant.path` (a local
+        // store) would survive next to `url`; qdrant-client then refuses "Only one of
+        // <location>, <url>, <host> or <path>" (private-gpt settings_loader.py deep_update,
+        // vector_store_component.py QdrantClient(**model_dump(exclude_none=True))). null drops it.
+        "  path: null",
         `  url: ${qdrantUrl}`,
         "  api_key: ${QDRANT_API_KEY:}",
         "  prefer_grpc: false",

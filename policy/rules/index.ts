@@ -3,6 +3,7 @@ import { unprivilegedContainers } from "./containers";
 import { containerHygiene, firewallMatchesWorkloads } from "./containers-docker";
 import { backupCoverage, statefulProtected } from "./data";
 import { gpuMappingExclusive, gpuVmSettings, modelFitsVram } from "./gpu";
+import { clusterFirewallEnforced, hostObjectsInHostStack } from "./host";
 import { imagesPinned } from "./images";
 import { environmentIsolation } from "./isolation";
 import { configOf, Finding, JsonSchema, Level, Rule, StackView } from "./model";
@@ -39,6 +40,8 @@ export const RULES: readonly PackRule[] = [
     bind(backupCoverage),
     bind(unprivilegedContainers),
     bind(modelFitsVram),
+    bind(clusterFirewallEnforced),
+    bind(hostObjectsInHostStack),
     bind(containerHygiene),
     bind(firewallMatchesWorkloads),
 ];

@@ -38,13 +38,14 @@ export function isolationFindings(urn: string, props: Record<string, unknown>, o
         if (typeof value === "string") {
             for (const token of value.split(/[^A-Za-z0-9_./-]+/).filter(Boolean)) {
                 if (allow.has(token)) continue;
-                const ip = token.replace(/\/\d+$/, "");
+                // `//10.10.10.10` out of a URL, `10.10.10.0/24` as a block: the address either way.
+                const ip = token.replace(/^\/+/, "").replace(/\/\d+$/, "");
                 const what = names.get(token)
                     ?? (token.startsWith(`${other.environment}-`) ? `a ${other.environment} name` : undefined)
                     ?? (subnet && isIpv4(ip) && (isHostInCidr(ip, subnet) || token === other.subnet) ? `an address in the ${other.environment} subnet ${other.subnet}` : undefined)
                     ?? (new RegExp(`^[A-Za-z][A-Za-z0-9_-]*\\.${other.vlanId}$`).test(token) ? `the ${other.environment} VLAN ${other.vlanId}` : undefined)
                     ?? (inVmids && /^\d+$/.test(token) && Number(token) >= other.vmidStart && Number(token) <= other.vmidEnd ? `a VMID in the ${other.environment} range ${other.vmidStart}-${other.vmidEnd}` : undefined);
-                if (what) found.add(`${token} (${what})`);
+                if (what) found.add(`${token.replace(/^\/+/, "")} (${what})`);
             }
         } else if (typeof value === "number") {
             if (key !== undefined && (VMID_KEYS.has(key) || inVmids) && value >= other.vmidStart && value <= other.vmidEnd && !allow.has(String(value))) {
@@ -79,6 +80,10 @@ export const environmentIsolation: Rule<IsolationConfig> = {
     check(stack, config) {
         if (stack.environment === undefined) {
             return [{ urn: null, message: "the stack has no ai-dualstack Environment, so its side cannot be told" }];
+        }
+        if (stack.environment === "host") {
+            // The host stack serves both environments by design; what it may hold is checked by host rules.
+            return [];
         }
         const others = config.environments.filter((e) => e.environment !== stack.environment);
         if (others.length === 0) {

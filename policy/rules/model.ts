@@ -20,7 +20,7 @@ export interface PolicyResource {
 
 export interface StackView {
     readonly resources: readonly PolicyResource[];
-    /** private or public, from the stack's Environment component; undefined if absent */
+    /** private or public from the stack's Environment component, host for the host stack; undefined if neither */
     readonly environment: string | undefined;
 }
 
@@ -44,13 +44,22 @@ export interface Rule<C extends object = object> {
 
 export const TYPES = {
     environment: "ai-dualstack:env:Environment",
+    box: "ai-dualstack:host:Box",
+    clusterFirewall: "proxmoxve:cluster/firewallLegacy:FirewallLegacy",
+    firewallRules: "proxmoxve:firewall/rulesLegacy:RulesLegacy",
+    ipset: "proxmoxve:firewall/ipsetLegacy:IpsetLegacy",
+    securityGroup: "proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy",
+    nodeFirewall: "proxmoxve:node/firewall:Firewall",
+    bridge: "proxmoxve:network/linux/bridge:Bridge",
+    vlan: "proxmoxve:network/linux/vlan:Vlan",
+    download: "proxmoxve:download/file:File",
+    pool: "proxmoxve:index/poolLegacy:PoolLegacy",
     vm: "proxmoxve:index/vmLegacy:VmLegacy",
     container: "proxmoxve:index/containerLegacy:ContainerLegacy",
     zfs: "proxmoxve:node/disk/zfs:Zfs",
     pciMapping: "proxmoxve:hardware/mapping/pci:Pci",
     firewallOptions: "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
     backupJob: "proxmoxve:backup/job:Job",
-    firewallRules: "proxmoxve:firewall/rulesLegacy:RulesLegacy",
     dockerContainer: "docker:index/container:Container",
     dockerImage: "docker:index/remoteImage:RemoteImage",
     dockerBuild: "docker:index/image:Image",

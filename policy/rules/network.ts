@@ -3,7 +3,7 @@ import { guestId, ofType, records, Rule, TYPES } from "./model";
 
 export const publicDefaultDeny: Rule<{ environments: string[] }> = {
     name: "public-default-deny",
-    description: "Public guests have the firewall on (on the guest and its NICs) with input policy DROP.",
+    description: "Public guests have the firewall on (on the guest and its NICs) with input and output policy DROP.",
     level: "mandatory",
     config: {
         environments: { type: "array", items: { type: "string" }, default: ["public"], description: "environments whose guests must default-deny" },
@@ -24,10 +24,11 @@ export const publicDefaultDeny: Rule<{ environments: string[] }> = {
             const id = guestId(g);
             const opts = id === undefined ? undefined : optionsFor(id, kind);
             if (opts === undefined) {
-                wrong.push("has no firewall options (enabled, input DROP)");
+                wrong.push("has no firewall options (enabled, input and output DROP)");
             } else {
                 if (opts.props.enabled !== true) wrong.push("firewall is not enabled");
                 if (opts.props.inputPolicy !== "DROP") wrong.push(`input policy is ${String(opts.props.inputPolicy ?? "unset (ACCEPT)")}, needs DROP`);
+                if (opts.props.outputPolicy !== "DROP") wrong.push(`output policy is ${String(opts.props.outputPolicy ?? "unset (ACCEPT)")}, needs DROP (out only to its subnet, DNS and the internet)`);
             }
             return wrong.map((w) => ({ urn: g.urn, message: `${stack.environment} guest ${g.name}: ${w}` }));
         });

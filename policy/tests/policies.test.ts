@@ -3,7 +3,7 @@
  * broken, either in the stack config or in a minimal resource.
  */
 import { Secret } from "@pulumi/policy";
-import { evaluate, key } from "../../tests/helpers";
+import { evaluate, evaluateHost, key } from "../../tests/helpers";
 import type { PlanGraph } from "../../tools/lib/graph";
 import { runPolicies, stackViewOf } from "../offline";
 import { secretsRemediation, POLICIES } from "../pack";
@@ -43,7 +43,7 @@ const minimal = (resources: Partial<PolicyResource>[], environment = "public"): 
     resources: resources.map((r, i) => ({ urn: `urn:pulumi:test::ai-dualstack::t::r${i}`, type: "t", name: `r${i}`, props: {}, protect: false, ...r })),
 });
 
-test("the two committed stacks pass every policy", () => {
+test("the two committed environment stacks pass every policy", () => {
     expect(runPolicies(privateGraph)).toEqual([]);
     expect(runPolicies(publicGraph)).toEqual([]);
 });
@@ -81,7 +81,6 @@ describe("environment-isolation", () => {
         const { graph } = await evaluate("public", (c) => { key(c, "gpu").mappingName = "private-gpu"; });
         expect(run("environment-isolation", stackViewOf(graph))).toEqual([
             "public stack: public-ai-vm names private-gpu (the private GPU mapping)",
-            "public stack: public-gpu-mapping names private-gpu (the private GPU mapping)",
         ]);
     });
 
@@ -91,19 +90,21 @@ describe("environment-isolation", () => {
             key(c, "network").vlanId = 20;
         });
         const messages = run("environment-isolation", stackViewOf(graph));
-        expect(messages).toContain("private stack: private-host-bridge-pve names vmbr20 (the public bridge)");
-        expect(messages).toContain("private stack: private-host-vlan-pve names eno1.20 (the public VLAN 20)");
         expect(messages).toContain("private stack: private-ai-vm names vmbr20 (the public bridge)");
+        expect(messages).toContain("private stack: private-db-ct names vmbr20 (the public bridge)");
     });
 
     test("addresses and VMIDs of the other side are found wherever they are; the allow list lets one through", () => {
         const view = changed(publicGraph, "public-db-firewall-rules", (r) => {
-            (r.props.rules as Record<string, unknown>[])[0].source = "10.10.10.24/32";
+            (r.props.rules as Record<string, unknown>[]).push({ type: "in", action: "ACCEPT", source: "10.10.10.24/32" });
         });
         expect(run("environment-isolation", view)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.24/32 (an address in the private subnet 10.10.10.0/24)"]);
         expect(run("environment-isolation", view, { ...packDefaults()["environment-isolation"], allow: ["10.10.10.24/32"] })).toEqual([]);
-        const backup = changed(publicGraph, "public-backup-job", (r) => { (r.props.vmids as string[]).push("150"); });
-        expect(run("environment-isolation", backup)).toEqual(["public stack: public-backup-job names 150 (a VMID in the private range 100-199)"]);
+        const guest = changed(publicGraph, "public-db-ct", (r) => { r.props.vmId = 150; });
+        expect(run("environment-isolation", guest)).toEqual(["public stack: public-db-ct names 150 (a VMID in the private range 100-199)"]);
+        // An address inside a URL (an app's setting) counts too.
+        const url = changed(publicGraph, "public-db-firewall-rules", (r) => { r.props.comment = "see http://10.10.10.10:8001/docs"; });
+        expect(run("environment-isolation", url)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.10 (an address in the private subnet 10.10.10.0/24)"]);
     });
 });
 
@@ -191,24 +192,77 @@ describe("public-default-deny", () => {
         expect(run("public-default-deny", view)).toEqual(["public guest public-proxy-ct: input policy is ACCEPT, needs DROP"]);
         expect(run("public-default-deny", nicOff)).toEqual(["public guest public-ai-vm: NIC 0 has firewall off, so no rule applies"]);
         view = { ...view, resources: view.resources.filter((r) => r.name !== "public-db-firewall-options") };
-        expect(run("public-default-deny", view)).toContain("public guest public-db-ct: has no firewall options (enabled, input DROP)");
+        expect(run("public-default-deny", view)).toContain("public guest public-db-ct: has no firewall options (enabled, input and output DROP)");
+        const open = changed(publicGraph, "public-ai-firewall-options", (r) => { r.props.outputPolicy = "ACCEPT"; });
+        expect(run("public-default-deny", open)).toEqual(["public guest public-ai-vm: output policy is ACCEPT, needs DROP (out only to its subnet, DNS and the internet)"]);
     });
 
     test("does not apply to the private environment unless configured", () => {
         const view = changed(privateGraph, "private-db-firewall-options", (r) => { r.props.inputPolicy = "ACCEPT"; });
         expect(run("public-default-deny", view)).toEqual([]);
-        expect(run("public-default-deny", view, { environments: ["public", "private"] })).toEqual(["private guest private-db-ct: input policy is ACCEPT, needs DROP"]);
+        expect(run("public-default-deny", view, { environments: ["public", "private"] })).toContain("private guest private-db-ct: input policy is ACCEPT, needs DROP");
     });
 });
 
 describe("backup-coverage", () => {
-    test("fails for a stateful guest no enabled job names", () => {
-        const view = changed(publicGraph, "public-backup-job", (r) => { r.props.vmids = ["210", "211", "250"]; });
-        expect(run("backup-coverage", view)).toEqual(["stateful guest public-proxy-ct (VMID 212) is in no enabled backup job"]);
-        const disabled = changed(publicGraph, "public-backup-job", (r) => { r.props.enabled = false; });
-        expect(run("backup-coverage", disabled)).toHaveLength(4);
-        const all = changed(publicGraph, "public-backup-job", (r) => { r.props.vmids = []; r.props.all = true; r.props.excludes = ["212"]; });
-        expect(run("backup-coverage", all)).toEqual(["stateful guest public-proxy-ct (VMID 212) is in no enabled backup job"]);
+    const jobs = (vmids: number[]) => ({ jobs: [{ environment: "public", vmids }] });
+
+    test("the host stack's jobs cover the public guests: the containers, and the data disk through the AI VM", () => {
+        expect(run("backup-coverage", stackViewOf(publicGraph))).toEqual([]);
+        expect(packDefaults()["backup-coverage"]).toEqual({ jobs: [{ environment: "private", vmids: [101, 110, 111, 112, 113, 114, 115] }, { environment: "public", vmids: [201, 210, 211, 212] }] });
+    });
+
+    test("fails for a container no job names, and for a mount point with backup off", () => {
+        expect(run("backup-coverage", stackViewOf(publicGraph), jobs([201, 210, 211]))).toEqual(["stateful guest public-proxy-ct (VMID 212) is in no enabled backup job"]);
+        const off = changed(publicGraph, "public-db-ct", (r) => { (r.props.mountPoints as Record<string, unknown>[])[0].backup = false; });
+        expect(run("backup-coverage", off)).toEqual(["container public-db-ct: mount point /var/lib/postgresql has backup off, so vzdump skips its data"]);
+    });
+
+    test("fails when the data holder is in a job, or its disk is not backed up through the AI VM", () => {
+        expect(run("backup-coverage", stackViewOf(publicGraph), jobs([201, 210, 211, 212, 250]))).toEqual([
+            "data holder public-ai-data (VMID 250) is in a backup job: vzdump would start it on the disk the running VM writes; back the disk up through that VM instead",
+        ]);
+        const flagOff = changed(publicGraph, "public-ai-vm", (r) => { (r.props.disks as Record<string, unknown>[])[1].backup = false; });
+        expect(run("backup-coverage", flagOff)).toEqual([
+            "the data disk of public-ai-data (VMID 250) is backed up by no job: the VM attaching it needs backup on for that disk and must be in an enabled job",
+        ]);
+        expect(run("backup-coverage", stackViewOf(publicGraph), jobs([210, 211, 212]))).toHaveLength(1);
+        const noAgent = changed(publicGraph, "public-ai-vm", (r) => { r.props.agent = { enabled: false }; });
+        expect(run("backup-coverage", noAgent)).toEqual(["public-ai-vm backs up a data disk in snapshot mode without the guest agent: no fs-freeze, so the copy is only crash-consistent"]);
+    });
+
+    test("a job in the graph counts too (all, with excludes)", () => {
+        const view = stackViewOf(publicGraph);
+        const job = { urn: "urn:pulumi:t::p::proxmoxve:backup/job:Job::j", type: "proxmoxve:backup/job:Job", name: "j", protect: false, props: { enabled: true, all: true, excludes: ["212", "250"] } };
+        expect(run("backup-coverage", { ...view, resources: [...view.resources, job] }, jobs([]))).toEqual(["stateful guest public-proxy-ct (VMID 212) is in no enabled backup job"]);
+    });
+});
+
+describe("cluster-firewall-enforced and host-objects-in-host-stack", () => {
+    let hostGraph: PlanGraph;
+    beforeAll(async () => {
+        hostGraph = (await evaluateHost()).graph;
+    });
+
+    test("the host stack passes; an off switch, an ACCEPT input policy or a node rule from anywhere fail", () => {
+        expect(runPolicies(hostGraph)).toEqual([]);
+        const off = changed(hostGraph, "host-firewall-options", (r) => { Object.assign(r.props, { enabled: false, inputPolicy: "ACCEPT" }); });
+        expect(run("cluster-firewall-enforced", off)).toEqual([
+            "the cluster firewall is not enabled: every guest rule is inert",
+            "the cluster input policy is ACCEPT, needs DROP",
+        ]);
+        const open = changed(hostGraph, "host-firewall-node-rules-pve", (r) => { delete (r.props.rules as Record<string, unknown>[])[0].source; });
+        expect(run("cluster-firewall-enforced", open)).toEqual(["node pve admits port 8006 from anywhere, not only from the management IP set"]);
+        const gone = { ...stackViewOf(hostGraph), resources: stackViewOf(hostGraph).resources.filter((r) => r.type !== "proxmoxve:cluster/firewallLegacy:FirewallLegacy") };
+        expect(run("cluster-firewall-enforced", gone)).toEqual(["no cluster firewall options: Proxmox ignores every guest rule while the datacenter firewall is off (its default)"]);
+    });
+
+    test("an environment stack holding a host-level resource fails", () => {
+        const view = stackViewOf(publicGraph);
+        const pool = stackViewOf(hostGraph).resources.find((r) => r.name === "public-storage-pool") as PolicyResource;
+        expect(run("host-objects-in-host-stack", view)).toEqual([]);
+        expect(run("host-objects-in-host-stack", { ...view, resources: [...view.resources, pool] }))
+            .toEqual(["public stack holds public-storage-pool (proxmoxve:node/disk/zfs:Zfs), which belongs to the host stack"]);
     });
 });
 
@@ -261,10 +315,13 @@ describe("firewall-matches-workloads", () => {
 
 describe("backup-coverage through an attached disk", () => {
     test("the holder is covered only while the AI VM is in the job and backs its data disk up", () => {
+        const uncovered = "the data disk of private-ai-data (VMID 150) is backed up by no job: the VM attaching it needs backup on for that disk and must be in an enabled job";
+        expect(run("backup-coverage", stackViewOf(privateGraph))).toEqual([]);
         const off = changed(privateGraph, "private-ai-vm", (r) => { (r.props.disks as Record<string, unknown>[])[1].backup = false; });
-        expect(run("backup-coverage", off)).toEqual(["stateful guest private-ai-data (VMID 150) is in no enabled backup job"]);
-        const notListed = changed(privateGraph, "private-backup-job", (r) => { r.props.vmids = (r.props.vmids as string[]).filter((v) => v !== "101"); });
-        expect(run("backup-coverage", notListed)).toEqual(["stateful guest private-ai-data (VMID 150) is in no enabled backup job"]);
+        expect(run("backup-coverage", off)).toEqual([uncovered]);
+        // The host stack's job (policy config, read from the stack files) without the AI VM.
+        const withoutVm = { jobs: [{ environment: "private", vmids: [110, 111, 112, 113, 114, 115] }] };
+        expect(run("backup-coverage", stackViewOf(privateGraph), withoutVm)).toEqual([uncovered]);
     });
 });
 
@@ -304,7 +361,6 @@ describe("the CrossGuard pack", () => {
         await policy.validateStack(args, (message, urn) => reported.push([message, urn]));
         expect(reported.map(([m]) => m)).toEqual([
             "public stack: public-ai-vm names private-gpu (the private GPU mapping)",
-            "public stack: public-gpu-mapping names private-gpu (the private GPU mapping)",
         ]);
     });
 });

@@ -1,12 +1,16 @@
 /**
  * Shared bits of the command-line tools: argument parsing with clear errors, and
  * loading a stack's config file the same way everywhere.
+ *
+ * Nothing here loads the Pulumi SDK or the program until a tool needs them: `--help`, a
+ * bad flag or an unknown stack are answered in the time Node takes to start.
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { ConfigError } from "../../config/load";
-import { PreflightError } from "../../program";
-import { readStackFile, stackFilePath, StackConfigFile, PROJECT_DIR } from "./stackFile";
+import { knownStacks, stackFilePath } from "./paths";
+import type { StackConfigFile } from "./stackFile";
+
+export { knownStacks } from "./paths";
 
 export class UsageError extends Error {}
 
@@ -63,38 +67,50 @@ export function stackToolArgs<T extends FlagSpec>(argv: string[], spec: T, usage
     return { flags, stack };
 }
 
-/** Stacks that have a settings file in the project. */
-export function knownStacks(): string[] {
-    return fs.readdirSync(PROJECT_DIR)
-        .map((f) => /^Pulumi\.([^.]+)\.yaml$/.exec(f)?.[1])
-        .filter((s): s is string => s !== undefined)
-        .sort();
-}
-
-export function loadStackFile(stack: string, configFile: string | undefined): StackConfigFile {
+/** The stack's settings file (or `configFile`), read; a missing file is a UsageError. */
+export async function loadStackFile(stack: string, configFile: string | undefined): Promise<StackConfigFile> {
     const path = configFile ?? stackFilePath(stack);
     if (!fs.existsSync(path)) {
         throw new UsageError(configFile
             ? `config file ${configFile} does not exist`
             : `no stack config ${path} (stacks here: ${knownStacks().join(", ")}); pass --config FILE for another file`);
     }
+    const { readStackFile } = await import("./stackFile");
     return readStackFile(path);
 }
 
-/** Runs a tool's main, mapping known errors to one clear message and exit code 1. */
+/**
+ * What a tool prints for an error: the problems for bad config or a failed GPU preflight
+ * (no "error:", no stack trace), the message for a usage error. The program's error
+ * classes are loaded only here: an error of theirs means they are loaded already.
+ */
+export async function describeError(err: unknown): Promise<string> {
+    if (err instanceof UsageError) {
+        return err.message;
+    }
+    const [{ ConfigError }, { PreflightError }] = await Promise.all([import("../../config/load"), import("../../program")]);
+    if (err instanceof ConfigError) {
+        return err.problems.join("\n");
+    }
+    if (err instanceof PreflightError) {
+        return err.message;
+    }
+    return `error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Runs a tool's main in-process: its exit code, known errors mapped to one clear message on `io.err` and 1. */
+export async function runTool(main: () => Promise<number>, io: ToolIO): Promise<number> {
+    try {
+        return await main();
+    } catch (err) {
+        io.err(`${await describeError(err)}\n`);
+        return 1;
+    }
+}
+
+/** Runs a tool's main as the process: its exit code becomes the process's. */
 export function runMain(main: () => Promise<number>): void {
-    main().then((code) => {
+    runTool(main, PROCESS_IO).then((code) => {
         process.exitCode = code;
-    }, (err: unknown) => {
-        if (err instanceof ConfigError) {
-            process.stderr.write(`${err.problems.join("\n")}\n`);
-        } else if (err instanceof PreflightError) {
-            process.stderr.write(`${err.message}\n`);
-        } else if (err instanceof UsageError) {
-            process.stderr.write(`${err.message}\n`);
-        } else {
-            process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-        }
-        process.exitCode = 1;
     });
 }

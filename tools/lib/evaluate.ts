@@ -9,9 +9,10 @@
  * inside `runInPulumiStack` sees each resource's type, name, props and options; the
  * Outputs in props lead to the resources behind them.
  */
+import { performance } from "perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
-import { validateRawConfig, NAMESPACE } from "../../config/load";
-import type { StackConfig } from "../../config/schema";
+import { validateRawConfig, NAMESPACE, ValidatedConfig } from "../../config/load";
+import * as path from "path";
 import type { JsonValue, PlanGraph, PlanResource } from "./graph";
 import { SECRET_MASK, UNKNOWN_MASK } from "./values";
 import { inventoryFromConfig, PciInventory } from "./inventory";
@@ -26,6 +27,11 @@ export interface EvaluateOptions {
     /** told once the config is valid and the program is about to run */
     readonly progress?: (message: string) => void;
     /**
+     * Whether the host stack's objects exist when an environment stack asks for them
+     * (its preflight): "present" (default, as after `pulumi up --stack host`) or "missing".
+     */
+    readonly hostObjects?: "present" | "missing";
+    /**
      * sees each resource's inputs as the engine would receive them, secrets unwrapped (for
      * tests that check what a secret input holds, e.g. a remote command's pinned host key)
      */
@@ -39,7 +45,8 @@ export interface EvaluateOptions {
 
 export interface Evaluation {
     readonly graph: PlanGraph;
-    readonly config: StackConfig;
+    /** the validated config: an environment's, or the host stack's with both environments */
+    readonly validated: ValidatedConfig;
     /** the outputs with secrets shown, only with revealSecretOutputs */
     readonly revealedOutputs?: Record<string, unknown>;
 }
@@ -62,7 +69,7 @@ interface Captured {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-function validateStackFile(stack: string, file: StackConfigFile): StackConfig {
+export function validateStackFile(stack: string, file: StackConfigFile): ValidatedConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))
@@ -70,15 +77,16 @@ function validateStackFile(stack: string, file: StackConfigFile): StackConfig {
     );
     const secretKeys = new Set(file.secretKeys.filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)));
     const otherKeys = Object.keys(file.config).filter((k) => !k.startsWith(`${NAMESPACE}:`));
-    return validateRawConfig(raw, secretKeys, { stack, otherKeys });
+    return validateRawConfig(raw, secretKeys, { file: path.basename(file.file), stack, otherKeys });
 }
 
 /** Validates the stack's config (throws ConfigError) and evaluates the program against mocks. */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
     const { stack, file } = options;
-    const config = validateStackFile(stack, file);
+    const validated = validateStackFile(stack, file);
     options.progress?.(`evaluating stack ${stack} from ${file.file} (offline, Pulumi mocks)...`);
-    const inventory = options.inventory ?? inventoryFromConfig(config);
+    const inventory = options.inventory ?? inventoryFromConfig(validated.kind === "host" ? validated.environments.map((e) => e.config) : []);
+    const hostObjectsPresent = (options.hostObjects ?? "present") === "present";
 
     // The program reads which keys are secret from the environment, as under the CLI.
     process.env.PULUMI_CONFIG = JSON.stringify(file.config);
@@ -86,10 +94,28 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     pulumi.runtime.setAllConfig(file.config, file.secretKeys);
 
     const providers = new Map<string, string>();
-    await pulumi.runtime.setMocks({
+    const started = performance.now();
+    const evaluation = await underOfflineRuntime(stack, offlineMocks(inventory, providers, options.onMockResource, hostObjectsPresent), () => record(stack, validated, providers, options.revealSecretOutputs === true));
+    options.progress?.(`evaluated stack ${stack}: ${evaluation.graph.resources.length} resources in ${(performance.now() - started).toFixed(0)} ms`);
+    return evaluation;
+}
+
+/**
+ * The mock runtime's answers: a resource's state is its inputs (plus the disk paths the
+ * provider computes for a VM), `hardware.getPci` answers from the inventory, and every
+ * resource's provider reference is noted in `providers` (`type::name` -> provider URN).
+ */
+export function offlineMocks(
+    inventory: PciInventory,
+    providers: Map<string, string> = new Map(),
+    onMockResource?: EvaluateOptions["onMockResource"],
+    /** whether the host stack's objects exist (an environment's preflight asks for them) */
+    hostObjectsPresent = true,
+): pulumi.runtime.Mocks {
+    return {
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
             // A test may add to what the provider reports back (a command's stdout, say).
-            const extra = options.onMockResource?.(args) ?? {};
+            const extra = onMockResource?.(args) ?? {};
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
@@ -99,31 +125,67 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
                 return { ...args.inputs, devices: inventory(String(args.inputs.nodeName)) };
             }
+            // An environment's preflight asks for the host stack's objects.
+            if (HOST_OBJECT_INVOKES.has(args.token)) {
+                if (!hostObjectsPresent) {
+                    throw new Error(`${args.token}: not found (offline plan with the host stack not run)`);
+                }
+                return hostObjectAnswer(args.token, args.inputs);
+            }
             throw new Error(`the offline plan has no answer for invoke ${args.token}`);
         },
-    }, "ai-dualstack", stack, true);
+    };
+}
 
-    return withPlainStackTraces(() => failFastOnProgramErrors(() => record(stack, config, providers, options.revealSecretOutputs === true)));
+const HOST_OBJECT_INVOKES = new Set([
+    "proxmoxve:index/getPoolLegacy:getPoolLegacy",
+    "proxmoxve:hardware/mapping/getPci:getPci",
+    "proxmoxve:index/getDatastores:getDatastores",
+]);
+
+/** What Proxmox answers once the host stack has built the pool, mapping and storage. */
+function hostObjectAnswer(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (token === "proxmoxve:index/getDatastores:getDatastores") {
+        const filters = inputs.filters !== null && typeof inputs.filters === "object" ? inputs.filters as Record<string, unknown> : {};
+        return { ...inputs, datastores: [{ id: String(filters.id ?? ""), nodeName: String(inputs.nodeName), type: "zfspool", contentTypes: ["images", "rootdir"] }] };
+    }
+    if (token === "proxmoxve:hardware/mapping/getPci:getPci") {
+        return { ...inputs, id: String(inputs.name), comment: "", maps: [], mediatedDevices: false };
+    }
+    return { ...inputs, comment: "", members: [] };
 }
 
 /**
- * The SDK captures a stack trace for every promise and resource (source positions for the
- * engine). Under ts-node or jest each capture goes through source-map translation, which
- * was most of the offline plan's time. Nothing offline reads those traces (they only give
- * the engine source positions), so while the program runs an error's stack is its message.
+ * Runs `work` as a preview of `stack` under `mocks`, the way every offline evaluation runs
+ * (the plan, and the benchmark's floors, so they pay the same runtime costs).
  */
-async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
-    const saved = Error.prepareStackTrace;
+export async function underOfflineRuntime<T>(stack: string, mocks: pulumi.runtime.Mocks, work: () => Promise<T>): Promise<T> {
+    await pulumi.runtime.setMocks(mocks, "ai-dualstack", stack, true);
+    return withoutStackTraces(() => failFastOnProgramErrors(work));
+}
+
+/**
+ * The SDK captures a stack trace for every promise and resource (`new Error().stack`, to
+ * give the engine source positions). Offline nothing reads them, and capturing them was
+ * most of the plan's time (under ts-node or jest each one was also source-mapped). While
+ * the program runs no frames are captured (`Error.stackTraceLimit = 0`) and an error's
+ * stack is its message; errors still carry their messages, which is all the tools print.
+ */
+async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
+    const savedPrepare = Error.prepareStackTrace;
+    const savedLimit = Error.stackTraceLimit;
     Error.prepareStackTrace = (err) => String(err);
+    Error.stackTraceLimit = 0;
     try {
         return await work();
     } finally {
-        Error.prepareStackTrace = saved;
+        Error.prepareStackTrace = savedPrepare;
+        Error.stackTraceLimit = savedLimit;
     }
 }
 
 /** Runs the program under the mocks already set and reads back the graph it built. */
-async function record(stack: string, config: StackConfig, providers: ReadonlyMap<string, string>, reveal: boolean): Promise<Evaluation> {
+async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>, reveal: boolean): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
     // The program's own return value: runInPulumiStack hands back the outputs resolved to
@@ -196,7 +258,7 @@ async function record(stack: string, config: StackConfig, providers: ReadonlyMap
     const resolvedOutputs = await resolveValue(outputs ?? {}, new Set());
     const revealed = reveal ? await resolveValue(outputs ?? {}, new Set(), true) : undefined;
     return {
-        config,
+        validated,
         ...(revealed !== undefined && isObject(revealed) ? { revealedOutputs: revealed } : {}),
         graph: {
             stack,
@@ -222,6 +284,15 @@ function mockState(type: string, inputs: Record<string, unknown>, name = ""): Re
         const bytes = Buffer.alloc(Number(inputs.length ?? 32));
         Buffer.from(name).copy(bytes);
         return { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
+    if (type === "tls:index/privateKey:PrivateKey") {
+        // A stand-in key pair: the public half in OpenSSH form (what root's authorized_keys
+        // gets), the private half the generated secret the plan must never show.
+        const stem = Buffer.from(String(inputs.algorithm ?? "")).toString("base64").replace(/=+$/, "");
+        return { ...inputs, publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline${stem}\n`, privateKeyOpenssh: `${MOCK_GENERATED_SECRET}-ssh-key` };
+    }
+    if (type === "proxmoxve:user/token:Token") {
+        return { ...inputs, value: `${String(inputs.userId)}!${String(inputs.tokenName)}=${MOCK_GENERATED_SECRET}` };
     }
     if (type === "proxmoxve:index/vmLegacy:VmLegacy" && Array.isArray(inputs.disks)) {
         const vmId = String(inputs.vmId);
@@ -254,6 +325,7 @@ async function failFastOnProgramErrors<T>(work: () => Promise<T>): Promise<T> {
         process.off("unhandledRejection", handler);
     }
 }
+
 
 /**
  * URNs as the Pulumi engine forms them: the parent's whole qualified type chain, then the

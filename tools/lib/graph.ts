@@ -1,5 +1,5 @@
 /**
- * The offline graph: what `npm run plan -- --json` prints (contract in shared/DESIGN.md).
+ * The offline graph: what `npm run plan -- --json` prints (contract in docs/plan-json.md).
  */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -37,4 +37,31 @@ export interface PlanGraph {
     readonly resources: PlanResource[];
     readonly outputs: { [key: string]: JsonValue };
     policy: PolicyFinding[];
+}
+
+/** The plan's summary (text and JSON): counts, policy verdicts, and the rebuild estimate. */
+export interface PlanSummary {
+    readonly resources: number;
+    /** resources a provider creates (not components, not the stack) */
+    readonly providerResources: number;
+    readonly protected: number;
+    readonly mandatoryViolations: number;
+    readonly advisories: number;
+    /** the most provider resources that could be created at once (one level of the DAG) */
+    readonly widestLevel: number;
+    readonly criticalPath: {
+        /** the chain that must be created one after another, first to last */
+        readonly urns: string[];
+        /** its estimated duration: a rebuild with Pulumi's parallelism */
+        readonly estimatedSeconds: number;
+    };
+    /** every provider resource's estimated create time added up: a rebuild one at a time */
+    readonly serialSeconds: number;
+    /** types the create-time table (tools/lib/createTimes.ts) has no row for */
+    readonly unknownCreateTimes: string[];
+}
+
+/** What `npm run plan -- --json` prints: the graph, its policy verdicts and its summary. */
+export interface PlanDocument extends PlanGraph {
+    readonly summary: PlanSummary;
 }

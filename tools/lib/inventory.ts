@@ -9,18 +9,19 @@ import { isRecord } from "./values";
 
 export type PciInventory = (node: string) => PciDevice[];
 
-export function inventoryFromConfig(config: StackConfig): PciInventory {
-    const { gpu } = config;
-    const placements = [
-        { node: gpu.node, pciAddress: gpu.pciAddress, iommuGroup: gpu.iommuGroup, subsystemId: gpu.subsystemId },
-        ...gpu.otherNodes,
-    ];
+/** The node's PCI list as the environments' GPU config describes it (all of them, one node). */
+export function inventoryFromConfig(configs: readonly StackConfig[]): PciInventory {
+    const placements = configs.flatMap(({ gpu }) => [
+        { gpu, node: gpu.node, pciAddress: gpu.pciAddress, iommuGroup: gpu.iommuGroup, subsystemId: gpu.subsystemId },
+        ...gpu.otherNodes.map((o) => ({ gpu, ...o })),
+    ]);
     return (node) => {
         const devices: PciDevice[] = [
             // Something else on the node, in a group of its own.
             { id: "0000:00:02.0", class: "0x030000", vendor: "0x8086", device: "0x7d67", deviceName: "Integrated graphics", iommuGroup: 0, subsystemVendor: "0x8086", subsystemDevice: "0x0000" },
         ];
         for (const p of placements.filter((pl) => pl.node === node)) {
+            const { gpu } = p;
             const [subVendor, subDevice] = p.subsystemId.split(":");
             const slot = p.pciAddress.replace(/\.[0-7]$/, "");
             devices.push(

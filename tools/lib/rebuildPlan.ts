@@ -1,10 +1,14 @@
 /**
  * What a rebuild destroys and what it keeps, from the stack's state. Pure.
  *
- * Kept: every protected resource (pools, data holder VMs, service containers) and what
- * they need to stay managed: their parents, their dependencies and their providers.
- * Destroyed: the rest (the AI VM, its provisioning and containers, images, firewalls, mappings, host prep...),
- * which `pulumi up` then creates again.
+ * Kept: every protected resource (data holder VMs, service containers) and what they need
+ * to stay managed: their parents, their dependencies and their providers; and what belongs
+ * to a kept guest alone (its firewall options, rules and IP sets): destroying a kept
+ * container's rule set would leave it running behind input DROP with nothing admitted, its
+ * SSH cut off.
+ * Destroyed: the rest (the AI VM, its firewall, provisioning and workloads), which
+ * `pulumi up` then creates again. The host stack's objects (pools, mirrors, mappings,
+ * images, host preparation) are never in an environment's state.
  */
 import { statefulResources } from "../../policy/rules/data";
 import type { StateResource } from "./automation";
@@ -17,6 +21,14 @@ export interface RebuildPlan {
     /** resources holding data that are not protected: a rebuild would lose them */
     readonly unprotectedStateful: { urn: string; what: string }[];
 }
+
+const GUEST_TYPES = new Set(["proxmoxve:index/vmLegacy:VmLegacy", "proxmoxve:index/containerLegacy:ContainerLegacy"]);
+/** What exists only for one guest and goes with it. */
+const ATTACHMENT_TYPES = new Set([
+    "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
+    "proxmoxve:firewall/rulesLegacy:RulesLegacy",
+    "proxmoxve:firewall/ipsetLegacy:IpsetLegacy",
+]);
 
 export function planRebuild(resources: readonly StateResource[]): RebuildPlan {
     const managed = resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
@@ -31,6 +43,10 @@ export function planRebuild(resources: readonly StateResource[]): RebuildPlan {
         if (r.provider) visit(r.provider.split("::").slice(0, -1).join("::"));
     };
     managed.filter((r) => r.protect).forEach((r) => visit(r.urn));
+    const keptGuests = new Set(managed.filter((r) => keep.has(r.urn) && GUEST_TYPES.has(r.type)).map((r) => r.urn));
+    managed
+        .filter((r) => ATTACHMENT_TYPES.has(r.type) && r.dependencies.some((d) => keptGuests.has(d)))
+        .forEach((r) => visit(r.urn));
 
     const view = {
         environment: undefined,

@@ -2,9 +2,10 @@
  * Human-readable plan: resources as a tree under their parents, counts by type, and the
  * policy verdicts.
  */
-import type { PlanGraph, PlanResource } from "./graph";
+import type { PlanDocument, PlanResource } from "./graph";
+import { duration } from "./summary";
 
-export function renderPlan(graph: PlanGraph, notes: readonly string[] = []): string {
+export function renderPlan(graph: PlanDocument, notes: readonly string[] = []): string {
     const lines: string[] = [];
     const children = new Map<string | null, PlanResource[]>();
     const urns = new Set(graph.resources.map((r) => r.urn));
@@ -44,10 +45,14 @@ export function renderPlan(graph: PlanGraph, notes: readonly string[] = []): str
         lines.push(`  ${f.level === "mandatory" ? "FAIL" : "warn"} ${f.policy}${where}: ${f.message}`);
     }
 
-    const custom = graph.resources.filter((r) => r.custom).length;
-    const protectedCount = graph.resources.filter((r) => r.options.protect).length;
-    const mandatory = graph.policy.filter((f) => f.level === "mandatory").length;
-    lines.push("", `summary: ${graph.resources.length} resources (${custom} provider resources, ${protectedCount} protected), ${mandatory} mandatory policy violations, ${graph.policy.length - mandatory} advisories`);
+    const s = graph.summary;
+    lines.push("", `summary: ${s.resources} resources (${s.providerResources} provider resources, ${s.protected} protected), ${s.mandatoryViolations} mandatory policy violations, ${s.advisories} advisories`);
+    const path = s.criticalPath;
+    lines.push(`  critical path: ${path.urns.length} resources, ~${duration(path.estimatedSeconds)}: ${path.urns.map((u) => u.split("::").pop()).join(" -> ")}`);
+    lines.push(`  rebuild estimate: ~${duration(path.estimatedSeconds)} with Pulumi's parallelism (up to ${s.widestLevel} at once), ~${duration(s.serialSeconds)} one at a time (create times: tools/lib/createTimes.ts)`);
+    if (s.unknownCreateTimes.length > 0) {
+        lines.push(`  no create time known for ${s.unknownCreateTimes.join(", ")} (counted at a default)`);
+    }
     for (const [key, value] of Object.entries(graph.outputs)) {
         lines.push(`  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
     }

@@ -58,7 +58,7 @@ export interface DrillGuest {
     readonly dataPath?: string;
 }
 
-/** The guests of an environment the backup job covers (see components/environment.ts). */
+/** The guests of an environment the host stack's backup job covers (config/backups.ts backupVmids). */
 export function backedUpGuests(config: StackConfig): DrillGuest[] {
     return [
         // The AI VM, not the stopped holder: the data disk is backed up through the VM that writes it.
@@ -78,7 +78,7 @@ export interface DrillPlan {
 export class DrillRefusal extends Error {}
 
 /** Checks the asked VMID against the environment before anything is read from Proxmox. */
-export function planDrill(config: StackConfig, vmid: number, scratchVmid?: number): DrillPlan {
+export function planDrill(config: StackConfig, backupStorage: string, vmid: number, scratchVmid?: number): DrillPlan {
     const { start, end } = config.vmidRange;
     if (vmid < start || vmid > end) {
         throw new DrillRefusal(`VMID ${vmid} is outside the ${config.environment} environment (${start}-${end}): the drill only restores this environment's guests`);
@@ -95,7 +95,7 @@ export function planDrill(config: StackConfig, vmid: number, scratchVmid?: numbe
             throw new DrillRefusal(`scratch VMID ${scratchVmid} is the guest itself: the drill never touches the original`);
         }
     }
-    return { guest, storage: config.storage.pool, backupStorage: config.backup.storage, range: { start, end }, scratchVmid };
+    return { guest, storage: config.storage.pool, backupStorage, range: { start, end }, scratchVmid };
 }
 
 /** The highest free VMID of the range (away from the guests, which sit at the bottom). */

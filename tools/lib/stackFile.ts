@@ -3,12 +3,11 @@
  * to a program: every value a string (objects as JSON), `secure:` values encrypted. Offline
  * we cannot decrypt, so secrets become placeholders the program treats as secrets.
  */
-import * as fs from "fs";
-import * as path from "path";
-import { parseDocument } from "yaml";
 import { authOf, ConfigError, hasRunnerContainer, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
-import { describe } from "../../config/messages";
+import { configSectionOf as sectionOf, readConfigSection as readSection, StackFileError } from "../../config/stackFiles";
 import { isRecord } from "./values";
+
+export { PROJECT_DIR, stackFilePath } from "./paths";
 
 export interface StackConfigFile {
     /** namespaced key -> value as the CLI passes it */
@@ -20,21 +19,9 @@ export interface StackConfigFile {
     readonly file: string;
 }
 
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
-
-export function stackFilePath(stack: string): string {
-    return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
-}
-
 /** The `config:` section of a stack settings file, as plain data. Problems with the file itself are a ConfigError naming it. */
 export function readConfigSection(file: string): Record<string, unknown> {
-    let text: string;
-    try {
-        text = fs.readFileSync(file, "utf8");
-    } catch {
-        throw new ConfigError([`${displayName(file)}: cannot be read`]);
-    }
-    return configSectionOf(text, displayName(file));
+    return asConfigError(() => readSection(file));
 }
 
 /**
@@ -42,35 +29,19 @@ export function readConfigSection(file: string): Record<string, unknown> {
  * column; an empty file, a file that is not a mapping or one without `config:` says so once.
  */
 export function configSectionOf(text: string, name: string): Record<string, unknown> {
-    const doc = parseDocument(text, { prettyErrors: true });
-    if (doc.errors.length > 0) {
-        throw new ConfigError(doc.errors.map((e) => {
-            const at = e.linePos?.[0];
-            const where = at === undefined ? name : `${name}:${at.line}:${at.col}`;
-            return `${where}: YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`;
-        }));
-    }
-    const top: unknown = doc.toJS();
-    const expectation = "expected a mapping with a config: section of ai-dualstack:<key> entries";
-    if (top === null || top === undefined) {
-        throw new ConfigError([`${name}: is empty; ${expectation}`]);
-    }
-    if (!isRecord(top)) {
-        throw new ConfigError([`${name}: ${expectation}, got ${describe(top)}`]);
-    }
-    if (!("config" in top)) {
-        throw new ConfigError([`${name}: has no config: section; ${expectation} (top-level keys here: ${Object.keys(top).join(", ") || "none"})`]);
-    }
-    if (!isRecord(top.config)) {
-        throw new ConfigError([`${name}: config: expected a mapping of ai-dualstack:<key> entries, got ${describe(top.config)}`]);
-    }
-    return top.config;
+    return asConfigError(() => sectionOf(text, name));
 }
 
-/** The file as a user would name it: relative to where they run the tool. */
-function displayName(file: string): string {
-    const relative = path.relative(process.cwd(), file);
-    return relative === "" || relative.startsWith("..") ? file : relative;
+/** The tools report a broken stack file like any config problem: a ConfigError naming it. */
+function asConfigError<T>(read: () => T): T {
+    try {
+        return read();
+    } catch (err) {
+        if (err instanceof StackFileError) {
+            throw new ConfigError(err.problems);
+        }
+        throw err;
+    }
 }
 
 export function readStackFile(file: string): StackConfigFile {
@@ -92,8 +63,9 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
         }
     }
     const placeholders: string[] = [];
-    const hasRunner = hasRunnerContainer(section[`${NAMESPACE}:containers`] ?? section.containers);
-    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), hasRunner)) {
+    const kind = (section[`${NAMESPACE}:environment`] ?? section.environment) === "host" ? "host" : "environment";
+    const hasRunner = kind === "environment" && hasRunnerContainer(section[`${NAMESPACE}:containers`] ?? section.containers);
+    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), kind, hasRunner)) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;

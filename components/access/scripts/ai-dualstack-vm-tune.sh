@@ -15,7 +15,8 @@
 #   set <vmid> [--hugepages 2|1024|none] [--keephugepages 0|1] [--affinity <cpus>|none]
 #              [--startup order=<n>[,up=<s>][,down=<s>]|none]
 #   show <vmid>
-#   keyctl <vmid>        the CI container's Docker: features nesting=1,keyctl=1
+#   keyctl <vmid>        the CI container's Docker: features nesting=1,keyctl=1, only for a
+#                        VMID listed in KEYCTL_VMIDS (the environment's cicd containers)
 #
 # pve-container lets only root@pam change an unprivileged container's feature flags other
 # than nesting (src/PVE/LXC.pm check_ct_modify_config_perm), and Docker in a container needs
@@ -27,7 +28,7 @@
 # environment's hugepage budget; CPUs outside the environment's CPU set; unknown options.
 # The limits come from /etc/ai-dualstack/vm-tune/<env>.conf, written by the host stack:
 #
-#   VMID_START=100  VMID_END=199  HUGEPAGES_MAX_MIB=65536  AFFINITY_CPUS=0-7
+#   VMID_START=100  VMID_END=199  HUGEPAGES_MAX_MIB=65536  AFFINITY_CPUS=0-7  KEYCTL_VMIDS=113
 set -euo pipefail
 set -f # no globbing of anything the caller sent
 
@@ -43,12 +44,13 @@ env=$1
 
 conf=$ROOT/etc/ai-dualstack/vm-tune/$env.conf
 [[ -f $conf ]] || fail "no limits for $env ($conf is missing: run the host stack)"
-VMID_START='' VMID_END='' HUGEPAGES_MAX_MIB='' AFFINITY_CPUS=''
+VMID_START='' VMID_END='' HUGEPAGES_MAX_MIB='' AFFINITY_CPUS='' KEYCTL_VMIDS=''
 # The file is root's and written by the host stack; read it as data, not as a script.
 while IFS='=' read -r key value; do
     case $key in
         VMID_START | VMID_END | HUGEPAGES_MAX_MIB) [[ $value =~ ^[0-9]+$ ]] || fail "$conf: $key is not a number" ;;
         AFFINITY_CPUS) [[ -z $value || $value =~ ^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$ ]] || fail "$conf: $key is not a CPU set" ;;
+        KEYCTL_VMIDS) [[ -z $value || $value =~ ^[0-9]{1,9}(,[0-9]{1,9})*$ ]] || fail "$conf: $key is not a list of VMIDs" ;;
         '' | '#'*) continue ;;
         *) fail "$conf: unknown key '$key'" ;;
     esac
@@ -109,6 +111,7 @@ case $action in
         ;;
     keyctl)
         [[ ${#words[@]} -eq 2 ]] || refuse "keyctl takes only a VMID"
+        [[ ,$KEYCTL_VMIDS, == *,$vmid,* ]] || refuse "keyctl is only for the $env CI containers (${KEYCTL_VMIDS:-none}), not $vmid"
         ctconf=$(pct config "$vmid") || fail "container $vmid does not exist"
         grep -qx 'unprivileged: 1' <<<"$ctconf" || refuse "container $vmid is not unprivileged"
         features=$(grep -E '^features: ' <<<"$ctconf" || true)

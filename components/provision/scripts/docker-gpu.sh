@@ -2,8 +2,15 @@
 # Installs Docker Engine, the NVIDIA driver and the NVIDIA Container Toolkit on the AI VM,
 # and loads the driver without a reboot. Safe to run again: it changes only what differs.
 #
-#   docker-gpu.sh <nvidia driver package> <data mount>   (bundle: the two apt keyrings)
+#   docker-gpu.sh <nvidia driver package> <data mount> <docker user>   (bundle: the two apt keyrings)
 #
+# - <docker user> (the VM's cloud-init user) joins the docker group: the Docker provider
+#   connects as that user over ssh:// and runs `docker system dial-stdio`, which needs the
+#   root:docker socket. Proxmox's cloud-init writes only the user and its keys (qemu-server
+#   PVE/QemuServer/Cloudinit.pm), so nothing else puts it in that group.
+# - Images stay on the data disk too: Docker Engine 29 uses the containerd image store on
+#   fresh installs, whose layers live under /var/lib/containerd on the OS disk, outside
+#   data-root; `features.containerd-snapshotter: false` keeps the classic store in data-root.
 # - The apt repositories' signing keys come from this repository (components/provision/keys,
 #   fingerprints pinned by its tests) as files of the step's bundle, never from a keyserver.
 # - Docker keeps its data (images, the layers of the models' runtime) on the data disk and
@@ -11,9 +18,11 @@
 # - The driver is loaded with modprobe. The guest is never rebooted: a reboot resets the
 #   passed-through card, and RTX 5090 resets under VFIO are a reported hazard.
 
-[[ $# -eq 2 ]] || die "usage: docker-gpu.sh <nvidia driver package> <data mount>"
+[[ $# -eq 3 ]] || die "usage: docker-gpu.sh <nvidia driver package> <data mount> <docker user>"
 driver=$1
 data_mount=$2
+docker_user=$3
+[[ $docker_user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "bad user name '$docker_user'"
 [[ $driver =~ ^nvidia-driver-[0-9]{3}(-server)?(-open)?$ ]] || die "bad driver package '$driver'"
 [[ $data_mount =~ ^/[A-Za-z0-9_./-]+$ ]] || die "bad data mount '$data_mount'"
 
@@ -64,7 +73,7 @@ if [[ -n $before ]] && command -v jq >/dev/null 2>&1; then
     runtimes=$(jq -c '.runtimes // empty' <<<"$before")
 fi
 {
-    printf '{\n  "data-root": "%s/docker",\n  "log-driver": "json-file",\n  "log-opts": { "max-size": "10m", "max-file": "3" }' "$data_mount"
+    printf '{\n  "data-root": "%s/docker",\n  "features": { "containerd-snapshotter": false },\n  "log-driver": "json-file",\n  "log-opts": { "max-size": "10m", "max-file": "3" }' "$data_mount"
     [[ -n $runtimes ]] && printf ',\n  "runtimes": %s' "$runtimes"
     printf '\n}\n'
 } >"$ROOT$daemon_json"
@@ -100,6 +109,10 @@ nvidia-modprobe -u -c=0 || true
 
 nvidia-ctk runtime configure --runtime=docker
 after=$(cat "$ROOT$daemon_json")
+if ! id -nG "$docker_user" | tr ' ' '\n' | grep -qx docker; then
+    log "adding $docker_user to the docker group"
+    usermod -aG docker "$docker_user"
+fi
 systemctl daemon-reload
 systemctl enable --now qemu-guest-agent docker
 if [[ $before != "$after" ]]; then

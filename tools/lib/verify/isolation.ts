@@ -74,13 +74,13 @@ function source(name: string, ip: string, user: string, hostKeys: Readonly<Recor
 
 /**
  * The probes for this stack. `own` is the stack being verified, `other` the other
- * environment's config (from its stack file).
+ * environment's config (from its stack file), `adminSources` the host stack's.
  */
-export function plannedProbes(own: StackConfig, other: StackConfig, hostKeys: Readonly<Record<string, string>>): ProbeSet[] {
+export function plannedProbes(own: StackConfig, other: StackConfig, hostKeys: Readonly<Record<string, string>>, adminSources: readonly string[]): ProbeSet[] {
     if (own.environment === "public") {
         const from = source(own.aiVm.name, own.aiVm.ip, own.aiVm.user, hostKeys);
         const targets: ProbeTarget[] = guestPorts(other).flatMap((g) => g.ports.map((p) => ({ host: g.ip, port: p.port, label: `${g.name} ${p.comment}`, expect: "closed" as const })));
-        const admin = isAdminSource(from.ip, own.firewall.adminSources);
+        const admin = isAdminSource(from.ip, adminSources);
         if (!admin) {
             for (const host of own.hosts) {
                 targets.push({ host: host.address, port: PROXMOX_API_PORT, label: `node ${host.name} Proxmox API`, expect: "closed" });

@@ -1,0 +1,72 @@
+/**
+ * The split between the host stack and the environments: the box's firewall is really on
+ * and only admins reach the nodes; environment stacks hold no host-level resource.
+ */
+import { Finding, isRecord, ofType, records, Rule, TYPES } from "./model";
+
+const MANAGEMENT_SOURCES = new Set(["+management", "+dc/management"]);
+const NODE_PORTS = ["8006", "22"];
+
+export const clusterFirewallEnforced: Rule = {
+    name: "cluster-firewall-enforced",
+    description: "The host stack turns the cluster firewall on (input DROP), and the nodes admit the API (8006) and SSH only from the management IP set.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        if (stack.environment !== "host") {
+            return [];
+        }
+        const findings: Finding[] = [];
+        const options = ofType(stack, TYPES.clusterFirewall);
+        if (options.length === 0) {
+            findings.push({ urn: null, message: "no cluster firewall options: Proxmox ignores every guest rule while the datacenter firewall is off (its default)" });
+        }
+        for (const o of options) {
+            if (o.props.enabled !== true) findings.push({ urn: o.urn, message: "the cluster firewall is not enabled: every guest rule is inert" });
+            if (o.props.inputPolicy !== "DROP") findings.push({ urn: o.urn, message: `the cluster input policy is ${String(o.props.inputPolicy ?? "unset")}, needs DROP` });
+        }
+        const management = ofType(stack, TYPES.ipset).find((s) => s.props.name === "management" && s.props.vmId === undefined && s.props.containerId === undefined && s.props.nodeName === undefined);
+        if (management === undefined) {
+            findings.push({ urn: null, message: "no cluster IP set management: Proxmox admits 8006 and 22 from it and from the whole local network otherwise" });
+        }
+        const nodeRules = ofType(stack, TYPES.firewallRules).filter((r) => typeof r.props.nodeName === "string" && r.props.vmId === undefined && r.props.containerId === undefined);
+        const nodes = new Set(ofType(stack, TYPES.nodeFirewall).map((n) => String(n.props.nodeName)));
+        for (const node of nodes) {
+            const rules = nodeRules.filter((r) => r.props.nodeName === node).flatMap((r) => records(r.props.rules).map((rule) => ({ r, rule })));
+            for (const port of NODE_PORTS) {
+                const admitting = rules.filter(({ rule }) => rule.type === "in" && rule.action === "ACCEPT" && String(rule.dport ?? "").split(",").includes(port));
+                if (admitting.length === 0) {
+                    findings.push({ urn: null, message: `node ${node} has no rule admitting port ${port} from the management IP set` });
+                }
+                for (const { r, rule } of admitting) {
+                    if (!MANAGEMENT_SOURCES.has(String(rule.source ?? ""))) {
+                        findings.push({ urn: r.urn, message: `node ${node} admits port ${port} from ${String(rule.source ?? "anywhere")}, not only from the management IP set` });
+                    }
+                }
+            }
+        }
+        return findings;
+    },
+};
+
+/** Resource types only the host stack may hold. */
+const HOST_LEVEL_TYPES: readonly string[] = [
+    TYPES.zfs, TYPES.pciMapping, TYPES.bridge, TYPES.vlan, TYPES.clusterFirewall, TYPES.backupJob,
+    TYPES.pool, TYPES.download, TYPES.nodeFirewall, TYPES.securityGroup,
+];
+
+export const hostObjectsInHostStack: Rule = {
+    name: "host-objects-in-host-stack",
+    description: "An environment stack holds no host-level resource (mirror, GPU mapping, bridge, VLAN, image, cluster firewall, pool, backup job); those belong to the host stack.",
+    level: "mandatory",
+    config: {},
+    check(stack) {
+        if (stack.environment === undefined || stack.environment === "host") {
+            return [];
+        }
+        const clusterIpSet = (r: { type: string; props: Record<string, unknown> }) => r.type === TYPES.ipset && isRecord(r.props) && r.props.vmId === undefined && r.props.containerId === undefined;
+        return stack.resources
+            .filter((r) => HOST_LEVEL_TYPES.includes(r.type) || clusterIpSet(r))
+            .map((r) => ({ urn: r.urn, message: `${stack.environment} stack holds ${r.name} (${r.type}), which belongs to the host stack` }));
+    },
+};
