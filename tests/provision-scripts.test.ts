@@ -16,13 +16,13 @@ import { haveTool } from "./helpers";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "provision", "scripts");
 
-(haveTool("shellcheck") ? test : test.skip)("every provisioning script passes shellcheck with no warnings", () => {
+test("every provisioning script passes shellcheck with no warnings", () => {
     const scripts = fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).map((f) => path.join(SCRIPTS, f));
     expect(scripts.length).toBe(4);
     expect(execFileSync("shellcheck", ["--severity=style", ...scripts], { encoding: "utf8" })).toBe("");
 });
 
-(haveTool("gpg") ? test : test.skip)("the shipped apt signing keys have the pinned fingerprints", () => {
+test("the shipped apt signing keys have the pinned fingerprints", () => {
     for (const key of Object.keys(APT_KEYS) as (keyof typeof APT_KEYS)[]) {
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "gnupg-"));
         const out = execFileSync("gpg", ["--homedir", home, "--batch", "--show-keys", "--with-colons"], { input: aptKeyText(key), encoding: "utf8" });
@@ -54,10 +54,13 @@ function scratch(stubs: Record<string, string>) {
     return { dir, root, calls: () => fs.readFileSync(calls, "utf8"), run };
 }
 
-const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugfs");
 
-(HAVE_E2FS ? describe : describe.skip)("data-disk.sh", () => {
-    const mountStubs = { mount: "exit 0", mountpoint: "exit 1" };
+describe("data-disk.sh", () => {
+    const mountStubs = { mount: "exit 0", mountpoint: "exit 1", chown: "exit 0" };
+
+    test("runs against real e2fsprogs and blkid (.ci/run installs them): a missing tool fails, never skips", () => {
+        expect({ mkfs: haveTool("mkfs.ext4"), blkid: haveTool("blkid"), debugfs: haveTool("debugfs") }).toEqual({ mkfs: true, blkid: true, debugfs: true });
+    });
     const probe = (img: string) => execFileSync("blkid", ["-p", "-o", "export", img], { encoding: "utf8" });
 
     test("formats a blank disk, mounts it by UUID and creates the workloads' directories", () => {
@@ -65,14 +68,17 @@ const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugf
         const img = path.join(s.dir, "disk.img");
         fs.writeFileSync(img, Buffer.alloc(0));
         fs.truncateSync(img, 64 * 1024 * 1024);
-        const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama", "qdrant"], false));
+        const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama", "privategpt:100", "qdrant"], false));
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.stdout).toContain("is blank: creating ext4 'aidata'");
         expect(probe(img)).toMatch(/TYPE=ext4\nUSAGE=filesystem|LABEL=aidata/);
         const uuid = /UUID=(\S+)/.exec(probe(img))?.[1];
         expect(fs.readFileSync(path.join(s.root, "etc", "fstab"), "utf8")).toBe(`UUID=${uuid} /srv/ai ext4 defaults,nofail,discard,x-systemd.device-timeout=30s 0 2\n`);
-        expect(fs.readdirSync(path.join(s.root, "srv", "ai")).sort()).toEqual(["ollama", "qdrant"]);
+        expect(fs.readdirSync(path.join(s.root, "srv", "ai")).sort()).toEqual(["ollama", "privategpt", "qdrant"]);
+        // A container running as uid 100 owns its directory (the bind mount hides the image's own).
+        expect(s.calls()).toContain(`chown 100:100 ${s.root}/srv/ai/privategpt`);
+        expect(s.calls()).not.toContain("srv/ai/ollama\n");
         expect(s.calls()).toContain(`mount ${s.root}/srv/ai`);
     });
 
@@ -101,7 +107,6 @@ const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugf
         ["a partition table", (img: string) => execFileSync("sfdisk", ["-q", img], { input: "label: gpt\n,,L\n" }), "partition table or another non-filesystem signature; not touching it"],
         ["data blkid does not know", (img: string) => { const fd = fs.openSync(img, "r+"); fs.writeSync(fd, Buffer.from("not zero"), 0, 8, 4096); fs.closeSync(fd); }, "has no known signature but its first MiB is not empty; not formatting it"],
     ])("refuses a disk holding %s and leaves it byte for byte", (_what, prepare, message) => {
-        if (_what === "a partition table" && !haveTool("sfdisk")) return;
         const s = scratch(mountStubs);
         const img = path.join(s.dir, "disk.img");
         fs.closeSync(fs.openSync(img, "w"));
@@ -215,7 +220,11 @@ describe("verify.sh", () => {
     });
 });
 
-(haveTool("jq") && haveTool("curl") ? describe : describe.skip)("pull-model.sh against a fake Ollama", () => {
+describe("pull-model.sh against a fake Ollama", () => {
+    test("runs with real jq and curl (.ci/run installs them): a missing tool fails, never skips", () => {
+        expect({ jq: haveTool("jq"), curl: haveTool("curl") }).toEqual({ jq: true, curl: true });
+    });
+
     let server: http.Server;
     let url: string;
     let pulls = 0;

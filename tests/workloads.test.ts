@@ -9,7 +9,7 @@ import { hostKeyLine } from "../components/provision/aiVmProvisioning";
 import { dockerSshOpts } from "../components/workloads/dockerHost";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
-import { byName, EnvEvaluation, evaluate, haveTool, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 const DOCKER = {
     provider: "pulumi:providers:docker",
@@ -204,7 +204,7 @@ describe("host-key pinning", () => {
         expect(() => hostKeyLine("status: error\n")).toThrow("the AI VM did not report an SSH host key");
     });
 
-    (haveTool("ssh") ? test : test.skip)("OpenSSH accepts the Docker provider's ssh options: strict checking, only the pinned key", () => {
+    test("OpenSSH accepts the Docker provider's ssh options: strict checking, only the pinned key", () => {
         const opts = dockerSshOpts(key, "~/.ssh/id_ed25519");
         const config = execFileSync("ssh", ["-G", ...opts, "-p", "22", "-l", "ai", "10.10.10.10"], { encoding: "utf8" });
         expect(config).toContain("stricthostkeychecking true");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mounts the AI VM's data disk, creating a filesystem ONLY on a blank disk.
 #
-#   data-disk.sh <device> <mount point> <label> [directory under the mount ...]
+#   data-disk.sh <device> <mount point> <label> [directory under the mount[:owner uid] ...]
 #
 # The data disk keeps models, vectors and documents across rebuilds of the AI VM, so it
 # must never be reformatted. (cloud-init's fs_setup with `partition: none` runs mkfs with
@@ -29,7 +29,7 @@ shift 3
 [[ $mount_point =~ ^/[A-Za-z0-9_./-]+$ ]] || die "bad mount point '$mount_point'"
 [[ $label =~ ^[A-Za-z0-9_-]{1,16}$ ]] || die "bad label '$label' (ext4 labels: at most 16 characters)"
 for dir in "$@"; do
-    [[ $dir =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*$ && $dir != *..* ]] || die "bad directory '$dir'"
+    [[ $dir =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*(:[0-9]+)?$ && $dir != *..* ]] || die "bad directory '$dir'"
 done
 
 # The disk can take a moment to appear after boot.
@@ -93,7 +93,15 @@ if ! mountpoint -q "$ROOT$mount_point"; then
     mount "$ROOT$mount_point"
     say "mounted $mount_point"
 fi
-for dir in "$@"; do
+# Each directory is `name` or `name:uid`: a container that runs as that uid writes there.
+for spec in "$@"; do
+    [[ $spec =~ ^([^:]+)(:([0-9]+))?$ ]] || die "bad directory '$spec'"
+    dir=${BASH_REMATCH[1]}
+    uid=${BASH_REMATCH[3]}
     mkdir -p "$ROOT$mount_point/$dir"
+    if [[ -n $uid && "$(stat -c %u "$ROOT$mount_point/$dir")" != "$uid" ]]; then
+        chown "$uid:$uid" "$ROOT$mount_point/$dir"
+        say "$dir belongs to uid $uid"
+    fi
 done
 say "ready: $mount_point"
