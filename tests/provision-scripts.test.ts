@@ -56,7 +56,24 @@ function scratch(stubs: Record<string, string>) {
 
 
 describe("data-disk.sh", () => {
-    const mountStubs = { mount: "exit 0", mountpoint: "exit 1", chown: "exit 0" };
+    const mountStubs = { mount: "exit 0", mountpoint: "exit 1", chown: "exit 0", resize2fs: "exit 0" };
+
+    test("grows the filesystem of a disk grown in Proxmox, and leaves an unchanged one alone", () => {
+        const s = scratch(mountStubs);
+        const img = path.join(s.dir, "disk.img");
+        fs.closeSync(fs.openSync(img, "w"));
+        fs.truncateSync(img, 64 * 1024 * 1024);
+        execFileSync("mkfs.ext4", ["-q", "-L", "aidata", img]);
+        expect(s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata"], false)).status).toBe(0);
+        expect(s.calls()).not.toContain("resize2fs");
+        // `qm resize <AI VM> scsi1 +192M`: the device grows, the filesystem (real dumpe2fs) does not yet.
+        fs.truncateSync(img, 256 * 1024 * 1024);
+        const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata"], false));
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("the disk is larger than its filesystem: growing it");
+        expect(s.calls()).toContain(`resize2fs ${img}`);
+        expect(r.stdout).not.toContain("creating");
+    });
 
     test("runs against real e2fsprogs and blkid (.ci/run installs them): a missing tool fails, never skips", () => {
         expect({ mkfs: haveTool("mkfs.ext4"), blkid: haveTool("blkid"), debugfs: haveTool("debugfs") }).toEqual({ mkfs: true, blkid: true, debugfs: true });

@@ -25,6 +25,8 @@ export interface AiVmProvisioningArgs {
     readonly hostKey?: pulumi.Input<string>;
     /** directories under the data mount the workloads keep data in */
     readonly dataDirs: readonly string[];
+    /** what must have happened before the first SSH contact (the tune step starts the VM) */
+    readonly after?: readonly pulumi.Resource[];
 }
 
 /**
@@ -56,7 +58,7 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
             // cloud-init has finished (users, keys, network) before anything is installed.
             create: "cloud-init status --wait >/dev/null 2>&1 || true; cat /etc/ssh/ssh_host_ed25519_key.pub",
             triggers,
-        }, { parent: this });
+        }, { parent: this, dependsOn: [...(args.after ?? [])] });
         this.hostKey = args.hostKey !== undefined
             ? pulumi.output(args.hostKey)
             : this.hostKeyStep.stdout.apply((out) => hostKeyLine(out));
@@ -65,7 +67,8 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
         this.dataDisk = new command.remote.Command(`${name}-data-disk`, {
             connection: pinned,
             create: guestScriptCommand("data-disk.sh", [DATA_DEVICE, DATA_MOUNT, DATA_LABEL, ...args.dataDirs], sudo),
-            triggers,
+            // A new dataDiskGiB (after `qm resize`, README "Data safety") re-runs it to grow the filesystem.
+            triggers: [...triggers, vm.dataDiskGiB],
         }, { parent: this, dependsOn: [this.hostKeyStep] });
 
         this.dockerGpu = new command.remote.Command(`${name}-docker-gpu`, {

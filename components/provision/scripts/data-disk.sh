@@ -93,6 +93,20 @@ if ! mountpoint -q "$ROOT$mount_point"; then
     mount "$ROOT$mount_point"
     say "mounted $mount_point"
 fi
+
+# A disk grown in Proxmox (`qm resize <AI VM> scsi1 +N G`, README "Data safety") grows its
+# filesystem here: ext4 grows online while mounted. Never shrinks anything.
+if [[ -b $device ]]; then
+    device_bytes=$(blockdev --getsize64 "$device")
+else
+    device_bytes=$(stat -c %s "$device")
+fi
+fs_blocks=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block count:/ { gsub(/ /, "", $2); print $2 }')
+fs_block_size=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block size:/ { gsub(/ /, "", $2); print $2 }')
+if [[ -n $fs_blocks && -n $fs_block_size ]] && ((device_bytes - fs_blocks * fs_block_size > 64 * 1024 * 1024)); then
+    say "the disk is larger than its filesystem: growing it"
+    resize2fs "$device"
+fi
 # Each directory is `name` or `name:uid`: a container that runs as that uid writes there.
 for spec in "$@"; do
     [[ $spec =~ ^([^:]+)(:([0-9]+))?$ ]] || die "bad directory '$spec'"
