@@ -70,8 +70,9 @@ export class Environment extends pulumi.ComponentResource {
             gpuMapping: config.gpu.mappingName,
             pool: poolId,
         }, child);
-        // Hugepages, CPU affinity and boot order: through the env's forced-command tune key.
-        vmTuneCommand(`${name}-ai-tune`, {
+        // Hugepages, CPU affinity and boot order: through the env's forced-command tune key,
+        // which also starts the VM (created stopped) once they are set.
+        const tune = vmTuneCommand(`${name}-ai-tune`, {
             vm: config.aiVm,
             node: nodeOf(config, config.aiVm.node),
             sshPort: config.proxmox.sshPort,
@@ -89,6 +90,8 @@ export class Environment extends pulumi.ComponentResource {
             privateKey: secrets.sshPrivateKey,
             // The data-disk step creates exactly the directories the workloads mount.
             dataDirs: dataDirs(workloads),
+            // The VM runs only once the tune step has set its hugepages and started it.
+            after: [tune],
         }, { parent: this });
 
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {

@@ -132,6 +132,46 @@ export const QUIRKS = {
      * forced-command tune key sets them (`components/access/vmTune.ts`), and `pulumi up`
      * ignores them. The provider still reads them back, so `npm run drift` reports a change.
      */
+    /**
+     * The AI VM is created stopped and started by the tune step once hugepages and affinity
+     * are set: started by the provider, it would boot on ordinary RAM (pinned whole by VFIO)
+     * next to the host's hugepage reservation, and qemu-server only records the tuned values
+     * as pending on a running VM. `started` stays as created, whatever the VM's state.
+     */
+    vmStartedByTune: {
+        appliesTo: [QUIRK_TYPES.vm],
+        ignoreChanges: ["started"],
+        why: "the tune step starts the VM after the root-only options are set",
+        sources: [
+            "proxmox/qemu-server src/PVE/API2/Qemu.pm update_vm: options on a running VM go to [PENDING] until the next start",
+            "bpg/terraform-provider-proxmox proxmoxtf/resource/vm/vm.go: started is compared with the VM's status and starts or stops it",
+        ],
+    },
+    /**
+     * The AI VM's data disk belongs to the holder VM. bpg refuses to resize a disk another
+     * VM owns ("Cannot resize ... it is not owned by this VM"), and resizing the holder's
+     * volume does not reach the running guest (qemu-server resize_vm only block_resizes the
+     * VM that runs it). So sizes are fixed after creation: grow the disk with
+     * `qm resize <AI VM> scsi1 +<N>G` on the node (README "Data safety") and the data-disk
+     * step grows the filesystem.
+     */
+    dataDiskSize: {
+        appliesTo: [QUIRK_TYPES.vm],
+        // on the AI VM the data disk is scsi1 (disks[1])
+        ignoreChanges: ["disks[1].size"],
+        why: "the attached data disk cannot be resized through either VM resource",
+        sources: [
+            "bpg/terraform-provider-proxmox proxmox/nodes/vms/custom_storage_device.go IsOwnedBy, vm.go resize refusal",
+            "proxmox/qemu-server src/PVE/API2/Qemu.pm resize_vm (block_resize only for the running VM that owns the drive)",
+        ],
+    },
+    /** The same disk on its holder VM (disks[0]): see dataDiskSize. */
+    dataHolderDiskSize: {
+        appliesTo: [QUIRK_TYPES.vm],
+        ignoreChanges: ["disks[0].size"],
+        why: "resizing the holder's volume never reaches the running AI VM",
+        sources: ["proxmox/qemu-server src/PVE/API2/Qemu.pm resize_vm"],
+    },
     vmRootOnlyOptions: {
         appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: ["memory.hugepages", "memory.keepHugepages", "cpu.affinity", "startup"],

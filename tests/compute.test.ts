@@ -38,7 +38,7 @@ describe("the private AI VM", () => {
         expect(input(vm, "startup")).toBeUndefined();
         const tune = byName(privateEnv.graph.resources, "private-ai-tune");
         expect(tune.type).toBe(TYPES.command);
-        expect(tune.inputs.create).toBe("set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30");
+        expect(tune.inputs.create).toBe("set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30 --start 1");
         // its connection (host key pinned) is checked in tests/access.test.ts: the plan shows it as [secret]
         expect(tune.dependencies).toContain(vm.urn);
     });
@@ -59,7 +59,7 @@ describe("the private AI VM", () => {
     });
 
     test("takes its ignoreChanges from the quirks catalogue and is deleted before it is replaced", () => {
-        expect(vm.options.ignoreChanges).toEqual(["cpu.affinity", "disks[0].speed", "disks[1].speed", "hostpcis", "initialization.userAccount", "memory.hugepages", "memory.keepHugepages", "startup", "vga"]);
+        expect(vm.options.ignoreChanges).toEqual(["cpu.affinity", "disks[0].speed", "disks[1].size", "disks[1].speed", "hostpcis", "initialization.userAccount", "memory.hugepages", "memory.keepHugepages", "started", "startup", "vga"]);
         expect(vm.options.deleteBeforeReplace).toBe(true);
         // The VM itself is rebuildable; its data is in the holder.
         expect(vm.options.protect).toBe(false);
@@ -81,7 +81,7 @@ describe("the public AI VM", () => {
         expect(input(vm, "hostpcis")).toEqual([{ device: "hostpci0", mapping: "public-gpu", pcie: true, rombar: true }]);
         expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", vmId: 201 });
         expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
-        expect(byName(publicEnv.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30");
+        expect(byName(publicEnv.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30 --start 1");
     });
 
     test("without hugepages or pinning it sets neither", async () => {
@@ -93,7 +93,7 @@ describe("the public AI VM", () => {
         const vm = byName(e.graph.resources, "public-ai-vm");
         expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
         expect(input(vm, "cpu.affinity")).toBeUndefined();
-        expect(byName(e.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages none --affinity none --startup order=2,up=30");
+        expect(byName(e.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages none --affinity none --startup order=2,up=30 --start 1");
     });
 });
 

@@ -34,11 +34,11 @@ describe("critical path and rebuild estimate", () => {
     // Pinned: a change that makes guests wait on each other (or on more) shows here.
     test.each([
         ["host", ["host-tune-pve", "host-tune-keys"], 180],
-        ["private", ["private-proxmox", "private-ai-data", "private-ai-vm", "private-ai-provision-host-key", "private-ai-provision-data-disk",
-            "private-ai-provision-docker-gpu", "private-ai-provision-verify", "private-ai-services-host-docker", "private-workbench-image", "private-workbench-container"], 1072],
-        ["public", ["public-proxmox", "public-ai-data", "public-ai-vm", "public-ai-provision-host-key", "public-ai-provision-data-disk",
+        ["private", ["private-proxmox", "private-ai-data", "private-ai-vm", "private-ai-tune", "private-ai-provision-host-key", "private-ai-provision-data-disk",
+            "private-ai-provision-docker-gpu", "private-ai-provision-verify", "private-ai-services-host-docker", "private-workbench-image", "private-workbench-container"], 1002],
+        ["public", ["public-proxmox", "public-ai-data", "public-ai-vm", "public-ai-tune", "public-ai-provision-host-key", "public-ai-provision-data-disk",
             "public-ai-provision-docker-gpu", "public-ai-provision-verify", "public-ai-services-host-docker", "public-ollama-image", "public-ollama-container",
-            "public-ai-services-model-mistral-7b"], 802],
+            "public-ai-services-model-mistral-7b"], 732],
     ])("%s: the critical path is %j, ~%d s", (stack, names, seconds) => {
         const { criticalPath: path } = plan(stack).summary;
         expect(path.urns.map((u) => u.split("::").pop())).toEqual(names);

@@ -16,7 +16,7 @@ import { haveTool } from "./helpers";
 
 // shellcheck of every provisioning script, alone and behind lib.sh as a step runs it: tests/provision.test.ts.
 
-(haveTool("gpg") ? test : test.skip)("the shipped apt signing keys have the pinned fingerprints", () => {
+test("the shipped apt signing keys have the pinned fingerprints", () => {
     for (const key of Object.keys(APT_KEYS) as (keyof typeof APT_KEYS)[]) {
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "gnupg-"));
         const out = execFileSync("gpg", ["--homedir", home, "--batch", "--show-keys", "--with-colons"], { input: aptKeyText(key), encoding: "utf8" });
@@ -49,10 +49,30 @@ function scratch(stubs: Record<string, string>) {
     return { dir, root, calls: () => fs.readFileSync(calls, "utf8"), run };
 }
 
-const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugfs");
 
-(HAVE_E2FS ? describe : describe.skip)("data-disk.sh", () => {
-    const mountStubs = { mount: "exit 0", mountpoint: "exit 1" };
+describe("data-disk.sh", () => {
+    const mountStubs = { mount: "exit 0", mountpoint: "exit 1", chown: "exit 0", resize2fs: "exit 0" };
+
+    test("grows the filesystem of a disk grown in Proxmox, and leaves an unchanged one alone", () => {
+        const s = scratch(mountStubs);
+        const img = path.join(s.dir, "disk.img");
+        fs.closeSync(fs.openSync(img, "w"));
+        fs.truncateSync(img, 64 * 1024 * 1024);
+        execFileSync("mkfs.ext4", ["-q", "-L", "aidata", img]);
+        expect(s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata"])).status).toBe(0);
+        expect(s.calls()).not.toContain("resize2fs");
+        // `qm resize <AI VM> scsi1 +192M`: the device grows, the filesystem (real dumpe2fs) does not yet.
+        fs.truncateSync(img, 256 * 1024 * 1024);
+        const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata"]));
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("the disk is larger than its filesystem: growing it");
+        expect(s.calls()).toContain(`resize2fs ${img}`);
+        expect(r.stdout).not.toContain("creating");
+    });
+
+    test("runs against real e2fsprogs and blkid (.ci/run installs them): a missing tool fails, never skips", () => {
+        expect({ mkfs: haveTool("mkfs.ext4"), blkid: haveTool("blkid"), debugfs: haveTool("debugfs") }).toEqual({ mkfs: true, blkid: true, debugfs: true });
+    });
     const probe = (img: string) => execFileSync("blkid", ["-p", "-o", "export", img], { encoding: "utf8" });
 
     test("formats a blank disk, mounts it by UUID and creates the workloads' directories", () => {
@@ -60,14 +80,17 @@ const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugf
         const img = path.join(s.dir, "disk.img");
         fs.writeFileSync(img, Buffer.alloc(0));
         fs.truncateSync(img, 64 * 1024 * 1024);
-        const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama", "qdrant"]));
+        const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama", "privategpt:100", "qdrant"]));
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.stdout).toContain("is blank: creating ext4 'aidata'");
         expect(probe(img)).toMatch(/TYPE=ext4\nUSAGE=filesystem|LABEL=aidata/);
         const uuid = /UUID=(\S+)/.exec(probe(img))?.[1];
         expect(fs.readFileSync(path.join(s.root, "etc", "fstab"), "utf8")).toBe(`UUID=${uuid} /srv/ai ext4 defaults,nofail,discard,x-systemd.device-timeout=30s 0 2\n`);
-        expect(fs.readdirSync(path.join(s.root, "srv", "ai")).sort()).toEqual(["ollama", "qdrant"]);
+        expect(fs.readdirSync(path.join(s.root, "srv", "ai")).sort()).toEqual(["ollama", "privategpt", "qdrant"]);
+        // A container running as uid 100 owns its directory (the bind mount hides the image's own).
+        expect(s.calls()).toContain(`chown 100:100 ${s.root}/srv/ai/privategpt`);
+        expect(s.calls()).not.toContain("srv/ai/ollama\n");
         expect(s.calls()).toContain(`mount ${s.root}/srv/ai`);
     });
 
@@ -96,7 +119,6 @@ const HAVE_E2FS = haveTool("mkfs.ext4") && haveTool("blkid") && haveTool("debugf
         ["a partition table", (img: string) => execFileSync("sfdisk", ["-q", img], { input: "label: gpt\n,,L\n" }), "partition table or another non-filesystem signature; not touching it"],
         ["data blkid does not know", (img: string) => { const fd = fs.openSync(img, "r+"); fs.writeSync(fd, Buffer.from("not zero"), 0, 8, 4096); fs.closeSync(fd); }, "has no known signature but its first MiB is not empty; not formatting it"],
     ])("refuses a disk holding %s and leaves it byte for byte", (_what, prepare, message) => {
-        if (_what === "a partition table" && !haveTool("sfdisk")) return;
         const s = scratch(mountStubs);
         const img = path.join(s.dir, "disk.img");
         fs.closeSync(fs.openSync(img, "w"));
@@ -212,7 +234,11 @@ describe("verify.sh", () => {
     });
 });
 
-(haveTool("jq") && haveTool("curl") ? describe : describe.skip)("pull-model.sh against a fake Ollama", () => {
+describe("pull-model.sh against a fake Ollama", () => {
+    test("runs with real jq and curl (.ci/run installs them): a missing tool fails, never skips", () => {
+        expect({ jq: haveTool("jq"), curl: haveTool("curl") }).toEqual({ jq: true, curl: true });
+    });
+
     let server: http.Server;
     let url: string;
     let pulls = 0;

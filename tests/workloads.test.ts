@@ -9,7 +9,7 @@ import { hostKeyLine } from "../components/provision/remoteStep";
 import { dockerSshOpts } from "../components/workloads/dockerHost";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
-import { byName, EnvEvaluation, evaluate, haveTool, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 const DOCKER = {
     provider: "pulumi:providers:docker",
@@ -41,7 +41,8 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
         // The one step command (components/provision/steps.ts): lib.sh + the script, as root via sudo.
         expect(String(input(dataDisk, "create"))).toMatch(/^sudo bash -c "\$\(cat <<'AI_DUALSTACK_PROVISION_END'\n/);
         expect(String(input(dataDisk, "create"))).toMatch(/\nAI_DUALSTACK_PROVISION_END\n\)" data-disk \/dev\/disk\/by-id\/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1 \/srv\/ai aidata /);
-        expect(input(dataDisk, "triggers")).toEqual([`${vm.name}-id`]);
+        // ...and again when dataDiskGiB changes (a disk grown with qm resize gets its filesystem grown).
+        expect(input(dataDisk, "triggers")).toEqual([`${vm.name}-id`, graphs[env].config.aiVm.dataDiskGiB]);
         // Every step runs again when the VM is replaced, and waits on the previous one.
         expect(dataDisk.dependencies).toContain(byName(g().resources, `${env}-ai-provision-host-key`).urn);
         expect(transitiveDependencies(g().resources, dataDisk.urn).has(vm.urn)).toBe(true);
@@ -212,7 +213,7 @@ describe("host-key pinning", () => {
         expect(() => hostKeyLine("status: error\n")).toThrow("the guest did not report an SSH host key");
     });
 
-    (haveTool("ssh") ? test : test.skip)("OpenSSH accepts the Docker provider's ssh options: strict checking, only the pinned key", () => {
+    test("OpenSSH accepts the Docker provider's ssh options: strict checking, only the pinned key", () => {
         const opts = dockerSshOpts(key, "~/.ssh/id_ed25519");
         const config = execFileSync("ssh", ["-G", ...opts, "-p", "22", "-l", "ai", "10.10.10.10"], { encoding: "utf8" });
         expect(config).toContain("stricthostkeychecking true");

@@ -44,6 +44,8 @@ export function tuneRequest(vm: AiVmConfig): string {
         ...(hugepages !== "none" ? ["--keephugepages", "1"] : []),
         "--affinity", vm.cpuAffinity ?? "none",
         "--startup", `order=${vm.startupOrder},up=${AI_VM_UP_DELAY}`,
+        // The VM is created stopped (quirk vmStartedByTune): it first runs with its hugepages.
+        "--start", "1",
     ].join(" ");
 }
 

@@ -76,7 +76,7 @@ export class AiVm extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmVga"),
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmVga", "dataHolderDiskSize"),
         });
         const dataPath = this.dataHolder.disks.apply((disks) => {
             const path = disks?.[0]?.pathInDatastore;
@@ -155,7 +155,10 @@ export class AiVm extends pulumi.ComponentResource {
             },
             agent: { enabled: true, trim: true },
             onBoot: true,
-            started: true,
+            // Created stopped: the tune step sets hugepages and affinity (root-only) and then
+            // starts it, so it never boots on ordinary RAM next to the host's hugepage
+            // reservation (quirk vmStartedByTune).
+            started: false,
             // Destroy otherwise waits for a guest shutdown that may never come.
             stopOnDestroy: true,
             timeoutCreate: GUEST_TIMEOUTS.create,
@@ -165,7 +168,7 @@ export class AiVm extends pulumi.ComponentResource {
         }, {
             parent: this,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions"),
+            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions", "vmStartedByTune", "dataDiskSize"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });

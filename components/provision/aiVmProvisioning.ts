@@ -26,6 +26,8 @@ export interface AiVmProvisioningArgs {
     readonly hostKey?: pulumi.Input<string>;
     /** directories under the data mount the workloads keep data in */
     readonly dataDirs: readonly string[];
+    /** what must have happened before the first SSH contact (the tune step starts the VM) */
+    readonly after?: readonly pulumi.Resource[];
 }
 
 /**
@@ -55,7 +57,7 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
             target: { ...target, ...(args.hostKey !== undefined ? { hostKey: args.hostKey } : {}) },
             guest: args.guest,
             waitForCloudInit: true,
-        }, { parent: this });
+        }, { parent: this, dependsOn: [...(args.after ?? [])] });
         this.hostKeyStep = contact.step;
         this.hostKey = contact.hostKey;
         const pinned = sshConnection({ ...target, hostKey: this.hostKey });
@@ -64,6 +66,8 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
         this.dataDisk = remoteStep(`${name}-data-disk`, {
             connection: pinned, sudo, guest: args.guest,
             step: step("data-disk", "data-disk.sh", [DATA_DEVICE, DATA_MOUNT, DATA_LABEL, ...args.dataDirs], "data disk mounted (formatted only when blank)"),
+            // A new dataDiskGiB (after `qm resize`, README "Data safety") re-runs it to grow the filesystem.
+            alsoOn: [vm.dataDiskGiB],
         }, { parent: this, dependsOn: [this.hostKeyStep] });
 
         this.dockerGpu = remoteStep(`${name}-docker-gpu`, {

@@ -13,6 +13,8 @@ export interface RemoteStepArgs {
     readonly guest: pulumi.CustomResource;
     /** further resources whose replacement re-runs this step */
     readonly alsoAfter?: readonly pulumi.CustomResource[];
+    /** further values whose change re-runs this step (a config value the script does not take as an argument) */
+    readonly alsoOn?: readonly pulumi.Input<string | number>[];
     /** the AI VM's login user is not root */
     readonly sudo?: boolean;
 }
@@ -29,7 +31,7 @@ export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.Cust
         create: provisionCommand(args.step.script, args.step.args, { sudo: args.sudo ?? false }),
         // Always secret: a bundle carries passwords, keys and tokens next to plain files.
         stdin: pulumi.secret(pulumi.output(bundle).apply((entries) => bundleText(entries))),
-        triggers: [args.guest.id, ...(args.alsoAfter ?? []).map((r) => r.id)],
+        triggers: [args.guest.id, ...(args.alsoAfter ?? []).map((r) => r.id), ...(args.alsoOn ?? [])],
         // The previous run's output would be passed through SSH environment variables,
         // which Debian's and Ubuntu's sshd refuse (AcceptEnv LANG LC_*); no script needs it.
         addPreviousOutputInEnv: false,

@@ -178,7 +178,8 @@ export function appWorkload(config: StackConfig, secrets: GeneratedSecrets, app:
                 image: { ref: IMAGES.privateGpt },
                 ports: [subnetPort(8080, app.port, "PrivateGPT")],
                 servicePort: 8080,
-                volumes: [{ containerPath: "/home/worker/app/local_data", dataDir: "privategpt" }],
+                // The image runs as `worker`, uid 100 (private-gpt Dockerfile.ollama: adduser --uid 100).
+                volumes: [{ containerPath: "/home/worker/app/local_data", dataDir: "privategpt", ownerUid: 100 }],
                 // settings-docker.yaml reads these (zylon-ai/private-gpt); the extra profile points the
                 // vector store at the Qdrant server instead of the embedded one.
                 files: [{ path: "/home/worker/app/settings-ai-dualstack.yaml", content: privateGptSettings(urls.vectorStore) }],
@@ -280,7 +281,8 @@ export function workbenchWorkload(config: StackConfig, secrets: GeneratedSecrets
         image: { build: { context: WORKBENCH_DIR, dockerfile: path.join(WORKBENCH_DIR, "Dockerfile"), tag: `ai-dualstack/rag-workbench:${contentHash(workbenchFiles())}` } },
         ports: [subnetPort(8888, config.workbench.port, "JupyterLab (token)")],
         servicePort: 8888,
-        volumes: [{ containerPath: "/home/workbench/work", dataDir: "workbench" }],
+        // workbench/Dockerfile: useradd --uid 1000 workbench.
+        volumes: [{ containerPath: "/home/workbench/work", dataDir: "workbench", ownerUid: 1000 }],
         gpu: false,
         env: {
             OLLAMA_BASE_URL: urls.ollama,

@@ -21,6 +21,11 @@ export interface WorkloadVolume {
     readonly containerPath: string;
     /** directory under the data disk mount: data that must survive a VM rebuild */
     readonly dataDir?: string;
+    /**
+     * numeric uid the image runs as, when not root: the bind mount replaces the image's own
+     * (chowned) directory, so the data-disk step gives the directory to this uid
+     */
+    readonly ownerUid?: number;
     /** a path of the VM itself (exporters read /proc, /sys, ...), always read-only */
     readonly systemPath?: string;
 }
@@ -107,8 +112,9 @@ export function workloadFirewallPorts(workloads: readonly Workload[]): ServicePo
 }
 
 /** Directories on the data disk the workloads keep data in (created by the data-disk step). */
+/** Directories on the data disk the workloads keep data in, `dir` or `dir:uid` (created by the data-disk step). */
 export function dataDirs(workloads: readonly Workload[]): string[] {
-    return [...new Set(workloads.flatMap((w) => w.volumes.flatMap((v) => (v.dataDir ? [v.dataDir] : []))))].sort();
+    return [...new Set(workloads.flatMap((w) => w.volumes.flatMap((v) => (v.dataDir ? [v.ownerUid !== undefined ? `${v.dataDir}:${v.ownerUid}` : v.dataDir] : []))))].sort();
 }
 
 export function imageRef(w: Workload): string {

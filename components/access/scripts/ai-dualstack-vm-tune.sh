@@ -134,6 +134,7 @@ esac
 args=()
 deletes=()
 hugepages=''
+start=0
 i=2
 while ((i < ${#words[@]})); do
     option=${words[i]}
@@ -172,6 +173,13 @@ while ((i < ${#words[@]})); do
                 args+=(--startup "$value")
             fi
             ;;
+        --start)
+            # Start the VM after setting the options, if it is stopped: a VM created stopped
+            # then runs with its hugepages from its first boot (on a running VM qemu-server
+            # only records them as pending).
+            [[ $value == 1 ]] || refuse "--start takes 1"
+            start=1
+            ;;
         *) refuse "unknown option '$option'" ;;
     esac
     i=$((i + 2))
@@ -191,4 +199,7 @@ qm set "$vmid" "${args[@]}"
 if qm status "$vmid" 2>/dev/null | grep -q 'status: running'; then
     # qemu-server keeps these as pending changes on a running VM.
     echo "ai-dualstack-vm-tune: VM $vmid is running: the new values apply at its next start"
+elif ((start == 1)); then
+    echo "ai-dualstack-vm-tune: $env VM $vmid: qm start $vmid"
+    qm start "$vmid"
 fi

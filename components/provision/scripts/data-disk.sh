@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Mounts the AI VM's data disk, creating a filesystem ONLY on a blank disk.
 #
-#   data-disk.sh <device> <mount point> <label> [directory under the mount ...]
+#   data-disk.sh <device> <mount point> <label> [directory under the mount[:owner uid] ...]
 #
 # The data disk keeps models, vectors and documents across rebuilds of the AI VM, so it
 # must never be reformatted. (cloud-init's fs_setup with `partition: none` runs mkfs with
@@ -22,7 +22,7 @@ shift 3
 [[ $mount_point =~ ^/[A-Za-z0-9_./-]+$ ]] || die "bad mount point '$mount_point'"
 [[ $label =~ ^[A-Za-z0-9_-]{1,16}$ ]] || die "bad label '$label' (ext4 labels: at most 16 characters)"
 for dir in "$@"; do
-    [[ $dir =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*$ && $dir != *..* ]] || die "bad directory '$dir'"
+    [[ $dir =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*(:[0-9]+)?$ && $dir != *..* ]] || die "bad directory '$dir'"
 done
 
 # The disk can take a moment to appear after boot.
@@ -86,7 +86,29 @@ if ! mountpoint -q "$ROOT$mount_point"; then
     mount "$ROOT$mount_point"
     log "mounted $mount_point"
 fi
-for dir in "$@"; do
+
+# A disk grown in Proxmox (`qm resize <AI VM> scsi1 +N G`, README "Data safety") grows its
+# filesystem here: ext4 grows online while mounted. Never shrinks anything.
+if [[ -b $device ]]; then
+    device_bytes=$(blockdev --getsize64 "$device")
+else
+    device_bytes=$(stat -c %s "$device")
+fi
+fs_blocks=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block count:/ { gsub(/ /, "", $2); print $2 }')
+fs_block_size=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block size:/ { gsub(/ /, "", $2); print $2 }')
+if [[ -n $fs_blocks && -n $fs_block_size ]] && ((device_bytes - fs_blocks * fs_block_size > 64 * 1024 * 1024)); then
+    log "the disk is larger than its filesystem: growing it"
+    resize2fs "$device"
+fi
+# Each directory is `name` or `name:uid`: a container that runs as that uid writes there.
+for spec in "$@"; do
+    [[ $spec =~ ^([^:]+)(:([0-9]+))?$ ]] || die "bad directory '$spec'"
+    dir=${BASH_REMATCH[1]}
+    uid=${BASH_REMATCH[3]}
     mkdir -p "$ROOT$mount_point/$dir"
+    if [[ -n $uid && "$(stat -c %u "$ROOT$mount_point/$dir")" != "$uid" ]]; then
+        chown "$uid:$uid" "$ROOT$mount_point/$dir"
+        log "$dir belongs to uid $uid"
+    fi
 done
 log "ready: $mount_point"
