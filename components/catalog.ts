@@ -25,8 +25,11 @@ export const PORTS = {
 export interface ServicePort {
     readonly port: number;
     readonly proto: "tcp" | "udp";
-    /** who may connect: the environment's own subnet, the admin sources, or anyone */
-    readonly from: "subnet" | "admin" | "any";
+    /**
+     * who may connect: the environment's own subnet, the admin sources, anyone, or only the
+     * monitoring container (an exporter: components/ops/firewallProfiles.ts monitoringRule)
+     */
+    readonly from: "subnet" | "admin" | "any" | "monitoring";
     readonly comment: string;
 }
 
@@ -39,6 +42,7 @@ export interface RoleProfile {
 const fromSubnet = (port: number, comment: string, proto: "tcp" | "udp" = "tcp"): ServicePort => ({ port, proto, from: "subnet", comment });
 const fromAdmin = (port: number, comment: string): ServicePort => ({ port, proto: "tcp", from: "admin", comment });
 const fromAny = (port: number, comment: string, proto: "tcp" | "udp" = "tcp"): ServicePort => ({ port, proto, from: "any", comment });
+const fromMonitoring = (port: number, comment: string): ServicePort => ({ port, proto: "tcp", from: "monitoring", comment });
 
 /**
  * Every guest accepts SSH from the admin sources. Nothing else is opened unless something
@@ -50,19 +54,20 @@ export const BASE_PORTS: readonly ServicePort[] = [
 
 /**
  * What a container of the role runs and opens. Every service container also runs the node
- * exporter (components/provision/scripts/base.sh), scraped from the subnet by monitoring.
+ * exporter (components/provision/scripts/base.sh); exporters answer only the monitoring
+ * container, which may sit in the other environment.
  */
 export function roleProfile(role: ContainerRole, env: "private" | "public"): RoleProfile {
     const profile = roleServices(role, env);
-    return { ...profile, ports: [...profile.ports, fromSubnet(PORTS.nodeExporter, "node exporter")] };
+    return { ...profile, ports: [...profile.ports, fromMonitoring(PORTS.nodeExporter, "node exporter")] };
 }
 
 function roleServices(role: ContainerRole, env: "private" | "public"): RoleProfile {
     switch (role) {
         case "database":
-            return { description: "PostgreSQL (relational DB LXC)", ports: [fromSubnet(PORTS.postgres, "PostgreSQL"), fromSubnet(PORTS.postgresExporter, "PostgreSQL exporter")] };
+            return { description: "PostgreSQL (relational DB LXC)", ports: [fromSubnet(PORTS.postgres, "PostgreSQL"), fromMonitoring(PORTS.postgresExporter, "PostgreSQL exporter")] };
         case "cache":
-            return { description: "Redis (cache LXC)", ports: [fromSubnet(PORTS.redis, "Redis"), fromSubnet(PORTS.redisExporter, "Redis exporter")] };
+            return { description: "Redis (cache LXC)", ports: [fromSubnet(PORTS.redis, "Redis"), fromMonitoring(PORTS.redisExporter, "Redis exporter")] };
         case "security":
             return env === "private"
                 ? { description: "WireGuard VPN entry (security LXC)", ports: [fromAny(PORTS.wireguard, "WireGuard", "udp")] }

@@ -12,6 +12,7 @@ import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
 import { AiVmProvisioning } from "./provision/aiVmProvisioning";
 import { ServiceProvisioning } from "./provision/serviceProvisioning";
+import { monitoringHost, otherEnvironmentTargets } from "./services/monitoringTargets";
 import { AiServices, generateSecrets } from "./workloads/aiServices";
 import { environmentWorkloads } from "./workloads/catalog";
 import { dataDirs, proxyRoutes, serviceUsers, withConnections, workloadFirewallPorts } from "./workloads/model";
@@ -19,6 +20,12 @@ import { dataDirs, proxyRoutes, serviceUsers, withConnections, workloadFirewallP
 export interface EnvironmentArgs {
     readonly config: StackConfig;
     readonly secrets: Secrets;
+    /**
+     * the other environments' validated stack files (config/load.ts otherEnvironmentsOf): the
+     * private monitoring container scrapes their exporters, and their monitoring container's
+     * address is the one source this environment's exporter ports admit
+     */
+    readonly otherEnvironments?: readonly StackConfig[];
 }
 
 /**
@@ -46,6 +53,10 @@ export class Environment extends pulumi.ComponentResource {
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("env", "Environment"), name, {}, opts);
         const { config, secrets } = args;
+        const others = args.otherEnvironments ?? [];
+        // The one monitoring container (private): exporters everywhere answer only its address.
+        const monitoring = monitoringHost(config, others);
+        const hasMonitoring = config.containers.some((ct) => ct.role === "monitoring");
         const env = config.environment;
 
         const provider = proxmoxProvider(`${name}-proxmox`, config, secrets, { parent: this });
@@ -125,6 +136,8 @@ export class Environment extends pulumi.ComponentResource {
             apps: serviceUsers(workloads),
             proxyRoutes: proxyRoutes(workloads, config.aiVm.ip),
             runnerToken: secrets.githubRunnerToken,
+            // The monitoring container here also scrapes the other environments' exporters.
+            ...(hasMonitoring && others.length > 0 ? { otherEnvironmentTargets: others.map(otherEnvironmentTargets) } : {}),
         }, { parent: this });
 
         this.ai = new AiServices(`${name}-ai-services`, {
@@ -146,6 +159,7 @@ export class Environment extends pulumi.ComponentResource {
             // stack (an app added here needs no host-stack run); SSH and egress are the host's groups.
             guestKind: { kind: "ai", ports: workloadFirewallPorts(this.ai.workloads) },
             ip: config.aiVm.ip,
+            ...(monitoring !== undefined ? { monitoringSource: monitoring.ip } : {}),
             guest: this.aiVm.vm,
         }, child);
         config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
@@ -154,6 +168,7 @@ export class Environment extends pulumi.ComponentResource {
             containerId: ct.vmid,
             guestKind: { kind: "container", role: ct.role },
             ip: ct.ip,
+            ...(monitoring !== undefined ? { monitoringSource: monitoring.ip } : {}),
             guest: this.containers[i].container,
         }, child));
 

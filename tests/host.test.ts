@@ -128,14 +128,12 @@ describe("the cluster firewall", () => {
     test("security groups for the service ports, their sources the cluster IP sets, names within Proxmox's 18 characters", () => {
         const groups = ofType(r(), TYPES.securityGroup);
         expect(groups.map((g) => input(g, "name")).sort()).toEqual([
-            "private-backup", "private-base", "private-cache", "private-cicd", "private-database", "private-monitoring", "private-security",
+            "private-base", "private-cache", "private-database", "private-monitoring", "private-security",
             "public-base", "public-cache", "public-database", "public-egress", "public-security",
         ]);
         groups.forEach((g) => expect(String(input(g, "name")).length).toBeLessThanOrEqual(18));
         expect(input(named("host-firewall-group-public-database"), "rules")).toEqual([
             { type: "in", action: "ACCEPT", proto: "tcp", dport: "5432", source: "+dc/public-subnet", comment: "PostgreSQL", enabled: true },
-            { type: "in", action: "ACCEPT", proto: "tcp", dport: "9187", source: "+dc/public-subnet", comment: "PostgreSQL exporter", enabled: true },
-            { type: "in", action: "ACCEPT", proto: "tcp", dport: "9100", source: "+dc/public-subnet", comment: "node exporter", enabled: true },
         ]);
         // SSH only: nothing else listens on every guest (the AI VM's exporters are its workloads').
         expect(input(named("host-firewall-group-private-base"), "rules")).toEqual([
@@ -217,7 +215,9 @@ describe("the environment stacks", () => {
                 expect(input(o, "outputPolicy")).toBe(env === "public" ? "DROP" : "ACCEPT");
             }
             const rules = input(byName(graph.resources, `${env}-db-firewall-rules`), "rules") as Record<string, unknown>[];
-            expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", "public-egress"] : ["private-base", "private-database"]);
+            expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", undefined, "public-egress"] : ["private-base", "private-database", undefined]);
+            // the one rule of its own: the exporters, from the (private) monitoring container
+            expect(rules[2]).toEqual({ type: "in", action: "ACCEPT", proto: "tcp", dport: "9100,9187", source: "10.10.10.24", comment: "monitoring-scrape: exporters, from the monitoring container only", enabled: true });
         }
     });
 

@@ -8,13 +8,16 @@ import { parse } from "yaml";
 import { workloadDeclarations } from "../components/workloads/catalog";
 import { serviceAppName, serviceUsers, type Workload } from "../components/workloads/model";
 import { environmentTargets } from "../components/services/monitoringTargets";
-import { prometheusConfig, scrapeJobs } from "../components/services/monitoring";
+import { PROMETHEUS_CONF, prometheusConfig, scrapeJobs } from "../components/services/monitoring";
+import { MONITORING_RULE } from "../components/ops/firewallProfiles";
+import * as path from "path";
 import { CADDYFILE } from "../components/services/caddy";
 import { evaluateStack, MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
 import type { StackConfig } from "../config/schema";
 import type { PlanGraph } from "../tools/lib/graph";
 import { parseVerifyTargets } from "../tools/lib/verifyTargets";
-import { byName, type ConfigSection, input, key, stackFile } from "./helpers";
+import { byName, type ConfigSection, input, key, stackFile, writeStackFile } from "./helpers";
+import { PROJECT_DIR } from "../tools/lib/paths";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const DOCKER_CONTAINER = "docker:index/container:Container";
@@ -190,8 +193,99 @@ describe("monitoring the AI VM's exporters", () => {
         const prometheus = parse(prometheusConfig({ jobs: scrapeJobs(environmentTargets(config)), ruleFiles: [] })) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
         const vmTargets = prometheus.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets))
             .filter((t) => t.startsWith(`${config.aiVm.ip}:`)).map((t) => Number(t.split(":")[1])).sort();
-        const firewall = (input(byName(graph.resources, `${config.aiVm.name}-firewall-rules`), "rules") as { dport: string }[]).map((r) => Number(r.dport));
+        const firewall = (input(byName(graph.resources, `${config.aiVm.name}-firewall-rules`), "rules") as { dport?: string }[])
+            .flatMap((r) => (r.dport ?? "").split(",").filter(Boolean).map(Number));
         expect(vmTargets).toEqual(exporters.map((w) => w.ports[0].host).sort());
         vmTargets.forEach((port) => expect(firewall).toContain(port));
+    });
+});
+
+/** A file of a step's bundle (stdin), decoded. */
+function bundleFile(bundle: string, file: string): string {
+    const line = bundle.split("\n").find((l) => l.startsWith(`file ${file} `)) ?? "";
+    return Buffer.from(line.split(" ").pop() ?? "", "base64").toString("utf8");
+}
+
+interface ScrapeConfig { job_name: string; static_configs: { targets: string[]; labels: { environment: string; name: string } }[] }
+
+/** target -> environment label, per job, from the private monitoring step's prometheus.yml. */
+function scraped(seen: Seen): Map<string, Map<string, string>> {
+    const yml = bundleFile(seen.stdinOf.get("private-monitoring-provision-monitoring") ?? "", PROMETHEUS_CONF);
+    const jobs = (parse(yml) as { scrape_configs: ScrapeConfig[] }).scrape_configs;
+    return new Map(jobs.map((j) => [j.job_name, new Map(j.static_configs.flatMap((s) => s.targets.map((t) => [t, s.labels.environment] as const)))]));
+}
+
+/** Every rule of the stack's guest firewalls that names an address of `subnet` (10.10.10.0/24 -> "10.10.10."). */
+function rulesNaming(graph: PlanGraph, prefix: string): { guest: string; rule: Record<string, unknown> }[] {
+    return graph.resources.filter((r) => r.name.endsWith("-firewall-rules"))
+        .flatMap((r) => (input(r, "rules") as Record<string, unknown>[]).filter((rule) => JSON.stringify(rule).includes(prefix)).map((rule) => ({ guest: r.name, rule })));
+}
+
+describe("across the environments: the private monitoring container and the public exporters", () => {
+    test("the private monitoring container scrapes the public stack's exporters, read from its file, labelled public", () => {
+        const jobs = scraped(privateSeen);
+        const pub = publicSeen.evaluation.config;
+        const exporters = workloadDeclarations(pub).filter((w) => w.scrape !== undefined);
+        const expectPublic = (job: string, target: string) => expect({ job, target, env: jobs.get(job)?.get(target) }).toEqual({ job, target, env: "public" });
+        for (const w of exporters) {
+            expectPublic(w.scrape === "node" ? "node" : w.scrape === "containers" ? "cadvisor" : "nvidia-gpu", `${pub.aiVm.ip}:${w.ports[0].host}`);
+        }
+        pub.containers.forEach((ct) => expectPublic("node", `${ct.ip}:9100`));
+        expectPublic("postgres", `${pub.containers.find((c) => c.role === "database")?.ip}:9187`);
+        expectPublic("redis", `${pub.containers.find((c) => c.role === "cache")?.ip}:9121`);
+        expectPublic("certificates", "https://chat.example.org");
+        // The nodes are the box's: scraped once, as the monitoring container's own environment's.
+        expect([...(jobs.get("proxmox-node")?.values() ?? [])]).toEqual(["private"]);
+        // The public stack runs no monitoring of its own.
+        expect([...publicSeen.stdinOf.keys()].some((k) => k.endsWith("-provision-monitoring"))).toBe(false);
+    });
+
+    test("a change in the public file reaches the private scrape config", async () => {
+        const publicFile = writeStackFile("public", (c) => { key(c, "aiVm").ip = "10.20.20.50"; });
+        const hostFile = writeStackFile("host", (c) => { c["ai-dualstack:environments"] = { private: path.join(PROJECT_DIR, "Pulumi.private.yaml"), public: publicFile }; });
+        const moved = await evaluateSeeing("private", (c) => { c["ai-dualstack:hostStack"] = hostFile; });
+        const jobs = scraped(moved);
+        expect(jobs.get("node")?.get("10.20.20.50:9100")).toBe("public");
+        expect(jobs.get("node")?.has("10.20.20.10:9100")).toBe(false);
+    });
+
+    test("public guests admit their exporter ports from the private monitoring address only, in the one named rule", () => {
+        const { graph, config } = publicSeen.evaluation;
+        const monitoring = privateSeen.evaluation.config.containers.find((c) => c.role === "monitoring");
+        const named = rulesNaming(graph, "10.10.10.");
+        // one rule per public guest, and no other rule anywhere names a private address
+        expect(named.map((n) => n.guest).sort()).toEqual([config.aiVm.name, ...config.containers.map((c) => c.name)].map((g) => `${g}-firewall-rules`).sort());
+        for (const { guest, rule } of named) {
+            const ct = config.containers.find((c) => `${c.name}-firewall-rules` === guest);
+            const ports = (ct === undefined ? ["8080", "9100", "9835"] : ["9100", ...(ct.role === "database" ? ["9187"] : ct.role === "cache" ? ["9121"] : [])]).sort((a, b) => Number(a) - Number(b));
+            expect(rule).toEqual({ type: "in", action: "ACCEPT", proto: "tcp", dport: ports.join(","), source: monitoring?.ip, comment: `${MONITORING_RULE}: exporters, from the monitoring container only`, enabled: true });
+        }
+        // the exporter ports are in no other rule: not even the public subnet reaches them
+        const others = graph.resources.filter((r) => r.name.endsWith("-firewall-rules"))
+            .flatMap((r) => (input(r, "rules") as Record<string, unknown>[]).filter((rule) => !String(rule.comment).startsWith(MONITORING_RULE)));
+        expect(others.filter((rule) => /\b(9100|9187|9121|9835)\b/.test(String(rule.dport)))).toEqual([]);
+    });
+
+    test("the public rules follow the private file: a moved monitoring container, or none", async () => {
+        const evaluateWithPrivate = async (change: (c: ConfigSection) => void) => {
+            const privateFile = writeStackFile("private", change);
+            const hostFile = writeStackFile("host", (c) => { c["ai-dualstack:environments"] = { private: privateFile, public: path.join(PROJECT_DIR, "Pulumi.public.yaml") }; });
+            return (await evaluateSeeing("public", (c) => { c["ai-dualstack:hostStack"] = hostFile; })).evaluation.graph;
+        };
+        const moved = await evaluateWithPrivate((c) => {
+            key<Record<string, unknown>[]>(c, "containers").forEach((ct) => { if (ct.role === "monitoring") ct.ip = "10.10.10.30"; });
+        });
+        expect([...new Set(rulesNaming(moved, "10.10.10.").map((n) => n.rule.source))]).toEqual(["10.10.10.30"]);
+        const none = await evaluateWithPrivate((c) => { c["ai-dualstack:containers"] = key<Record<string, unknown>[]>(c, "containers").filter((ct) => ct.role !== "monitoring"); });
+        expect(rulesNaming(none, "10.10.10.")).toEqual([]);
+    });
+
+    test("the private guests admit their own monitoring container the same way", () => {
+        const { graph, config } = privateSeen.evaluation;
+        const monitoring = config.containers.find((c) => c.role === "monitoring");
+        const named = graph.resources.filter((r) => r.name.endsWith("-firewall-rules"))
+            .flatMap((r) => (input(r, "rules") as Record<string, unknown>[]).filter((rule) => String(rule.comment).startsWith(MONITORING_RULE)));
+        expect(named.length).toBe(1 + config.containers.length);
+        expect(named.every((rule) => rule.source === monitoring?.ip)).toBe(true);
     });
 });

@@ -9,6 +9,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import type { AddressInfo } from "net";
+import { PORTS } from "../components/catalog";
 import { runVerify, VerifyDeps } from "../tools/verify";
 import type { ReaderBackend } from "../tools/lib/automation";
 import type { CommandRunner, RunOptions } from "../tools/lib/runner";
@@ -70,8 +71,9 @@ function fakeSsh(open: (from: string, target: string) => boolean, fail?: { from:
     };
 }
 
-/** Public exporters answer the private monitoring container (10.10.10.24) only. */
-const healthyIsolation = (from: string, target: string) => from === "10.10.10.24" && /^10\.20\.20\.\d+:(9100|9835)$/.test(target);
+/** Public exporters (node, cAdvisor, GPU, PostgreSQL, Redis) answer the private monitoring container (10.10.10.24) only. */
+const EXPORTER_PORTS: number[] = [PORTS.nodeExporter, PORTS.cadvisor, PORTS.nvidiaExporter, PORTS.postgresExporter, PORTS.redisExporter];
+const healthyIsolation = (from: string, target: string) => from === "10.10.10.24" && /^10\.20\.20\.\d+:\d+$/.test(target) && EXPORTER_PORTS.includes(Number(target.split(":")[1]));
 
 interface World { ollama: FakeServer; qdrant: FakeServer; chroma: FakeServer; app: FakeServer; close(): Promise<void> }
 

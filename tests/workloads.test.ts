@@ -125,11 +125,15 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
             const label = (input(c, "labels") as { label: string; value: string }[]).find((l) => l.label === "ai-dualstack.ports")?.value ?? "";
             return label.split(",").filter(Boolean).map((p) => p.split(":")[0]);
         });
-        expect(rules.map((r) => r.dport).sort()).toEqual(["22", ...published].sort());
-        // From the environment's own subnet: the host stack's cluster IP set of it.
-        expect(rules.filter((r) => r.dport !== "22").every((r) => r.source === `+dc/${env}-subnet`)).toBe(true);
-        // The exporters the firewall opens for are really there.
+        const opened = rules.flatMap((r) => (r.dport ?? "").split(","));
+        expect(opened.sort()).toEqual(["22", ...published].sort());
+        // The exporters the firewall opens for are really there, in one rule, from the
+        // (private) monitoring container's address only; every other port from the environment's
+        // own subnet: the host stack's cluster IP set of it.
         expect(published).toEqual(expect.arrayContaining(["9100", "9835", "8080"]));
+        const monitoring = rules.filter((r) => r.source === "10.10.10.24");
+        expect(monitoring.map((r) => r.dport)).toEqual(["8080,9100,9835"]);
+        expect(rules.filter((r) => r.dport !== "22" && r.source !== "10.10.10.24").every((r) => r.source === `+dc/${env}-subnet`)).toBe(true);
     });
 
     test("no generated secret appears in plain text in the plan or the outputs", () => {

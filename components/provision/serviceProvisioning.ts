@@ -38,7 +38,7 @@ export interface ServiceProvisioningArgs {
      * what the monitoring container scrapes in the other environment (the public side's
      * exporters, from the public stack); without it, only this environment is scraped
      */
-    readonly otherEnvironmentTargets?: EnvironmentTargets;
+    readonly otherEnvironmentTargets?: readonly EnvironmentTargets[];
 }
 
 /** Which apps get a PostgreSQL database and role, and a Redis logical database, in this order. */
@@ -127,7 +127,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
 
         const roleSteps = (ct: ContainerConfig): StepWithBundle[] => {
             if (ct === monitoring && grafanaPassword) {
-                const jobs = [...scrapeJobs(environmentTargets(config)), ...(args.otherEnvironmentTargets ? scrapeJobs(args.otherEnvironmentTargets) : [])];
+                const jobs = [...scrapeJobs(environmentTargets(config)), ...(args.otherEnvironmentTargets ?? []).flatMap(scrapeJobs)];
                 return [{
                     step: {
                         id: "monitoring",

@@ -1,9 +1,8 @@
 /**
  * What the monitoring container scrapes in one environment, derived from that
  * environment's config. The private monitoring container renders its Prometheus config
- * from its own environment's targets and the public environment's (see README: the
- * public side's targets come from the public stack file once the stacks can read each
- * other's; until then only the own environment is wired).
+ * from its own environment's targets and the public environment's, read from the public
+ * stack file (config/load.ts otherEnvironmentsOf); the public guests admit it by its address.
  */
 import type { StackConfig } from "../../config/schema";
 import { PORTS } from "../catalog";
@@ -17,6 +16,36 @@ import type { EnvironmentTargets, ScrapeTarget } from "./monitoring";
  * scrape target are the same number. The containers' node exporter is base.sh's
  * (Debian's prometheus-node-exporter, port 9100, opened by the container roles).
  */
+/** The box's one monitoring container: in this environment, or else in another one. */
+export interface MonitoringHost {
+    readonly environment: StackConfig["environment"];
+    readonly name: string;
+    readonly ip: string;
+}
+
+/**
+ * Where the monitoring container runs, for this environment's firewalls: its own (private)
+ * or, for an environment without one (public), the other environment's.
+ */
+export function monitoringHost(config: StackConfig, others: readonly StackConfig[]): MonitoringHost | undefined {
+    for (const c of [config, ...others]) {
+        const ct = c.containers.find((x) => x.role === "monitoring");
+        if (ct !== undefined) {
+            return { environment: c.environment, name: ct.name, ip: ct.ip };
+        }
+    }
+    return undefined;
+}
+
+/**
+ * What the monitoring container scrapes in another environment: its guests' exporters and
+ * its published apps' certificates. The nodes are the box's and already scraped as the
+ * monitoring container's own environment's (the same hosts in every file).
+ */
+export function otherEnvironmentTargets(config: StackConfig): EnvironmentTargets {
+    return { ...environmentTargets(config), nodes: [] };
+}
+
 export function environmentTargets(config: StackConfig): EnvironmentTargets {
     const at = (ip: string, port: number, name: string): ScrapeTarget => ({ address: `${ip}:${port}`, name });
     const role = (r: string) => config.containers.filter((ct) => ct.role === r);

@@ -46,6 +46,8 @@ export const portableCheck = (port: number, p: string): string[] => ["CMD-SHELL"
     + `elif command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null http://127.0.0.1:${port}${p}; `
     + `else bash -c ':> /dev/tcp/127.0.0.1/${port}'; fi || exit 1`];
 const subnetPort = (container: number, host: number, comment: string): WorkloadPort => ({ container, host, from: "subnet", comment });
+/** An exporter's port: it answers only the monitoring container (components/ops/firewallProfiles.ts monitoringRule). */
+const monitoringPort = (container: number, host: number, comment: string): WorkloadPort => ({ container, host, from: "monitoring", comment });
 
 export function ollamaWorkload(config: StackConfig): Workload {
     const w = config.workloads;
@@ -300,7 +302,7 @@ export function workbenchWorkload(config: StackConfig, secrets: GeneratedSecrets
 
 /**
  * Metrics of the AI VM: the VM (node exporter), its containers (cAdvisor) and the GPU.
- * Open to the environment's own subnet for now (the monitoring container is there).
+ * Open only to the monitoring container (the private one, for both environments).
  */
 export function exporterWorkloads(config: StackConfig): Workload[] {
     const env = config.environment;
@@ -310,7 +312,7 @@ export function exporterWorkloads(config: StackConfig): Workload[] {
             kind: "exporter",
             description: "Prometheus node exporter: the VM's CPU, memory, disks",
             image: { ref: IMAGES.nodeExporter },
-            ports: [subnetPort(9100, PORTS.nodeExporter, "node exporter")],
+            ports: [monitoringPort(9100, PORTS.nodeExporter, "node exporter")],
             servicePort: 9100,
             volumes: [{ containerPath: "/host", systemPath: "/" }],
             gpu: false,
@@ -326,7 +328,7 @@ export function exporterWorkloads(config: StackConfig): Workload[] {
             kind: "exporter",
             description: "cAdvisor: per-container CPU, memory, network",
             image: { ref: IMAGES.cadvisor },
-            ports: [subnetPort(8080, PORTS.cadvisor, "cAdvisor")],
+            ports: [monitoringPort(8080, PORTS.cadvisor, "cAdvisor")],
             servicePort: 8080,
             volumes: [
                 { containerPath: "/rootfs", systemPath: "/" },
@@ -346,7 +348,7 @@ export function exporterWorkloads(config: StackConfig): Workload[] {
             kind: "exporter",
             description: `NVIDIA GPU exporter: the ${config.gpu.model}'s use, memory, temperature`,
             image: { ref: IMAGES.nvidiaGpuExporter },
-            ports: [subnetPort(9835, PORTS.nvidiaExporter, "GPU metrics")],
+            ports: [monitoringPort(9835, PORTS.nvidiaExporter, "GPU metrics")],
             servicePort: 9835,
             volumes: [],
             gpu: true,
