@@ -50,7 +50,8 @@ export const firewallMatchesWorkloads: Rule = {
         }
         const rules = ofType(stack, TYPES.firewallRules).find((r) => r.props.vmId === gpuVm.props.vmId);
         const opened = new Set(records(rules?.props.rules).filter((r) => r.action === "ACCEPT").map((r) => Number(r.dport)));
-        const published = new Set(containers.flatMap(publishedPorts).map((p) => p.host));
+        // Ports published on the VM's loopback only (`/vm`) are never opened in the firewall.
+        const published = new Set(containers.flatMap(publishedPorts).filter((p) => p.from !== "vm").map((p) => p.host));
         const findings = [];
         for (const port of published) {
             if (!opened.has(port)) findings.push({ urn: gpuVm.urn, message: `a workload publishes port ${port} but the ${gpuVm.name} firewall does not open it` });
