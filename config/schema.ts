@@ -221,7 +221,32 @@ export const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIp
 });
 
 /** A container image with an explicit tag (or digest), never `latest`. */
-const pinnedImage = pattern(/^[a-z0-9][a-z0-9._/-]*(:(?!latest$)[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$/, "an image with a pinned tag like ollama/ollama:0.9.6 (not latest)");
+/**
+ * `[registry[:port]/]name[:tag][@sha256:digest]` with a tag other than latest, a digest, or
+ * both (Docker's reference grammar, distribution/reference): a registry may carry a port,
+ * so the tag is only what follows the last colon of the last path segment.
+ */
+export function isPinnedImage(ref: string): boolean {
+    const [name, digest, ...rest] = ref.split("@");
+    if (rest.length > 0 || (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest))) {
+        return false;
+    }
+    const slash = name.lastIndexOf("/");
+    const lastSegment = name.slice(slash + 1);
+    const colon = lastSegment.indexOf(":");
+    const repository = colon < 0 ? name : name.slice(0, slash + 1 + colon);
+    const tag = colon < 0 ? undefined : lastSegment.slice(colon + 1);
+    const registryAndPath = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?\/)?[a-z0-9]+([._-][a-z0-9]+|__|\/[a-z0-9]+)*$/;
+    if (!registryAndPath.test(repository)) {
+        return false;
+    }
+    if (tag !== undefined && (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag) || tag === "latest")) {
+        return false;
+    }
+    return tag !== undefined || digest !== undefined;
+}
+const pinnedImage = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an image reference, ${got(iss.input)}`) })
+    .refine(isPinnedImage, { error: (iss) => `expected an image with a pinned tag like ollama/ollama:0.9.6 (not latest), ${got(iss.input)}` });
 
 const envVarName = pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
 const urlPath = pattern(/^\/[A-Za-z0-9._~\/?=&%-]*$/, "a URL path like /health");
@@ -421,13 +446,18 @@ export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): Confi
         }
     };
 
-    // VMID range
+    // VMID range. A wrong range is reported once, not once per guest outside it.
     const { start, end } = c.vmidRange;
+    const vmids = [c.aiVm.vmid, c.aiVm.dataVmid, ...c.containers.map((ct) => ct.vmid)];
+    const outside = (vmid: number) => vmid < start || vmid > end;
+    const rangeWrong = start > end || (vmids.length > 1 && vmids.every(outside));
     if (start > end) {
         problem(["vmidRange", "end"], `must not be below vmidRange.start (${start}), got ${end}`);
+    } else if (rangeWrong) {
+        problem(["vmidRange"], `${start}-${end} holds none of this environment's ${vmids.length} VMIDs (${[...vmids].sort((a, b) => a - b).join(", ")}): is the range or are the VMIDs wrong?`);
     }
     const inRange = (vmid: number, path: Path) => {
-        if (vmid < start || vmid > end) {
+        if (!rangeWrong && outside(vmid)) {
             problem(path, `VMID ${vmid} is outside this environment's range ${start}-${end}`);
         }
     };
@@ -533,7 +563,13 @@ export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): Confi
         const ctMiB = c.containers.filter((ct) => here(ct.node)).reduce((sum, ct) => sum + ct.memoryMiB, 0);
         const hostMiB = host.memoryGiB * 1024;
         if (vmMiB + ctMiB > hostMiB) {
-            problem(["aiVm", "memoryGiB"], `this environment's guests on node ${host.name} ask for ${Math.ceil((vmMiB + ctMiB) / 1024)} GiB of RAM, more than the node's ${host.memoryGiB} GiB (host stack hosts[].memoryGiB)`);
+            // Name the guests that fill the node, largest first; the key is the largest one's.
+            const guestsHere = [
+                ...(here(c.aiVm.node) ? [{ name: c.aiVm.name, mib: vmMiB, path: ["aiVm", "memoryGiB"] as Path }] : []),
+                ...c.containers.flatMap((ct, i) => (here(ct.node) ? [{ name: ct.name, mib: ct.memoryMiB, path: ["containers", i, "memoryMiB"] as Path }] : [])),
+            ].sort((a, b) => b.mib - a.mib);
+            const list = guestsHere.map((g) => `${g.name} ${g.mib % 1024 === 0 ? `${g.mib / 1024} GiB` : `${g.mib} MiB`}`).join(", ");
+            problem(guestsHere[0].path, `this environment's guests on node ${host.name} ask for ${Math.ceil((vmMiB + ctMiB) / 1024)} GiB of RAM, more than the node's ${host.memoryGiB} GiB (host stack hosts[].memoryGiB): ${list}`);
         }
         if (here(c.aiVm.node) && c.aiVm.hugepages !== "none" && c.aiVm.memoryGiB > host.memoryGiB - 8) {
             problem(["aiVm", "hugepages"], `reserving ${c.aiVm.memoryGiB} GiB of hugepages leaves the host ${host.name} less than 8 GiB of its ${host.memoryGiB} GiB`);
@@ -602,7 +638,12 @@ function aiLayerRules(c: Parsed, problem: (path: Path, message: string) => void)
         }
     });
     unique(c.models.map((m, i) => ({ value: m.name, path: ["models", i, "name"] })), "model", problem);
+    // The image must be the store the config says it is (Qdrant's image cannot serve Chroma's API).
+    const imageName = c.workloads.vectorStoreImage.split("@")[0].split("/").pop()?.split(":")[0] ?? "";
     const expectedStore = c.environment === "private" ? "qdrant" : "chroma";
+    if (c.workloads.vectorStore === expectedStore && !imageName.includes(c.workloads.vectorStore)) {
+        problem(["workloads", "vectorStoreImage"], `${c.workloads.vectorStoreImage} does not look like a ${c.workloads.vectorStore} image (workloads.vectorStore is ${c.workloads.vectorStore}; e.g. ${c.workloads.vectorStore === "qdrant" ? "qdrant/qdrant:v1.14.1" : "chromadb/chroma:1.0.15"})`);
+    }
     if (c.workloads.vectorStore !== expectedStore) {
         problem(["workloads", "vectorStore"], `the ${c.environment} environment uses ${expectedStore}, got ${c.workloads.vectorStore}`);
     }

@@ -34,7 +34,7 @@ const cases: Case[] = [
     ["GPU on a node that does not exist", "private", (c) => { key(c, "gpu").node = "pve2"; },
         `ai-dualstack:gpu.node: names node "pve2", which is not in the host stack's hosts (pve)`],
     ["guests ask for more RAM than the node has", "private", (c) => { key(c, "aiVm").memoryGiB = 120; },
-        "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (host stack hosts[].memoryGiB)"],
+        "ai-dualstack:aiVm.memoryGiB: this environment's guests on node pve ask for 136 GiB of RAM, more than the node's 128 GiB (host stack hosts[].memoryGiB): private-ai 120 GiB, private-db 4 GiB, private-ci 4 GiB, private-monitoring 4 GiB, private-backup 2 GiB, private-cache 1 GiB, private-vpn 512 MiB"],
     ["pinning to CPUs the node lacks", "public", (c) => { key(c, "aiVm").cpuAffinity = "20-31"; },
         "ai-dualstack:aiVm.cpuAffinity: CPU 31 does not exist on node pve (CPUs 0-23)"],
     ["TLS verification off with password auth", "private", (c) => { Object.assign(key(c, "proxmox"), { auth: "password", insecure: true }); c["ai-dualstack:proxmoxPassword"] = { secure: "v1:x" }; },
@@ -241,6 +241,43 @@ describe("semantic checks a careful admin would expect", () => {
         expect((error as ConfigError).problems).toEqual([
             expect.stringMatching(/^Pulumi\.public\.yaml ai-dualstack:storage\.pool: storage id "tank-public" is also \S*Pulumi\.host\.yaml ai-dualstack:backup\.storage; the ZFS pool needs a storage id of its own \(it holds only guest disks\)$/),
         ]);
+    });
+
+    test("a container that pushes the node over is the key named", async () => {
+        const error = await evaluate("private", (c) => { key<Record<string, unknown>[]>(c, "containers")[5].memoryMiB = 100 * 1024; }).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([
+            "ai-dualstack:containers[5].memoryMiB: this environment's guests on node pve ask for 178 GiB of RAM, more than the node's 128 GiB (host stack hosts[].memoryGiB): private-backup 100 GiB, private-ai 64 GiB, private-db 4 GiB, private-ci 4 GiB, private-monitoring 4 GiB, private-cache 1 GiB, private-vpn 512 MiB",
+        ]);
+    });
+
+    test("a range that holds none of the guests is reported once, not once per guest", async () => {
+        const error = await evaluate("public", (c) => { c["ai-dualstack:vmidRange"] = { start: 300, end: 399 }; }).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([
+            "ai-dualstack:vmidRange: 300-399 holds none of this environment's 5 VMIDs (201, 210, 211, 212, 250): is the range or are the VMIDs wrong?",
+        ]);
+    });
+
+    test("the vector-store image must be the configured kind", async () => {
+        const error = await evaluate("private", (c) => { key(c, "workloads").vectorStoreImage = "chromadb/chroma:1.0.15"; }).then(() => undefined, (e: unknown) => e);
+        expect((error as ConfigError).problems).toEqual([
+            "ai-dualstack:workloads.vectorStoreImage: chromadb/chroma:1.0.15 does not look like a qdrant image (workloads.vectorStore is qdrant; e.g. qdrant/qdrant:v1.14.1)",
+        ]);
+    });
+
+    test.each([
+        ["registry.lan:5000/team/ollama:0.9.6", true],
+        ["ghcr.io/org/app:1.2@sha256:" + "a".repeat(64), true],
+        ["localhost:5000/app@sha256:" + "b".repeat(64), true],
+        ["registry.lan:5000/team/ollama", false],
+        ["ollama/ollama:latest", false],
+        ["Ollama/Ollama:1", false],
+    ])("image reference %s pinned: %s", async (ref, ok) => {
+        const { isPinnedImage } = await import("../config/schema");
+        expect(isPinnedImage(ref)).toBe(ok);
+    });
+
+    test("an image from a registry with a port is accepted in config", async () => {
+        await expect(evaluate("private", (c) => { key(c, "workloads").ollamaImage = "registry.lan:5000/mirror/ollama:0.9.6"; })).resolves.toBeDefined();
     });
 
     test("an Ampere card takes the proprietary driver", async () => {

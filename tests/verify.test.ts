@@ -15,6 +15,7 @@ import type { ReaderBackend } from "../tools/lib/automation";
 import type { CommandRunner, RunOptions } from "../tools/lib/runner";
 import { knownHostsLine, parseProbeOutput, plannedProbes, PROBE_SCRIPT, sshArgs } from "../tools/lib/verify/isolation";
 import { median, tokensPerSecond } from "../tools/lib/verify/ollama";
+import { OpenTunnel, TunnelTarget, tunnelArgs } from "../tools/lib/verify/tunnel";
 import { parseVerifyTargets, TargetsError, VERIFY_OUTPUT_KEYS } from "../tools/lib/verifyTargets";
 import { adminSourcesOf, environmentOnly, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
@@ -99,7 +100,10 @@ function privateOutputs(w: World, over: Record<string, unknown> = {}): Record<st
 async function run(argv: string[], deps: Omit<VerifyDeps, "io">): Promise<{ code: number; out: string; err: string }> {
     let out = "";
     let err = "";
-    const code = await runVerify(argv, { benchmarkRuns: 3, ...deps, io: { out: (t) => { out += t; }, err: (t) => { err += t; } } });
+    // The fakes listen on this machine's loopback, which verify reads as "on the AI VM": the
+    // default test tunnel is the identity (same port), tests of the tunnel pass their own.
+    const identityTunnel: OpenTunnel = async (t) => ({ localPort: t.remotePort, close: () => undefined });
+    const code = await runVerify(argv, { benchmarkRuns: 3, openTunnel: identityTunnel, ...deps, io: { out: (t) => { out += t; }, err: (t) => { err += t; } } });
     return { code, out, err };
 }
 
@@ -237,6 +241,34 @@ describe("npm run verify against fake services", () => {
         expect(targets).toEqual(expect.arrayContaining(["10.10.10.10:11434", "10.10.10.10:6333", "10.10.10.20:5432", "10.10.10.21:6379", "10.10.10.24:9090", "192.168.1.10:8006", "192.168.1.10:22"]));
         expect(ssh.calls[0].args).toEqual(expect.arrayContaining(["-l", "ai", "10.20.20.10"]));
         expect(r.code).toBe(0);
+    });
+
+    test("Chroma, published only on the public VM's loopback, is reached through an SSH forward with the pinned key", async () => {
+        w = await world();
+        const opened: TunnelTarget[] = [];
+        let closed = 0;
+        const tunnel: OpenTunnel = async (t) => {
+            opened.push(t);
+            return { localPort: Number(new URL(w.chroma.url).port), close: () => { closed++; } };
+        };
+        const outputs = { ollama: { url: w.publicOllama.url }, vectorStore: { kind: "chroma", url: "http://127.0.0.1:8000" }, workloads: [], sshHostKeys: { "public-ai": HOST_KEY } };
+        const r = await run(["--stack", "public", "--skip-benchmark"], { reader: reader(outputs, configOf("public")), runner: fakeSsh(() => false), openTunnel: tunnel });
+        expect(r.out).toMatch(/ok +vector store +chroma round trip +create, upsert, query, delete: ok/);
+        expect(opened.map((t) => ({ host: t.host, user: t.user, hostKey: t.hostKey, remotePort: t.remotePort }))).toEqual([{ host: "10.20.20.10", user: "ai", hostKey: HOST_KEY, remotePort: 8000 }]);
+        expect(closed).toBe(1);
+        // The real forward: local loopback to the VM's loopback, strict host key, no agent, fail if it cannot forward.
+        const args = tunnelArgs(opened[0], 40000, "/k", "/id");
+        expect(args).toEqual(expect.arrayContaining(["-N", "ExitOnForwardFailure=yes", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/k", "-L", "127.0.0.1:40000:127.0.0.1:8000", "-l", "ai", "10.20.20.10"]));
+        expect(spawnSync("ssh", ["-G", ...args.filter((a) => a !== "-N"), ].slice(0, -1).concat(["10.20.20.10"]), { encoding: "utf8" }).status).toBe(0);
+    });
+
+    test("a forward that cannot be opened fails that service, naming why", async () => {
+        w = await world();
+        const outputs = { ollama: { url: w.publicOllama.url }, vectorStore: { kind: "chroma", url: "http://127.0.0.1:8000" }, workloads: [], sshHostKeys: { "public-ai": HOST_KEY } };
+        const refuse: OpenTunnel = async () => { throw new Error("ssh to ai@10.20.20.10 could not forward port 8000: Permission denied (publickey)"); };
+        const r = await run(["--stack", "public", "--skip-benchmark"], { reader: reader(outputs, configOf("public")), runner: fakeSsh(() => false), openTunnel: refuse });
+        expect(r.out).toMatch(/FAIL +services +http:\/\/127\.0\.0\.1:8000 +ssh to ai@10\.20\.20\.10 could not forward port 8000: Permission denied/);
+        expect(r.code).toBe(2);
     });
 
     test("isolation breach: a private port that accepts the public VM fails and exits 2", async () => {

@@ -89,8 +89,9 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
             expect(g().outputs.vectorStore).toEqual({ kind: "qdrant", url: "http://10.10.10.10:6333", apiKey: "[secret]" });
         } else {
             const chroma = byName(g().resources, "public-chroma-container");
-            expect(input(chroma, "ports")).toEqual([]);
-            expect(g().outputs.vectorStore).toEqual({ kind: "chroma", url: "http://public-chroma:8000" });
+            // Not on the subnet: only on the VM's loopback, for `npm run verify` through SSH.
+            expect(input(chroma, "ports")).toEqual([{ external: 8000, internal: 8000, ip: "127.0.0.1", protocol: "tcp" }]);
+            expect(g().outputs.vectorStore).toEqual({ kind: "chroma", url: "http://127.0.0.1:8000" });
         }
     });
 
@@ -123,7 +124,8 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
         const rules = [{ dport: "22", source: "+dc/admin-sources" }, ...all.filter((r) => r.securityGroup === undefined)];
         const published = containers(graphs[env]).flatMap((c) => {
             const label = (input(c, "labels") as { label: string; value: string }[]).find((l) => l.label === "ai-dualstack.ports")?.value ?? "";
-            return label.split(",").filter(Boolean).map((p) => p.split(":")[0]);
+            // `/vm`: published on the VM's loopback only, never opened in the firewall
+            return label.split(",").filter((p) => p !== "" && !p.endsWith("/vm")).map((p) => p.split(":")[0]);
         });
         const opened = rules.flatMap((r) => (r.dport ?? "").split(","));
         expect(opened.sort()).toEqual(["22", ...published].sort());

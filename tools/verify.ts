@@ -21,6 +21,7 @@ import { plannedProbes, runProbes } from "./lib/verify/isolation";
 import { checkOllama } from "./lib/verify/ollama";
 import { buildReport, Check, renderReport, VerifyReport, verifyExitCode } from "./lib/verify/report";
 import { checkVectorStore } from "./lib/verify/vectorStore";
+import { onVmLoopback, OpenTunnel, sshTunnel, throughTunnel, Tunnel } from "./lib/verify/tunnel";
 import { parseVerifyTargets, TargetsError, VerifyTargets } from "./lib/verifyTargets";
 
 const USAGE = "usage: npm run verify -- --stack <private|public> [--json] [--skip-benchmark]";
@@ -33,6 +34,8 @@ export interface VerifyDeps {
     readonly otherConfig?: (environment: StackConfig["environment"]) => StackConfig;
     /** benchmark runs per model (default 3) */
     readonly benchmarkRuns?: number;
+    /** opens an SSH forward to a port on the AI VM's loopback (default: real ssh) */
+    readonly openTunnel?: OpenTunnel;
 }
 
 export async function runVerify(argv: string[], deps: VerifyDeps): Promise<number> {
@@ -82,9 +85,60 @@ function describeReadError(stack: string, err: unknown): string {
     return explainAutomationError(stack, err);
 }
 
-async function runChecks(stack: string, targets: VerifyTargets, config: StackConfig, sshPrivateKey: string | undefined, deps: VerifyDeps, skipBenchmark: boolean, progress: (line: string) => void): Promise<VerifyReport> {
+async function runChecks(stack: string, given: VerifyTargets, config: StackConfig, sshPrivateKey: string | undefined, deps: VerifyDeps, skipBenchmark: boolean, progress: (line: string) => void): Promise<VerifyReport> {
+    const tunnels: Tunnel[] = [];
+    try {
+        const { targets, problems } = await tunnelled(given, config, sshPrivateKey, deps.openTunnel ?? sshTunnel, tunnels, progress);
+        return await checkAll(stack, targets, problems, config, sshPrivateKey, deps, skipBenchmark, progress);
+    } finally {
+        tunnels.forEach((t) => t.close());
+    }
+}
+
+/**
+ * The targets with every URL on the AI VM's loopback (Chroma) replaced by the local end of
+ * an SSH forward; a forward that cannot be opened becomes a failed check of that service.
+ */
+async function tunnelled(targets: VerifyTargets, config: StackConfig, sshPrivateKey: string | undefined, open: OpenTunnel, tunnels: Tunnel[], progress: (line: string) => void):
+    Promise<{ targets: VerifyTargets; problems: Map<string, string> }> {
+    const ports = new Map<number, number>();
+    const problems = new Map<string, string>();
+    const hostKey = targets.sshHostKeys[config.aiVm.name];
+    const local = async (url: string): Promise<string> => {
+        if (!onVmLoopback(url)) {
+            return url;
+        }
+        const remotePort = Number(new URL(url).port || 80);
+        if (!ports.has(remotePort)) {
+            if (hostKey === undefined || sshPrivateKey === undefined) {
+                problems.set(url, `on the AI VM's loopback, and ${hostKey === undefined ? `sshHostKeys has no key for ${config.aiVm.name}` : "the stack has no sshPrivateKey"} to tunnel there`);
+                return url;
+            }
+            progress(`tunnel: ssh ${config.aiVm.user}@${config.aiVm.ip} -L ...:127.0.0.1:${remotePort}`);
+            try {
+                const tunnel = await open({ host: config.aiVm.ip, user: config.aiVm.user, hostKey, privateKey: sshPrivateKey, remotePort });
+                tunnels.push(tunnel);
+                ports.set(remotePort, tunnel.localPort);
+            } catch (err) {
+                problems.set(url, (err as Error).message);
+                return url;
+            }
+        }
+        return throughTunnel(url, ports.get(remotePort) as number);
+    };
+    const workloads = [];
+    for (const w of targets.workloads) {
+        workloads.push({ ...w, url: await local(w.url) });
+    }
+    return { targets: { ...targets, workloads, vectorStore: { ...targets.vectorStore, url: await local(targets.vectorStore.url) } }, problems };
+}
+
+async function checkAll(stack: string, targets: VerifyTargets, tunnelProblems: ReadonlyMap<string, string>, config: StackConfig, sshPrivateKey: string | undefined, deps: VerifyDeps, skipBenchmark: boolean, progress: (line: string) => void): Promise<VerifyReport> {
     const reach = new Reachability();
     const checks: Check[] = [];
+    for (const [url, problem] of tunnelProblems) {
+        checks.push({ group: "services", name: url, status: "fail", detail: problem });
+    }
 
     for (const w of targets.workloads) {
         progress(`services: ${w.name} ${w.url}${w.healthPath}`);

@@ -10,7 +10,7 @@ import { provisionCommand } from "../provision/steps";
 import { sshConnection } from "../remote";
 import { GeneratedSecrets, internalUrls } from "./catalog";
 import { DockerHost } from "./dockerHost";
-import type { Workload } from "./model";
+import type { Workload, WorkloadPort } from "./model";
 import { WorkloadContainer } from "./workloadContainer";
 
 export interface AiServicesArgs {
@@ -95,6 +95,8 @@ export class AiServices extends pulumi.ComponentResource {
         }));
 
         const vmUrl = (port: number) => `http://${config.aiVm.ip}:${port}`;
+        // A port published on the VM's loopback is reported as 127.0.0.1: "on the AI VM itself".
+        const publishedUrl = (p: WorkloadPort) => (p.from === "vm" ? `http://127.0.0.1:${p.host}` : vmUrl(p.host));
         const urls = internalUrls(env, config.workloads.vectorStore);
         const store = this.workloads.find((w) => w.kind === "vector-store");
         const workbench = this.workloads.find((w) => w.kind === "workbench");
@@ -102,14 +104,14 @@ export class AiServices extends pulumi.ComponentResource {
             ollama: { url: vmUrl(PORTS.ollama), models: config.models.map((m) => ({ name: m.name, sizeGiB: m.sizeGiB })) },
             vectorStore: {
                 kind: config.workloads.vectorStore,
-                // Chroma is on the Docker network only; Qdrant is published to the subnet.
-                url: store !== undefined && store.ports.length > 0 ? vmUrl(store.ports[0].host) : urls.vectorStore,
+                // Qdrant is published to the subnet; Chroma only on the VM's loopback (127.0.0.1).
+                url: store !== undefined && store.ports.length > 0 ? publishedUrl(store.ports[0]) : urls.vectorStore,
                 ...(secrets.qdrantApiKey !== undefined ? { apiKey: secrets.qdrantApiKey } : {}),
             },
             workloads: this.workloads.map((w) => ({
                 name: w.name,
                 kind: w.kind,
-                url: w.ports.length > 0 ? vmUrl(w.ports[0].host) : `http://${w.name}:${w.servicePort ?? 80}`,
+                url: w.ports.length > 0 ? publishedUrl(w.ports[0]) : `http://${w.name}:${w.servicePort ?? 80}`,
                 healthPath: w.health.path,
             })),
             ...(workbench !== undefined && secrets.jupyterToken !== undefined

@@ -104,9 +104,10 @@ export function vectorStoreWorkload(config: StackConfig, secrets: GeneratedSecre
     return {
         name: `${env}-chroma`,
         kind: "vector-store",
-        description: "ChromaDB vector store, on the environment's Docker network only (no auth of its own)",
+        description: "ChromaDB vector store, on the environment's Docker network and the VM's loopback only (no auth of its own)",
         image: { ref: config.workloads.vectorStoreImage },
-        ports: [],
+        // Never on the subnet; on 127.0.0.1 of the VM so `npm run verify` can reach it through SSH.
+        ports: [{ container: 8000, host: PORTS.chroma, from: "vm", comment: "Chroma API (VM loopback only)" }],
         servicePort: 8000,
         volumes: [{ containerPath: "/data", dataDir: "chroma" }],
         gpu: false,

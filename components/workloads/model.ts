@@ -12,8 +12,11 @@ export interface WorkloadPort {
     readonly container: number;
     /** port published on the VM */
     readonly host: number;
-    /** who may connect, enforced by the VM's guest firewall */
-    readonly from: ServicePort["from"];
+    /**
+     * who may connect, enforced by the VM's guest firewall; `vm`: published on the VM's
+     * loopback only (no firewall opening; `npm run verify` reaches it through SSH)
+     */
+    readonly from: ServicePort["from"] | "vm";
     readonly comment: string;
 }
 
@@ -107,7 +110,7 @@ export const LABELS = {
 
 /** The guest-firewall openings the workloads need, from their published ports. */
 export function workloadFirewallPorts(workloads: readonly Workload[]): ServicePort[] {
-    return workloads.flatMap((w) => w.ports.map((p) => ({ port: p.host, proto: "tcp" as const, from: p.from, comment: `${w.name}: ${p.comment}` })))
+    return workloads.flatMap((w) => w.ports.flatMap((p) => (p.from === "vm" ? [] : [{ port: p.host, proto: "tcp" as const, from: p.from, comment: `${w.name}: ${p.comment}` }])))
         .sort((a, b) => a.port - b.port);
 }
 

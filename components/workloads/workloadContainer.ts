@@ -67,7 +67,7 @@ export class WorkloadContainer extends pulumi.ComponentResource {
                 ? { networkMode: "host" }
                 : {
                     networksAdvanced: [{ name: args.network.name, aliases: [w.name] }],
-                    ports: w.ports.map((p) => ({ internal: p.container, external: p.host, protocol: "tcp" })),
+                    ports: w.ports.map((p) => ({ internal: p.container, external: p.host, protocol: "tcp", ...(p.from === "vm" ? { ip: "127.0.0.1" } : {}) })),
                 }),
             healthcheck: {
                 tests: [...w.health.test],

@@ -63,7 +63,8 @@ export const firewallMatchesWorkloads: Rule = {
         // A rule's dport may list ports (the monitoring rule: "9100,8080,9835"; pve-firewall
         // Firewall.pm parse_port_name_number_or_range splits it on ",", `a:b` is a range).
         const opened = new Set(records(rules?.props.rules).filter((r) => r.action === "ACCEPT").flatMap((r) => dportList(r.dport)));
-        const published = new Set(containers.flatMap(publishedPorts).map((p) => p.host));
+        // Ports published on the VM's loopback only (`/vm`) are never opened in the firewall.
+        const published = new Set(containers.flatMap(publishedPorts).filter((p) => p.from !== "vm").map((p) => p.host));
         const findings = [];
         for (const port of published) {
             if (!opened.has(port)) findings.push({ urn: gpuVm.urn, message: `a workload publishes port ${port} but the ${gpuVm.name} firewall does not open it` });

@@ -1,19 +1,9 @@
 /** Container images carry a pinned tag or digest, never none and never `latest`. */
+import { isPinnedImage } from "../../config/schema";
 import { ofType, PolicyResource, Rule, TYPES } from "./model";
 
-/** `repo:tag` or `repo@sha256:…`, with the tag not `latest` (a registry port is not a tag). */
-export function isPinned(image: string): boolean {
-    if (/@sha256:[0-9a-f]{64}$/.test(image)) {
-        return true;
-    }
-    const lastSlash = image.lastIndexOf("/");
-    const colon = image.indexOf(":", lastSlash + 1);
-    if (colon < 0) {
-        return false;
-    }
-    const tag = image.slice(colon + 1);
-    return tag !== "" && tag !== "latest";
-}
+/** `repo:tag` or `repo@sha256:…`, with the tag not `latest` (a registry port is not a tag): the config's own rule. */
+export const isPinned = isPinnedImage;
 
 export const imagesPinned: Rule = {
     name: "images-pinned",
