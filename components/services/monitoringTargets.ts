@@ -14,7 +14,7 @@ import type { EnvironmentTargets, ScrapeTarget } from "./monitoring";
  * The AI VM's exporters are workloads (components/workloads/catalog.ts): their targets are
  * read from those declarations (the port each publishes), so the firewall opening and the
  * scrape target are the same number. The containers' node exporter is base.sh's
- * (Debian's prometheus-node-exporter, port 9100, opened by the container roles).
+ * (Debian's prometheus-node-exporter, port 9100, in each guest's monitoring-scrape rule).
  */
 /** The box's one monitoring container: in this environment, or else in another one. */
 export interface MonitoringHost {
