@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "./config/load";
+import { loadConfig, otherEnvironmentsOf } from "./config/load";
 import { Environment } from "./components/environment";
 import { Box } from "./components/host/box";
 import { HostStackMissingError } from "./components/hostObjects";
@@ -23,7 +23,9 @@ export async function program(): Promise<Record<string, unknown>> {
         return box.summary;
     }
     const { stack, secrets } = loaded;
-    const environment = new Environment(stack.environment, { config: stack, secrets });
+    // The one wiring across environments (monitoring) reads the other environments' files,
+    // validated as their own stacks validate them.
+    const environment = new Environment(stack.environment, { config: stack, secrets, otherEnvironments: otherEnvironmentsOf(stack) });
     const missing = await environment.preflight;
     if (missing.length > 0) {
         throw new HostStackMissingError(stack.environment, missing);

@@ -2,22 +2,30 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { environmentPool } from "./access/privileges";
-import { vmTuneCommand } from "./access/vmTune";
+import { containerKeyctlCommand, vmTuneCommand } from "./access/vmTune";
 import { AiVm } from "./compute/aiVm";
-import { ServiceContainer } from "./compute/serviceContainer";
+import { needsKeyctl, ServiceContainer } from "./compute/serviceContainer";
 import { imageFileIds } from "./host/names";
 import { missingHostObjects } from "./hostObjects";
 import { typeToken } from "./naming";
 import { GuestFirewall } from "./ops/guestFirewall";
 import { proxmoxProvider } from "./provider";
 import { AiVmProvisioning } from "./provision/aiVmProvisioning";
+import { ServiceProvisioning } from "./provision/serviceProvisioning";
+import { monitoringHost, otherEnvironmentTargets } from "./services/monitoringTargets";
 import { AiServices, generateSecrets } from "./workloads/aiServices";
 import { environmentWorkloads } from "./workloads/catalog";
-import { dataDirs, workloadFirewallPorts } from "./workloads/model";
+import { dataDirs, proxyRoutes, serviceUsers, withConnections, workloadFirewallPorts } from "./workloads/model";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
     readonly secrets: Secrets;
+    /**
+     * the other environments' validated stack files (config/load.ts otherEnvironmentsOf): the
+     * private monitoring container scrapes their exporters, and their monitoring container's
+     * address is the one source this environment's exporter ports admit
+     */
+    readonly otherEnvironments?: readonly StackConfig[];
 }
 
 /**
@@ -32,6 +40,7 @@ export class Environment extends pulumi.ComponentResource {
     public readonly provisioning: AiVmProvisioning;
     public readonly ai: AiServices;
     public readonly containers: readonly ServiceContainer[];
+    public readonly services: ServiceProvisioning;
     /**
      * The host objects this environment uses that do not exist (empty when the host stack
      * has run). The program awaits it and stops with one line; until it is empty no guest
@@ -44,6 +53,10 @@ export class Environment extends pulumi.ComponentResource {
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("env", "Environment"), name, {}, opts);
         const { config, secrets } = args;
+        const others = args.otherEnvironments ?? [];
+        // The one monitoring container (private): exporters everywhere answer only its address.
+        const monitoring = monitoringHost(config, others);
+        const hasMonitoring = config.containers.some((ct) => ct.role === "monitoring");
         const env = config.environment;
 
         const provider = proxmoxProvider(`${name}-proxmox`, config, secrets, { parent: this });
@@ -91,13 +104,6 @@ export class Environment extends pulumi.ComponentResource {
             // The VM runs only once the tune step has set its hugepages and started it.
             after: [tune],
         }, { parent: this });
-        this.ai = new AiServices(`${name}-ai-services`, {
-            config,
-            workloads,
-            secrets: aiSecrets,
-            provisioning: this.provisioning,
-            privateKey: secrets.sshPrivateKey,
-        }, { parent: this });
 
         this.containers = config.containers.map((ct) => new ServiceContainer(ct.name, {
             environment: env,
@@ -110,6 +116,39 @@ export class Environment extends pulumi.ComponentResource {
             pool: poolId,
         }, child));
 
+        // keyctl (Docker in the CI container) is root@pam's: through the tune key, like the AI VM's options.
+        const containerSetup = Object.fromEntries(config.containers.flatMap((ct, i) => needsKeyctl(ct.role)
+            ? [[ct.name, containerKeyctlCommand(`${ct.name}-keyctl`, {
+                vmid: ct.vmid,
+                node: nodeOf(config, ct.node),
+                sshPort: config.proxmox.sshPort,
+                tuneKey: secrets.vmTuneKey,
+                containerResource: this.containers[i].container,
+            }, { parent: this })]]
+            : []));
+
+        this.services = new ServiceProvisioning(`${name}-services`, {
+            config,
+            guests: this.containers.map((c) => c.container),
+            containerSetup,
+            sshPrivateKey: secrets.sshPrivateKey,
+            // The app lists and the proxy's routes come from the workload model, not config lists.
+            apps: serviceUsers(workloads),
+            proxyRoutes: proxyRoutes(workloads, config.aiVm.ip),
+            runnerToken: secrets.githubRunnerToken,
+            // The monitoring container here also scrapes the other environments' exporters.
+            ...(hasMonitoring && others.length > 0 ? { otherEnvironmentTargets: others.map(otherEnvironmentTargets) } : {}),
+        }, { parent: this });
+
+        this.ai = new AiServices(`${name}-ai-services`, {
+            config,
+            // Each app that uses PostgreSQL or Redis gets its own environment's connection string.
+            workloads: withConnections(workloads, { postgres: this.services.postgresUrls, redis: this.services.redisUrls }),
+            secrets: aiSecrets,
+            provisioning: this.provisioning,
+            privateKey: secrets.sshPrivateKey,
+        }, { parent: this });
+
         // Named from the guest, like the containers' firewalls: guest names are unique, the
         // environment's name is not (a container called `<env>-ai` would collide).
         new GuestFirewall(`${config.aiVm.name}-firewall`, {
@@ -120,6 +159,7 @@ export class Environment extends pulumi.ComponentResource {
             // stack (an app added here needs no host-stack run); SSH and egress are the host's groups.
             guestKind: { kind: "ai", ports: workloadFirewallPorts(this.ai.workloads) },
             ip: config.aiVm.ip,
+            ...(monitoring !== undefined ? { monitoringSource: monitoring.ip } : {}),
             guest: this.aiVm.vm,
         }, child);
         config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
@@ -128,6 +168,7 @@ export class Environment extends pulumi.ComponentResource {
             containerId: ct.vmid,
             guestKind: { kind: "container", role: ct.role },
             ip: ct.ip,
+            ...(monitoring !== undefined ? { monitoringSource: monitoring.ip } : {}),
             guest: this.containers[i].container,
         }, child));
 
@@ -146,7 +187,15 @@ export class Environment extends pulumi.ComponentResource {
             models: config.models.map((m) => m.name),
             ...aiOutputs(this.ai),
             // The guests' pinned SSH host keys, for `npm run verify`'s probes over SSH.
-            sshHostKeys: { [config.aiVm.name]: this.provisioning.hostKey },
+            sshHostKeys: { [config.aiVm.name]: this.provisioning.hostKey, ...this.services.hostKeys },
+            // secrets: shown as [secret], read with `pulumi stack output --show-secrets`
+            postgresUrls: this.services.postgresUrls,
+            redisUrls: this.services.redisUrls,
+            // the same strings as lists, the shape `npm run verify` reads (tools/lib/verifyTargets.ts)
+            postgres: connectionList(this.services.postgresUrls),
+            redis: connectionList(this.services.redisUrls),
+            ...(this.services.vpnPublicKey ? { vpnPublicKey: this.services.vpnPublicKey, vpnPeers: this.services.vpnPeers } : {}),
+            ...(this.services.grafanaAdminPassword ? { grafanaAdminPassword: this.services.grafanaAdminPassword } : {}),
         };
         this.registerOutputs(this.summary);
     }
@@ -158,6 +207,11 @@ function nodeOf(config: StackConfig, name: string): StackConfig["hosts"][number]
         throw new Error(`node ${name} is not in ai-dualstack:hosts`);
     }
     return node;
+}
+
+/** `{ app: url }` -> `[{ app, connectionString }]`, the whole list a secret. */
+function connectionList(urls: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Output<{ app: string; connectionString: string }[]> {
+    return pulumi.secret(pulumi.all(urls).apply((byApp) => Object.entries(byApp).map(([app, connectionString]) => ({ app, connectionString }))));
 }
 
 /** Stack outputs of the AI layer (`npm run verify` reads them); secrets stay secret. */

@@ -4,7 +4,7 @@
 export const PACKAGE = "ai-dualstack";
 
 /** `ai-dualstack:<area>:<Name>` */
-export function typeToken(area: "host" | "compute" | "workloads" | "ops" | "env", name: string): string {
+export function typeToken(area: "host" | "compute" | "workloads" | "ops" | "env" | "provision", name: string): string {
     return `${PACKAGE}:${area}:${name}`;
 }
 

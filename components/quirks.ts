@@ -200,6 +200,23 @@ export const QUIRKS = {
      * protected). New containers join at create; an existing one is added once by hand
      * (`pvesh set /pools/ai-dualstack-<env> --vms <vmid>`, README "State: from the two-stack layout").
      */
+    /**
+     * The CI container's `keyctl` feature (Docker inside it) may be changed by root@pam only;
+     * the environment's token is refused it. The container is created with `nesting` alone
+     * and the tune key turns keyctl on (components/access/vmTune.ts containerKeyctlCommand);
+     * the provider reads it back, so `pulumi up` ignores it, while `npm run drift` still
+     * reports it when it changes out of band.
+     */
+    containerRootOnlyFeatures: {
+        appliesTo: [QUIRK_TYPES.container],
+        ignoreChanges: ["features.keyctl"],
+        why: "the environment token is refused keyctl; the tune key sets it",
+        sources: [
+            "proxmox/pve-container src/PVE/LXC.pm check_ct_modify_config_perm: features other than nesting changed -> \"changing feature flags (except nesting) is only allowed for root@pam\"",
+            "bpg/terraform-provider-proxmox proxmoxtf/resource/container/container.go reads features (keyctl, nesting) back from the container config",
+        ],
+        stillDrift: true,
+    },
     containerPool: {
         appliesTo: [QUIRK_TYPES.container],
         ignoreChanges: ["poolId"],

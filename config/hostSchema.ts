@@ -51,9 +51,9 @@ const hostImagesSchema = z.strictObject({
     /** directory storage on every node that holds the downloads (content types import, vztmpl) */
     datastore: storageId.default("local"),
     /** Ubuntu 24.04 cloud image the AI VMs boot from (checksum required) */
-    ubuntuCloud: imageSchema(true),
-    /** Debian LXC template the service containers start from */
-    debianTemplate: imageSchema(false),
+    ubuntuCloud: imageSchema("its SHA256SUMS"),
+    /** Debian 12 LXC template the service containers start from (checksum required: the sha512sum from pveam's index) */
+    debianTemplate: imageSchema("pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"),
 });
 
 const accessSchema = z.strictObject({

@@ -18,8 +18,10 @@ export const SECRET_KEYS = {
     proxmoxApiToken: "proxmoxApiToken",
     /** password of proxmox.username (proxmox.auth = password) */
     proxmoxPassword: "proxmoxPassword",
-    /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes */
+    /** private key (OpenSSH PEM) for the SSH user on the Proxmox nodes and root in the containers */
     sshPrivateKey: "sshPrivateKey",
+    /** GitHub Actions runner registration token (an environment with a cicd container) */
+    githubRunnerToken: "githubRunnerToken",
     /**
      * private key whose public half root's authorized_keys on the nodes restricts to
      * `ai-dualstack-vm-tune <env>` (from the host stack): hugepages, affinity, boot order
@@ -37,17 +39,25 @@ export interface HostSecrets {
 /** An environment stack's secrets: also the tune key the host stack generated for it. */
 export interface Secrets extends HostSecrets {
     readonly vmTuneKey: pulumi.Output<string>;
+    /** set when the stack has a cicd container */
+    readonly githubRunnerToken?: pulumi.Output<string>;
 }
 
 type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
 
 /**
  * The secret keys a config needs: the SSH key, the credential of its auth mode and, for an
- * environment, its tune key (the host stack generates the tune keys, so it needs none).
+ * environment, its tune key (the host stack generates the tune keys, so it needs none) and
+ * the runner token when it has a cicd container.
  */
-export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment"): SecretKey[] {
+export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment", hasRunner = false): SecretKey[] {
     const keys: SecretKey[] = [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
-    return kind === "host" ? keys : [...keys, SECRET_KEYS.vmTuneKey];
+    return kind === "host" ? keys : [...keys, SECRET_KEYS.vmTuneKey, ...(hasRunner ? [SECRET_KEYS.githubRunnerToken] : [])];
+}
+
+/** Whether a raw (possibly invalid) `containers` value has a cicd container. */
+export function hasRunnerContainer(rawContainers: unknown): boolean {
+    return Array.isArray(rawContainers) && rawContainers.some((ct) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -88,13 +98,37 @@ export function environmentOnly(validated: ValidatedConfig, what: string): Stack
     return validated.stack;
 }
 
-/** Where SSH and the admin UIs may come from: the host stack file's firewall.adminSources. */
-export function adminSourcesOf(config: StackConfig, dir?: string): readonly string[] {
+/** The host stack file an environment names (`hostStack`), validated; throws a ConfigError naming it. */
+export function hostStackOf(config: StackConfig, dir?: string): HostStackParsed {
     const host = readHostStack(config.hostStack, dir);
     if (host.config === undefined) {
         throw new ConfigError(sortProblems(host.problems));
     }
-    return host.config.firewall.adminSources;
+    return host.config;
+}
+
+/** Where SSH and the admin UIs may come from: the host stack file's firewall.adminSources. */
+export function adminSourcesOf(config: StackConfig, dir?: string): readonly string[] {
+    return hostStackOf(config, dir).firewall.adminSources;
+}
+
+/** The storage the host stack's backup job writes to (host file backup.storage). */
+export function backupStorageOf(config: StackConfig, dir?: string): string {
+    return hostStackOf(config, dir).backup.storage;
+}
+
+/**
+ * The other environments of the box, as the host file lists them (`environments`), each
+ * validated with the same schema and rules as its own stack, against the same box facts.
+ * For the one wiring that crosses environments: the private monitoring container scrapes
+ * the public exporters, and the public guests admit it. Throws a ConfigError whose lines
+ * name the file to fix.
+ */
+export function otherEnvironmentsOf(config: StackConfig, dir?: string): StackConfig[] {
+    const host = hostStackOf(config, dir);
+    const box = boxFacts(host);
+    return HOST_ENVIRONMENTS.filter((env) => env !== config.environment)
+        .map((env) => readEnvironmentStack(host.environments[env], box, dir, env));
 }
 
 export type LoadedConfig =
@@ -139,8 +173,8 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
     const values: Record<string, unknown> = {};
     const isHost = raw.environment === "host";
     const shape = isHost ? hostStackSchema.shape : stackConfigSchema.shape;
-    // The host stack generates the tune keys; it never reads one.
-    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || k !== SECRET_KEYS.vmTuneKey);
+    // The host stack generates the tune keys and runs no runner; it reads neither.
+    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || (k !== SECRET_KEYS.vmTuneKey && k !== SECRET_KEYS.githubRunnerToken));
     const known = new Set<string>([...Object.keys(shape), ...secretNames]);
 
     for (const [key, text] of Object.entries(raw)) {
@@ -156,12 +190,16 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
 
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
     const auth = authOf(values.proxmox);
+    const hasRunner = !isHost && hasRunnerContainer(values.containers);
     for (const key of secretNames) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
-            if ((requiredSecretKeys(auth, isHost ? "host" : "environment") as string[]).includes(key)) {
+            if ((requiredSecretKeys(auth, isHost ? "host" : "environment", hasRunner) as string[]).includes(key)) {
                 const env = values.environment === "private" || values.environment === "public" ? values.environment : "<environment>";
-                const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)` : key === SECRET_KEYS.sshPrivateKey ? "" : ` with proxmox.auth ${auth}`;
+                const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)`
+                    : key === SECRET_KEYS.sshPrivateKey ? ""
+                    : key === SECRET_KEYS.githubRunnerToken ? " with a cicd container (a registration token from the repository's Settings, Actions, Runners)"
+                    : ` with proxmox.auth ${auth}`;
                 problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
         } else if (secretKeys !== undefined && !secretKeys.has(key)) {
@@ -397,7 +435,14 @@ export function loadConfig(): LoadedConfig {
     };
     return validated.kind === "host"
         ? { ...validated, secrets }
-        : { ...validated, secrets: { ...secrets, vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey) } };
+        : {
+            ...validated,
+            secrets: {
+                ...secrets,
+                vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey),
+                ...(validated.stack.containers.some((ct) => ct.role === "cicd") ? { githubRunnerToken: config.requireSecret(SECRET_KEYS.githubRunnerToken) } : {}),
+            },
+        };
 }
 
 /**

@@ -13,6 +13,7 @@ import { z } from "zod";
 import { got, MISSING } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
 import { AI_SERVICE_PORT_NAMES, AI_SERVICE_PORTS } from "./ports";
+import { hostName, serviceRules, servicesSchema } from "./services";
 
 export { got };
 
@@ -149,15 +150,12 @@ const gpuSchema = z.strictObject({
     otherNodes: z.array(gpuNodeSchema).default([]),
 });
 
-/** A downloaded image. `pinned` images must carry a checksum, so a changed upstream file fails the download. */
-export const imageSchema = (pinned: boolean) => z.strictObject({
+/** A downloaded image, always pinned by checksum: a changed upstream file fails the download. */
+export const imageSchema = (checksumSource: string) => z.strictObject({
     url: httpsUrl,
     checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256"),
-    checksum: pinned ? z.string({ error: "is required: pin the image with the checksum from its SHA256SUMS" }) : z.string().optional(),
+    checksum: z.string({ error: `is required: pin the image with the checksum from ${checksumSource}` }),
 }).superRefine((img, ctx) => {
-    if (img.checksum === undefined) {
-        return;
-    }
     const check = img.checksumAlgorithm === "sha256" ? sha256 : sha512;
     const result = check.safeParse(img.checksum);
     if (!result.success) {
@@ -200,8 +198,6 @@ const containerSchema = z.strictObject({
     dataDiskGiB: int(1, 65536),
     /** where the data volume is mounted inside the container */
     dataMountPath: mountPath,
-    /** nesting is only for containers that run containers themselves (CI runners) */
-    nesting: z.boolean().default(false),
     startupOrder: int(1, 1000),
 });
 
@@ -282,6 +278,15 @@ const workloadsSchema = z.strictObject({
 });
 
 const appEnv = z.record(envVarName, z.string()).default({});
+/** Your own app's use of the environment's services and the reverse proxy. */
+const ownAppWiring = {
+    /** the public DNS name the reverse proxy serves it under (TLS certificate from Let's Encrypt) */
+    publicHost: hostName.optional(),
+    /** the environment variable your app reads its PostgreSQL connection string from: it gets a database of its own */
+    postgresEnv: envVarName.optional(),
+    /** the environment variable your app reads its Redis URL from: it gets a logical database of its own */
+    redisEnv: envVarName.optional(),
+};
 
 /** The app catalogue: each entry picks a preset; presets wire themselves to their environment's Ollama and vector store. */
 const appSchema = z.discriminatedUnion("preset", [
@@ -315,6 +320,7 @@ const appSchema = z.discriminatedUnion("preset", [
         healthPath: urlPath.default("/"),
         env: appEnv,
         model: z.string().optional(),
+        ...ownAppWiring,
     }),
     z.strictObject({
         /** public: the multi-tenant platform (Open WebUI with accounts) */
@@ -325,6 +331,8 @@ const appSchema = z.discriminatedUnion("preset", [
         /** the first admin account's e-mail (its password comes from @pulumi/random) */
         adminEmail: pattern(/^[^\s@]+@[^\s@]+$/, "an e-mail address"),
         model: z.string().optional(),
+        /** the public DNS name the reverse proxy serves it under */
+        publicHost: hostName.optional(),
     }),
     z.strictObject({
         /** public: a proof-of-concept app */
@@ -336,6 +344,7 @@ const appSchema = z.discriminatedUnion("preset", [
         containerPort: hostPort.optional(),
         healthPath: urlPath.default("/"),
         env: appEnv,
+        ...ownAppWiring,
     }),
 ], { error: (iss) => `expected an app with preset one of assistant, privategpt, document-analysis, agentic-chatbot, multi-tenant, poc, ${got(iss.input !== null && typeof iss.input === "object" && "preset" in iss.input ? iss.input.preset : iss.input)}` });
 
@@ -374,6 +383,8 @@ export const stackConfigSchema = z.strictObject({
     workloads: workloadsSchema,
     apps: z.array(appSchema).default([]),
     workbench: workbenchSchema.prefault({}),
+    /** what runs inside the service containers (config/services.ts) */
+    services: servicesSchema.prefault({}),
 });
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
@@ -530,6 +541,8 @@ export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): Confi
     }
 
     problems.push(...proxmoxRules(c.proxmox));
+
+    serviceRules(c, problem);
 
     // The driver must be able to drive the card.
     const driverProblem = nvidiaDriverProblem(c.gpu, c.aiVm.nvidiaDriver);

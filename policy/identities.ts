@@ -29,9 +29,14 @@ export function stackIdentities(dir: string = PROJECT_DIR): EnvironmentIdentity[
         const { mappingName } = at("gpu");
         const { bridge, vlanId, subnet } = at("network");
         const { start, end } = at("vmidRange");
+        const containers = config["ai-dualstack:containers"];
+        const monitoring = (Array.isArray(containers) ? containers : []).filter(isRecord).find((ct) => ct.role === "monitoring");
         if (typeof environment === "string" && typeof pool === "string" && typeof mappingName === "string" && typeof bridge === "string"
             && typeof vlanId === "number" && typeof subnet === "string" && typeof start === "number" && typeof end === "number") {
-            identities.push({ environment, pool, gpuMapping: mappingName, bridge, vlanId, subnet, vmidStart: start, vmidEnd: end });
+            identities.push({
+                environment, pool, gpuMapping: mappingName, bridge, vlanId, subnet, vmidStart: start, vmidEnd: end,
+                ...(monitoring !== undefined && typeof monitoring.ip === "string" ? { monitoringSource: monitoring.ip } : {}),
+            });
         }
     }
     return identities;

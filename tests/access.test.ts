@@ -250,8 +250,9 @@ test("every remote command pins the SSH host key: from config for nodes, from fi
                 // A Proxmox node: the key from config.
                 expect({ host: connection.host, pinned: keys.includes(String(connection.hostKey)) }).toEqual({ host: connection.host, pinned: true });
             } else if (String(c.create).includes("ssh_host_ed25519_key.pub")) {
-                // A fresh guest: Proxmox's cloud-init cannot hand it a host key (qemu-server
-                // Cloudinit.pm writes none), so exactly one step reads it on first contact...
+                // A fresh guest: Proxmox cannot hand it a host key (qemu-server Cloudinit.pm
+                // writes none; pve-container generates fresh ones), so exactly one step per
+                // guest reads it on first contact...
                 firstContact++;
                 expect(connection.hostKey).toBeUndefined();
             } else {
@@ -259,8 +260,8 @@ test("every remote command pins the SSH host key: from config for nodes, from fi
                 expect({ host: connection.host, hostKey: connection.hostKey }).toEqual({ host: connection.host, hostKey: vmKey });
             }
         }
-        // The host stack talks to nodes only.
-        expect(firstContact).toBe(stack === "host" ? 0 : 1);
+        // The host stack talks to nodes only; an environment meets its AI VM and each container once.
+        expect(firstContact).toBe(evaluation.validated.kind === "host" ? 0 : 1 + evaluation.validated.stack.containers.length);
         // and the plan itself never shows the connection: the tune key stays a secret
         const secretConnection = stack === "host" ? "host-prep-pve" : `${stack}-ai-tune`;
         expect(byName(evaluation.graph.resources, secretConnection).inputs.connection).toBe("[secret]");

@@ -113,11 +113,21 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
         }
     });
 
-    test("nesting only where configured (the CI runner)", () => {
-        const nesting = ofType(get().graph.resources, TYPES.container)
-            .filter((ct) => input(ct, "features.nesting") === true)
-            .map((ct) => ct.name);
-        expect(nesting).toEqual(env === "private" ? ["private-ci-ct"] : []);
+    test("every Debian 12 container has nesting (systemd 252); only the CI runner gets keyctl (Docker), through the tune key", () => {
+        const { graph, config } = get();
+        const containers = ofType(graph.resources, TYPES.container);
+        expect(containers.filter((ct) => input(ct, "features.nesting") !== true).map((ct) => ct.name)).toEqual([]);
+        // The token may not send keyctl (root@pam only): never in the resource, ignored when read back.
+        expect(containers.filter((ct) => input(ct, "features.keyctl") !== undefined).map((ct) => ct.name)).toEqual([]);
+        expect(containers.every((ct) => ct.options.ignoreChanges.includes("features.keyctl"))).toBe(true);
+        const keyctl = ofType(graph.resources, TYPES.command).filter((c) => c.name.endsWith("-keyctl"));
+        expect(keyctl.map((c) => [c.name, input(c, "create")])).toEqual(env === "private" ? [["private-ci-keyctl", "keyctl 113"]] : []);
+        for (const k of keyctl) {
+            const ct = config.containers.find((c) => `${c.name}-keyctl` === k.name);
+            expect(k.dependencies).toContain(byName(graph.resources, `${ct?.name}-ct`).urn);
+            // the container's first contact waits for it (the container reboots with keyctl)
+            expect(byName(graph.resources, `${ct?.name}-provision-host-key`).dependencies).toContain(k.urn);
+        }
     });
 
     test("every guest has its firewall on with input DROP", () => {

@@ -98,8 +98,8 @@ describe("values YAML reads differently than a person might expect", () => {
     });
 
     test("yes for a boolean says to write true", async () => {
-        expect(await evaluationProblems("private", (c) => { key<Record<string, unknown>[]>(c, "containers")[3].nesting = "yes"; })).toEqual([
-            `ai-dualstack:containers[3].nesting: expected true or false, got "yes" (YAML 1.2 reads yes/no/on/off as text: write true or false)`,
+        expect(await evaluationProblems("private", (c) => { key(c, "workloads").flashAttention = "yes"; })).toEqual([
+            `ai-dualstack:workloads.flashAttention: expected true or false, got "yes" (YAML 1.2 reads yes/no/on/off as text: write true or false)`,
         ]);
     });
 

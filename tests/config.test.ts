@@ -42,9 +42,9 @@ const cases: Case[] = [
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, containers, environment, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["a box-level key left in an environment file", "public", (c) => { c["ai-dualstack:hosts"] = []; },
-        "ai-dualstack:hosts: unknown config key (known: aiVm, apps, containers, environment, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
+        "ai-dualstack:hosts: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
@@ -71,6 +71,23 @@ const cases: Case[] = [
         `ai-dualstack:workloads.ollamaImage: expected an image with a pinned tag like ollama/ollama:0.9.6 (not latest), got "ollama/ollama:latest"`],
     ["secret stored in plain text", "public", (c) => { c["ai-dualstack:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----"; },
         "ai-dualstack:sshPrivateKey: must be stored as a secret; set it again with: pulumi config set --secret sshPrivateKey <value>"],
+    ["VPN peer outside the tunnel subnet", "private", (c) => { key<{ wireguard: { peers: Record<string, unknown>[] } }>(c, "services").wireguard.peers[0].address = "10.99.11.2"; },
+        "ai-dualstack:services.wireguard.peers[0].address: 10.99.11.2 is not a host address inside services.wireguard.subnet 10.99.10.0/24"],
+    ["VPN peer on the server's address", "private", (c) => { key<{ wireguard: { peers: Record<string, unknown>[] } }>(c, "services").wireguard.peers[0].address = "10.99.10.1"; },
+        "ai-dualstack:services.wireguard.peers[0].address: 10.99.10.1 is the VPN server's own address"],
+    ["tunnel subnet overlapping the environment's", "private", (c) => { Object.assign(key<Record<string, Record<string, unknown>>>(c, "services").wireguard, { subnet: "10.10.0.0/16", peers: [] }); },
+        "ai-dualstack:services.wireguard.subnet: 10.10.0.0/16 overlaps the environment's subnet 10.10.10.0/24: the tunnel needs its own block"],
+    ["a CI container without a runner", "private", (c) => { delete key(c, "services").runner; },
+        "ai-dualstack:services.runner: is required: the cicd container runs a GitHub Actions runner (url, version, sha256)"],
+    ["a published app without the proxy's container", "public", (c) => {
+        c["ai-dualstack:containers"] = key<Record<string, unknown>[]>(c, "containers").filter((ct) => ct.role !== "security");
+        delete key<Record<string, unknown>[]>(c, "apps")[2].publicHost;
+    },
+        "ai-dualstack:apps[0].publicHost: needs a security container: the reverse proxy that publishes it runs there"],
+    ["proxy routes as a config list (they come from apps[].publicHost)", "public", (c) => { key<Record<string, unknown>>(c, "services").proxy = { routes: [] }; },
+        "ai-dualstack:services.proxy.routes: unknown key"],
+    ["PostgreSQL major Debian 12 does not ship", "public", (c) => { key<Record<string, Record<string, unknown>>>(c, "services").postgres.version = 17; },
+        "ai-dualstack:services.postgres.version: expected 15 (what Debian 12 ships), got 17"],
 ];
 
 /** Cases in the host stack's file: the host stack validates it (and every environment reads it). */
@@ -79,6 +96,8 @@ const hostCases: [title: string, change: (c: ConfigSection) => void, expected: s
         `ai-dualstack:hosts[0].cpuVendor: expected intel or amd, got "arm"`],
     ["cloud image without checksum", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").ubuntuCloud.checksum; },
         "ai-dualstack:images.ubuntuCloud.checksum: is required: pin the image with the checksum from its SHA256SUMS"],
+    ["the Debian template without a checksum", (c) => { delete key<Record<string, Record<string, unknown>>>(c, "images").debianTemplate.checksum; },
+        "ai-dualstack:images.debianTemplate.checksum: is required: pin the image with the checksum from pveam's index (sha512sum of the template in pvesh get /nodes/<node>/aplinfo, see the README)"],
     ["no admin source", (c) => { key(c, "firewall").adminSources = []; },
         "ai-dualstack:firewall.adminSources: needs at least one admin source (your LAN, e.g. 192.168.1.0/24)"],
     ["two nodes with one name", (c) => { key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve", address: "192.168.1.11", cpuVendor: "amd", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" }); },

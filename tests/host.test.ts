@@ -215,7 +215,9 @@ describe("the environment stacks", () => {
                 expect(input(o, "outputPolicy")).toBe(env === "public" ? "DROP" : "ACCEPT");
             }
             const rules = input(byName(graph.resources, `${env}-db-firewall-rules`), "rules") as Record<string, unknown>[];
-            expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", "public-egress"] : ["private-base", "private-database"]);
+            expect(rules.map((x) => x.securityGroup)).toEqual(env === "public" ? ["public-base", "public-database", undefined, "public-egress"] : ["private-base", "private-database", undefined]);
+            // the one rule of its own: the exporters, from the (private) monitoring container
+            expect(rules[2]).toEqual({ type: "in", action: "ACCEPT", proto: "tcp", dport: "9100,9187", source: "10.10.10.24", comment: "monitoring-scrape: exporters, from the monitoring container only", enabled: true });
         }
     });
 

@@ -11,16 +11,10 @@ import * as http from "http";
 import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { APT_KEYS, aptKeyText, guestScriptCommand } from "../components/provision/steps";
+import { APT_KEYS, aptKeyBundle, aptKeyText, bundleText, provisionCommand } from "../components/provision/steps";
 import { haveTool } from "./helpers";
 
-const SCRIPTS = path.join(__dirname, "..", "components", "provision", "scripts");
-
-test("every provisioning script passes shellcheck with no warnings", () => {
-    const scripts = fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).map((f) => path.join(SCRIPTS, f));
-    expect(scripts.length).toBe(4);
-    expect(execFileSync("shellcheck", ["--severity=style", ...scripts], { encoding: "utf8" })).toBe("");
-});
+// shellcheck of every provisioning script, alone and behind lib.sh as a step runs it: tests/provision.test.ts.
 
 test("the shipped apt signing keys have the pinned fingerprints", () => {
     for (const key of Object.keys(APT_KEYS) as (keyof typeof APT_KEYS)[]) {
@@ -47,7 +41,8 @@ function scratch(stubs: Record<string, string>) {
     for (const [name, body] of Object.entries(stubs)) {
         fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> "${calls}"\n${body}\n`, { mode: 0o755 });
     }
-    const run = (commandLine: string, env: Record<string, string> = {}) => spawnSync("bash", ["-c", commandLine], {
+    const run = (commandLine: string, env: Record<string, string> = {}, input = bundleText([])) => spawnSync("bash", ["-c", commandLine], {
+        input,
         encoding: "utf8",
         env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root, ...env },
     });
@@ -64,11 +59,11 @@ describe("data-disk.sh", () => {
         fs.closeSync(fs.openSync(img, "w"));
         fs.truncateSync(img, 64 * 1024 * 1024);
         execFileSync("mkfs.ext4", ["-q", "-L", "aidata", img]);
-        expect(s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata"], false)).status).toBe(0);
+        expect(s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata"])).status).toBe(0);
         expect(s.calls()).not.toContain("resize2fs");
         // `qm resize <AI VM> scsi1 +192M`: the device grows, the filesystem (real dumpe2fs) does not yet.
         fs.truncateSync(img, 256 * 1024 * 1024);
-        const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata"], false));
+        const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata"]));
         expect(r.status).toBe(0);
         expect(r.stdout).toContain("the disk is larger than its filesystem: growing it");
         expect(s.calls()).toContain(`resize2fs ${img}`);
@@ -85,7 +80,7 @@ describe("data-disk.sh", () => {
         const img = path.join(s.dir, "disk.img");
         fs.writeFileSync(img, Buffer.alloc(0));
         fs.truncateSync(img, 64 * 1024 * 1024);
-        const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama", "privategpt:100", "qdrant"], false));
+        const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama", "privategpt:100", "qdrant"]));
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.stdout).toContain("is blank: creating ext4 'aidata'");
@@ -110,7 +105,7 @@ describe("data-disk.sh", () => {
         execFileSync("debugfs", ["-w", "-R", `write ${marker} model.bin`, img], { stdio: "pipe" });
         const before = probe(img);
         for (let i = 0; i < 2; i++) {
-            const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama"], false));
+            const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata", "ollama"]));
             expect(r.status).toBe(0);
             expect(r.stdout).toContain("holds ext4 'aidata'");
             expect(r.stdout).not.toContain("creating");
@@ -130,7 +125,7 @@ describe("data-disk.sh", () => {
         fs.truncateSync(img, 64 * 1024 * 1024);
         prepare(img);
         const before = fs.readFileSync(img);
-        const r = s.run(guestScriptCommand("data-disk.sh", [img, "/srv/ai", "aidata"], false));
+        const r = s.run(provisionCommand("data-disk.sh", [img, "/srv/ai", "aidata"]));
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(message);
         expect(fs.readFileSync(img).equals(before)).toBe(true);
@@ -147,6 +142,8 @@ describe("docker-gpu.sh", () => {
         "nvidia-modprobe": "exit 0",
         "nvidia-ctk": "exit 0",
         systemctl: "exit 0",
+        // the keyrings are installed root:root; the scratch root may not be ours to chown
+        chown: "exit 0",
         uname: "echo 6.8.0-60-generic",
         // the user is in its own group only until the script adds it to docker
         id: "echo ai",
@@ -154,8 +151,8 @@ describe("docker-gpu.sh", () => {
         reboot: "exit 0",
         shutdown: "exit 0",
     };
-    const args = (driver = "nvidia-driver-570-open") => [driver, "/srv/ai",
-        Buffer.from(aptKeyText("docker")).toString("base64"), Buffer.from(aptKeyText("nvidiaContainerToolkit")).toString("base64"), "ai"];
+    const args = (driver = "nvidia-driver-570-open") => [driver, "/srv/ai", "ai"];
+    const keys = bundleText(aptKeyBundle());
 
     const setUp = () => {
         const s = scratch(stubs);
@@ -166,7 +163,7 @@ describe("docker-gpu.sh", () => {
 
     test("installs from the repositories with the shipped keys, loads the driver with modprobe and never reboots", () => {
         const s = setUp();
-        const r = s.run(guestScriptCommand("docker-gpu.sh", args(), false));
+        const r = s.run(provisionCommand("docker-gpu.sh", args()), {}, keys);
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         const read = (p: string) => fs.readFileSync(path.join(s.root, p), "utf8");
@@ -192,15 +189,15 @@ describe("docker-gpu.sh", () => {
         const s = scratch({ ...stubs, id: "echo ai docker" });
         fs.mkdirSync(path.join(s.root, "etc"), { recursive: true });
         fs.writeFileSync(path.join(s.root, "etc", "os-release"), "ID=ubuntu\nVERSION_CODENAME=noble\n");
-        expect(s.run(guestScriptCommand("docker-gpu.sh", args(), false)).status).toBe(0);
+        expect(s.run(provisionCommand("docker-gpu.sh", args()), {}, keys).status).toBe(0);
         expect(s.calls()).not.toContain("usermod");
     });
 
     test("a second run with nothing changed does not restart Docker", () => {
         const s = setUp();
-        s.run(guestScriptCommand("docker-gpu.sh", args(), false));
+        s.run(provisionCommand("docker-gpu.sh", args()), {}, keys);
         const first = s.calls();
-        const r = s.run(guestScriptCommand("docker-gpu.sh", args(), false));
+        const r = s.run(provisionCommand("docker-gpu.sh", args()), {}, keys);
         expect(r.status).toBe(0);
         expect(first).toContain("systemctl restart docker");
         expect(s.calls().slice(first.length)).not.toContain("systemctl restart docker");
@@ -208,7 +205,7 @@ describe("docker-gpu.sh", () => {
 
     test("refuses a driver name that is not an Ubuntu driver package, before writing anything", () => {
         const s = setUp();
-        const r = s.run(guestScriptCommand("docker-gpu.sh", args("nvidia-driver-570; reboot"), false));
+        const r = s.run(provisionCommand("docker-gpu.sh", args("nvidia-driver-570; reboot")), {}, keys);
         expect(r.status).toBe(1);
         expect(r.stderr).toBe("docker-gpu: bad driver package 'nvidia-driver-570; reboot'\n");
         expect(fs.existsSync(path.join(s.root, "etc", "apt"))).toBe(false);
@@ -221,7 +218,7 @@ describe("verify.sh", () => {
             "nvidia-smi": `echo "${smi}"`,
             docker: `case "$1" in info) case "$*" in *Runtimes*) echo '{"nvidia":{},"runc":{}}';; *) echo '28.3.2 (data root /srv/ai/docker)';; esac;; run) echo "${container}";; esac`,
         });
-        return s.run(guestScriptCommand("verify.sh", ["RTX 5090", "ubuntu:24.04"], false));
+        return s.run(provisionCommand("verify.sh", ["RTX 5090", "ubuntu:24.04"]));
     };
 
     test("passes when the driver and a GPU container both see the configured card", () => {
@@ -280,7 +277,7 @@ describe("pull-model.sh against a fake Ollama", () => {
 
     /** Runs the step's command asynchronously (the fake server lives in this process). */
     const pull = (size: string) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn("bash", ["-c", guestScriptCommand("pull-model.sh", ["qwen2.5:32b", size, url, os.tmpdir()], false)], { env: { ...process.env, PULL_RETRY_DELAY: "0" } });
+        const child = spawn("bash", ["-c", provisionCommand("pull-model.sh", ["qwen2.5:32b", size, url, os.tmpdir()])], { env: { ...process.env, PULL_RETRY_DELAY: "0" } });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => { stdout += String(d); });

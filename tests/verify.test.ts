@@ -9,6 +9,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import type { AddressInfo } from "net";
+import { PORTS } from "../components/catalog";
 import { runVerify, VerifyDeps } from "../tools/verify";
 import type { ReaderBackend } from "../tools/lib/automation";
 import type { CommandRunner, RunOptions } from "../tools/lib/runner";
@@ -71,8 +72,9 @@ function fakeSsh(open: (from: string, target: string) => boolean, fail?: { from:
     };
 }
 
-/** Public exporters answer the private monitoring container (10.10.10.24) only. */
-const healthyIsolation = (from: string, target: string) => from === "10.10.10.24" && /^10\.20\.20\.\d+:(9100|9835)$/.test(target);
+/** Public exporters (node, cAdvisor, GPU, PostgreSQL, Redis) answer the private monitoring container (10.10.10.24) only. */
+const EXPORTER_PORTS: number[] = [PORTS.nodeExporter, PORTS.cadvisor, PORTS.nvidiaExporter, PORTS.postgresExporter, PORTS.redisExporter];
+const healthyIsolation = (from: string, target: string) => from === "10.10.10.24" && /^10\.20\.20\.\d+:\d+$/.test(target) && EXPORTER_PORTS.includes(Number(target.split(":")[1]));
 
 interface World { ollama: FakeServer; qdrant: FakeServer; chroma: FakeServer; app: FakeServer; close(): Promise<void> }
 
@@ -409,6 +411,8 @@ describe("verify's parts", () => {
 describe("the program exports what verify reads", () => {
     /** What a deployed stack reports for values the offline plan can only mask. */
     const deployed = (value: unknown, keyName = ""): unknown => {
+        if (value === "[secret]" && keyName === "postgres") return [{ app: "assistant", connectionString: "postgresql://assistant:pw@10.10.10.20:5432/assistant?sslmode=require" }];
+        if (value === "[secret]" && keyName === "redis") return [{ app: "assistant", connectionString: "redis://:pw@10.10.10.21:6379/0" }];
         if (value === "[secret]") return keyName === "apiKey" ? "a-generated-api-key" : "postgresql://app:pw@10.10.10.20/app";
         if (value === "[unknown]") return keyName === "dockerHost" ? "ssh://ai@10.10.10.10" : "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyReadOnFirstContact";
         if (Array.isArray(value)) return value.map((v) => deployed(v));

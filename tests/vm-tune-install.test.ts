@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { TUNE_INSTALLER_FILE, TUNE_SCRIPT_FILE, TUNE_SCRIPT_PATH, tuneKeysInstall, tuneLimits, tuneNodeInstall, tuneRequest } from "../components/access/vmTune";
+import { keyctlRequest, TUNE_INSTALLER_FILE, TUNE_SCRIPT_FILE, TUNE_SCRIPT_PATH, tuneKeysInstall, tuneLimits, tuneNodeInstall, tuneRequest } from "../components/access/vmTune";
 import type { StackConfig } from "../config/schema";
 import { byName, evaluate, evaluateHost, HostEvaluation, input, TYPES } from "./helpers";
 
@@ -150,6 +150,30 @@ test("end to end: the installed key line's forced command takes the environment'
     });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
     expect(fs.readFileSync(calls, "utf8")).toContain(`qm set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30`);
+});
+
+test("end to end: the script and limits the host graph installs let only the CI container have keyctl", () => {
+    const s = scratch();
+    // Exactly the command the host stack runs on the node.
+    expect(s.run(String(input(byName(host.graph.resources, "host-tune-pve"), "create")))).toMatchObject({ status: 0, stderr: "" });
+    expect(s.read("etc/ai-dualstack/vm-tune/private.conf")).toContain("\nKEYCTL_VMIDS=113\n");
+    expect(s.read("etc/ai-dualstack/vm-tune/public.conf")).toContain("\nKEYCTL_VMIDS=\n");
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "pct-"));
+    const calls = path.join(bin, "calls");
+    fs.writeFileSync(path.join(bin, "pct"), `#!/bin/sh\necho "pct $*" >> "${calls}"\ncase "$1" in config) printf "features: nesting=1\\nunprivileged: 1\\n";; status) echo "status: stopped";; esac\n`, { mode: 0o755 });
+    const tune = (env: string, request: string) => spawnSync("bash", [path.join(s.root, TUNE_SCRIPT_PATH), env], {
+        encoding: "utf8",
+        env: { PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: s.root, SSH_ORIGINAL_COMMAND: request },
+    });
+    const ci = envs.private.containers.find((ct) => ct.role === "cicd");
+    expect(tune("private", keyctlRequest(ci?.vmid ?? 0))).toMatchObject({ status: 0, stderr: "" });
+    expect(fs.readFileSync(calls, "utf8")).toContain(`pct set ${ci?.vmid} --features keyctl=1,nesting=1`);
+    fs.writeFileSync(calls, "");
+    // the monitoring container of the same range, and anything from the public key, are refused
+    const monitoring = envs.private.containers.find((ct) => ct.role === "monitoring");
+    expect(tune("private", keyctlRequest(monitoring?.vmid ?? 0)).status).toBe(2);
+    expect(tune("public", keyctlRequest(envs.public.containers[0].vmid)).status).toBe(2);
+    expect(fs.readFileSync(calls, "utf8")).not.toContain("pct set");
 });
 
 describe("in the host graph", () => {

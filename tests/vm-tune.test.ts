@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { tuneAuthorizedKey, tuneLimits, tuneLimitsPath, tuneRequest, TUNE_SCRIPT_PATH } from "../components/access/vmTune";
+import { keyctlRequest, tuneAuthorizedKey, tuneLimits, tuneLimitsPath, tuneRequest, TUNE_SCRIPT_PATH } from "../components/access/vmTune";
 import { validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { stackSection } from "./helpers";
@@ -18,7 +18,7 @@ const SCRIPT = path.join(__dirname, "..", "components", "access", "scripts", "ai
 /** The validated config of an environment's stack file, without secrets. */
 function stackConfig(stack: string): StackConfig {
     const raw = Object.fromEntries(Object.entries(stackSection(stack)).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
-    const validated = validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x" }, undefined);
+    const validated = validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x", githubRunnerToken: "plan-placeholder:x" }, undefined);
     if (validated.kind !== "environment") {
         throw new Error(`${stack} is not an environment stack`);
     }
@@ -55,6 +55,15 @@ describe("against a scratch root with a stub qm", () => {
             '  status) case " $STOPPED " in *" $2 "*) echo "status: stopped";; *) echo "status: running";; esac ;;',
             "esac",
         ].join("\n") + "\n", { mode: 0o755 });
+        // pct config <vmid>: 113 an unprivileged container with nesting, 114 one already with keyctl, 115 privileged.
+        fs.writeFileSync(path.join(bin, "pct"), [
+            "#!/bin/sh",
+            `echo "pct $*" >> "${calls}"`,
+            'case "$1" in',
+            '  config) case "$2" in 113) printf "arch: amd64\\nfeatures: nesting=1\\nunprivileged: 1\\n";; 114) printf "features: keyctl=1,nesting=1\\nunprivileged: 1\\n";; 115) printf "features: nesting=1\\n";; *) exit 2;; esac ;;',
+            '  status) echo "status: running" ;;',
+            "esac",
+        ].join("\n") + "\n", { mode: 0o755 });
     });
 
     const tune = (env: string, request: string | undefined, stopped = "") => spawnSync("bash", [SCRIPT, env], {
@@ -86,6 +95,37 @@ describe("against a scratch root with a stub qm", () => {
         const r = tune("public", tuneRequest(stackConfig("public").aiVm));
         expect(r.status).toBe(0);
         expect(qmSets()).toEqual(["qm set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30"]);
+    });
+
+    test("keyctl turns the feature on for its own unprivileged CI container and reboots it; a second run changes nothing", () => {
+        const config = stackConfig("private");
+        const ci = config.containers.find((ct) => ct.role === "cicd");
+        expect(keyctlRequest(ci?.vmid ?? 0)).toBe("keyctl 113");
+        // The limits the host stack installs name exactly the CI containers.
+        expect(tuneLimits(config)).toContain("\nKEYCTL_VMIDS=113\n");
+        expect(tuneLimits(stackConfig("public"))).toContain("\nKEYCTL_VMIDS=\n");
+        const r = tune("private", "keyctl 113");
+        expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: "" });
+        const pct = () => fs.readFileSync(calls, "utf8").split("\n").filter((l) => /^pct (set|reboot)/.test(l));
+        expect(pct()).toEqual(["pct set 113 --features keyctl=1,nesting=1", "pct reboot 113"]);
+        fs.writeFileSync(calls, "");
+        // refused: a container of the range that is not a CI container, another environment's,
+        // a privileged one, extra words
+        expect(tune("private", "keyctl 114")).toMatchObject({ status: 2, stderr: "ai-dualstack-vm-tune: refused: keyctl is only for the private CI containers (113), not 114\n" });
+        expect(tune("public", "keyctl 113")).toMatchObject({ status: 2 });
+        expect(tune("public", "keyctl 210")).toMatchObject({ status: 2, stderr: "ai-dualstack-vm-tune: refused: keyctl is only for the public CI containers (none), not 210\n" });
+        expect(tune("private", "keyctl 113 --features fuse=1")).toMatchObject({ status: 2 });
+        expect(pct()).toEqual([]);
+        // with 114 and 115 listed too: 114 already has keyctl (nothing changes), 115 is privileged
+        fs.writeFileSync(path.join(root, tuneLimitsPath("private")), tuneLimits(config).replace("KEYCTL_VMIDS=113", "KEYCTL_VMIDS=113,114,115"));
+        expect(tune("private", "keyctl 114").status).toBe(0);
+        expect(tune("private", "keyctl 115")).toMatchObject({ status: 2, stderr: "ai-dualstack-vm-tune: refused: container 115 is not unprivileged\n" });
+        expect(pct()).toEqual([]);
+    });
+
+    test("a limits file with a bad keyctl list fails closed", () => {
+        fs.writeFileSync(path.join(root, tuneLimitsPath("private")), tuneLimits(stackConfig("private")).replace("KEYCTL_VMIDS=113", "KEYCTL_VMIDS=113;reboot"));
+        expect(tune("private", "keyctl 113")).toMatchObject({ status: 1, stderr: expect.stringContaining("KEYCTL_VMIDS is not a list of VMIDs") });
     });
 
     test("none removes a setting", () => {

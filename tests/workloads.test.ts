@@ -5,7 +5,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { execFileSync } from "child_process";
-import { hostKeyLine } from "../components/provision/aiVmProvisioning";
+import { hostKeyLine } from "../components/provision/remoteStep";
 import { dockerSshOpts } from "../components/workloads/dockerHost";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
 import type { PlanResource } from "../tools/lib/graph";
@@ -38,7 +38,11 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
         expect(steps).toEqual([`${env}-ai-provision-data-disk`, `${env}-ai-provision-docker-gpu`, `${env}-ai-provision-host-key`, `${env}-ai-provision-verify`]);
         const vm = byName(g().resources, `${env}-ai-vm`);
         const dataDisk = byName(g().resources, `${env}-ai-provision-data-disk`);
-        expect(String(input(dataDisk, "create"))).toMatch(/^sudo bash -s -- \/dev\/disk\/by-id\/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1 \/srv\/ai aidata /);
+        // The one step command (components/provision/steps.ts): lib.sh + the script, as root via sudo.
+        expect(String(input(dataDisk, "create"))).toMatch(/^sudo bash -c "\$\(cat <<'AI_DUALSTACK_PROVISION_END'\n/);
+        expect(String(input(dataDisk, "create"))).toMatch(/\nAI_DUALSTACK_PROVISION_END\n\)" data-disk \/dev\/disk\/by-id\/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1 \/srv\/ai aidata /);
+        // ...and again when dataDiskGiB changes (a disk grown with qm resize gets its filesystem grown).
+        expect(input(dataDisk, "triggers")).toEqual([`${vm.name}-id`, graphs[env].config.aiVm.dataDiskGiB]);
         // Every step runs again when the VM is replaced, and waits on the previous one.
         expect(dataDisk.dependencies).toContain(byName(g().resources, `${env}-ai-provision-host-key`).urn);
         expect(transitiveDependencies(g().resources, dataDisk.urn).has(vm.urn)).toBe(true);
@@ -65,7 +69,7 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
         const pulls = ofType(g().resources, TYPES.command).filter((c) => c.name.startsWith(`${env}-ai-services-model-`));
         expect(pulls).toHaveLength(models.length);
         for (const model of models) {
-            const pull = pulls.find((p) => String(input(p, "create")).includes(`bash -s -- ${model} `));
+            const pull = pulls.find((p) => String(input(p, "create")).includes(`)" pull-model ${model} `));
             expect({ model, found: pull !== undefined }).toEqual({ model, found: true });
             expect(pull?.dependencies).toContain(ollama.urn);
             // A rebuild destroys the pulls while Ollama runs: destroying must not delete the
@@ -123,11 +127,15 @@ describe.each(["private", "public"] as const)("the %s AI layer", (env) => {
             // `/vm`: published on the VM's loopback only, never opened in the firewall
             return label.split(",").filter((p) => p !== "" && !p.endsWith("/vm")).map((p) => p.split(":")[0]);
         });
-        expect(rules.map((r) => r.dport).sort()).toEqual(["22", ...published].sort());
-        // From the environment's own subnet: the host stack's cluster IP set of it.
-        expect(rules.filter((r) => r.dport !== "22").every((r) => r.source === `+dc/${env}-subnet`)).toBe(true);
-        // The exporters the firewall opens for are really there.
+        const opened = rules.flatMap((r) => (r.dport ?? "").split(","));
+        expect(opened.sort()).toEqual(["22", ...published].sort());
+        // The exporters the firewall opens for are really there, in one rule, from the
+        // (private) monitoring container's address only; every other port from the environment's
+        // own subnet: the host stack's cluster IP set of it.
         expect(published).toEqual(expect.arrayContaining(["9100", "9835", "8080"]));
+        const monitoring = rules.filter((r) => r.source === "10.10.10.24");
+        expect(monitoring.map((r) => r.dport)).toEqual(["8080,9100,9835"]);
+        expect(rules.filter((r) => r.dport !== "22" && r.source !== "10.10.10.24").every((r) => r.source === `+dc/${env}-subnet`)).toBe(true);
     });
 
     test("no generated secret appears in plain text in the plan or the outputs", () => {
@@ -144,8 +152,11 @@ describe("the app presets' wiring", () => {
         expect(settings("private", "private-assistant")).toEqual({
             DEFAULT_MODELS: "qwen2.5:32b", ENABLE_SIGNUP: "False", OLLAMA_BASE_URL: "http://private-ollama:11434",
             QDRANT_URI: "http://private-qdrant:6333", VECTOR_DB: "qdrant", WEBUI_AUTH: "True",
+            // with the environment's Redis (REDIS_URL, a secret): open-webui backend/open_webui/env.py
+            WEBSOCKET_MANAGER: "redis",
         });
-        expect(envs(byName(graphs.private.graph.resources, "private-assistant-container")).filter((e) => e === "[secret]")).toHaveLength(2);
+        // WEBUI_SECRET_KEY, QDRANT_API_KEY, DATABASE_URL, REDIS_URL (tests/service-wiring.test.ts reads them)
+        expect(envs(byName(graphs.private.graph.resources, "private-assistant-container")).filter((e) => e === "[secret]")).toHaveLength(4);
         expect(settings("private", "private-privategpt")).toEqual({
             PGPT_EMBED_MODE: "ollama", PGPT_MODE: "ollama", PGPT_OLLAMA_API_BASE: "http://private-ollama:11434",
             PGPT_OLLAMA_AUTOPULL_MODELS: "false", PGPT_OLLAMA_EMBEDDING_API_BASE: "http://private-ollama:11434",
@@ -182,8 +193,10 @@ describe("the app presets' wiring", () => {
         expect(settings("public", "public-platform")).toEqual({
             CHROMA_HTTP_HOST: "public-chroma", CHROMA_HTTP_PORT: "8000", DEFAULT_MODELS: "mistral:7b", ENABLE_SIGNUP: "False",
             OLLAMA_BASE_URL: "http://public-ollama:11434", VECTOR_DB: "chroma", WEBUI_ADMIN_EMAIL: "admin@example.org", WEBUI_AUTH: "True",
+            WEBSOCKET_MANAGER: "redis",
         });
-        expect(envs(byName(graphs.public.graph.resources, "public-platform-container")).filter((e) => e === "[secret]")).toHaveLength(2);
+        // WEBUI_SECRET_KEY, WEBUI_ADMIN_PASSWORD, DATABASE_URL, REDIS_URL
+        expect(envs(byName(graphs.public.graph.resources, "public-platform-container")).filter((e) => e === "[secret]")).toHaveLength(4);
         expect(settings("public", "public-chatbot")).toEqual({ OLLAMA_BASE_URL: "http://public-ollama:11434", OLLAMA_MODEL: "mistral:7b", VECTOR_STORE_URL: "http://public-chroma:8000" });
         expect(input(byName(graphs.public.graph.resources, "public-chatbot-container"), "ports")).toEqual([{ external: 3100, internal: 3000, protocol: "tcp" }]);
         expect(byName(graphs.public.graph.resources, "public-poc-hello-container").inputs).toMatchObject({ name: "public-poc-hello", ports: [{ external: 8090, internal: 80, protocol: "tcp" }] });
@@ -203,7 +216,7 @@ describe("host-key pinning", () => {
 
     test("the first step's output becomes the key later steps and Docker are pinned to", () => {
         expect(hostKeyLine(`${key} root@private-ai\n`)).toBe(key);
-        expect(() => hostKeyLine("status: error\n")).toThrow("the AI VM did not report an SSH host key");
+        expect(() => hostKeyLine("status: error\n")).toThrow("the guest did not report an SSH host key");
     });
 
     test("OpenSSH accepts the Docker provider's ssh options: strict checking, only the pinned key", () => {

@@ -215,6 +215,7 @@ export const PRIVILEGE_TABLE: Readonly<Record<string, Row>> = {
     "docker:index/remoteImage:RemoteImage": { scope: "ssh", sources: ["@pulumi/docker over ssh:// to the AI VM"], needs: () => [] },
     // Generated where Pulumi runs: no API at all.
     "random:index/randomPassword:RandomPassword": { scope: "local", sources: ["@pulumi/random: computed locally by the engine"], needs: () => [] },
+    "random:index/randomBytes:RandomBytes": { scope: "local", sources: ["@pulumi/random: computed locally by the engine"], needs: () => [] },
     // Host stack only: these need privileges on the node or the whole cluster.
     "proxmoxve:node/disk/zfs:Zfs": {
         scope: "host",

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import type { AiVmConfig, EnvironmentName, HostConfig, StackConfig } from "../../config/schema";
+import { needsKeyctl } from "../compute/serviceContainer";
 import { shellQuote } from "../naming";
 import { heredocCommand, sshConnection } from "../remote";
 
@@ -50,7 +51,8 @@ export function tuneRequest(vm: AiVmConfig): string {
 
 /**
  * The limits file of one environment, from its own stack config: its VMID range, a
- * hugepage budget of exactly its AI VM's RAM (what the host reserves for it), and its CPU set.
+ * hugepage budget of exactly its AI VM's RAM (what the host reserves for it), its CPU set,
+ * and the containers that may get keyctl (its CI containers, components/compute/serviceContainer.ts needsKeyctl).
  */
 export function tuneLimits(config: StackConfig): string {
     const budgetMiB = config.aiVm.hugepages === "none" ? 0 : config.aiVm.memoryGiB * 1024;
@@ -60,6 +62,7 @@ export function tuneLimits(config: StackConfig): string {
         `VMID_END=${config.vmidRange.end}`,
         `HUGEPAGES_MAX_MIB=${budgetMiB}`,
         `AFFINITY_CPUS=${config.aiVm.cpuAffinity ?? ""}`,
+        `KEYCTL_VMIDS=${config.containers.filter((ct) => needsKeyctl(ct.role)).map((ct) => ct.vmid).join(",")}`,
         "",
     ].join("\n");
 }
@@ -105,6 +108,45 @@ export function vmTuneCommand(name: string, args: VmTuneArgs, opts: pulumi.Custo
         dependsOn: [args.vmResource],
         replaceWith: [args.vmResource],
         deletedWith: args.vmResource,
+    });
+}
+
+/** The request that turns keyctl on for a container (the CI runner's Docker needs it). */
+export function keyctlRequest(vmid: number): string {
+    return `keyctl ${vmid}`;
+}
+
+export interface ContainerKeyctlArgs {
+    readonly vmid: number;
+    /** the node the container runs on */
+    readonly node: HostConfig;
+    readonly sshPort: number;
+    readonly tuneKey: pulumi.Input<string>;
+    /** the container resource: the request re-runs whenever it is created again */
+    readonly containerResource: pulumi.CustomResource;
+}
+
+/**
+ * keyctl through the tune key: pve-container lets only root@pam change feature flags other
+ * than nesting (src/PVE/LXC.pm check_ct_modify_config_perm), and the environment's token is
+ * not root@pam (quirk containerRootOnlyFeatures). The script reboots a running container so
+ * the flag takes effect, before anything is provisioned in it.
+ */
+export function containerKeyctlCommand(name: string, args: ContainerKeyctlArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, {
+        connection: sshConnection({
+            host: args.node.address,
+            port: args.sshPort,
+            user: "root",
+            privateKey: args.tuneKey,
+            hostKey: args.node.sshHostKey,
+        }),
+        create: keyctlRequest(args.vmid),
+    }, {
+        ...opts,
+        dependsOn: [args.containerResource],
+        replaceWith: [args.containerResource],
+        deletedWith: args.containerResource,
     });
 }
 

@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import type { ContainerConfig, EnvironmentName, StackConfig } from "../../config/schema";
+import type { ContainerConfig, ContainerRole, EnvironmentName, StackConfig } from "../../config/schema";
 import { roleProfile } from "../catalog";
 import { typeToken } from "../naming";
 import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
@@ -45,8 +45,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
             description: `ai-dualstack ${env}: ${profile.description}`,
             tags: ["ai-dualstack", env, ct.role],
             unprivileged: true,
-            // Nesting only for containers that run containers themselves (the CI runner).
-            features: { nesting: ct.nesting },
+            features: containerFeatures(),
             operatingSystem: { templateFileId: args.template, type: "debian" },
             cpu: { cores: ct.cores },
             memory: { dedicated: ct.memoryMiB, swap: Math.min(ct.memoryMiB, 1024) },
@@ -75,9 +74,31 @@ export class ServiceContainer extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount", "containerPool"),
+            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount", "containerPool", "containerRootOnlyFeatures"),
         });
 
         this.registerOutputs({ vmId: ct.vmid, ip: ct.ip, role: ct.role });
     }
+}
+
+/**
+ * LXC feature flags of a service container from the Debian 12 template.
+ *
+ * - nesting, always: Debian 12 runs systemd 252, and its services' sandboxing (PrivateTmp,
+ *   ProtectSystem, ...) needs it in an unprivileged container. pve-container warns
+ *   "Systemd $sdver detected. You may need to enable nesting." for any systemd newer than
+ *   241 without nesting (src/PVE/LXC/Setup/Base.pm, check_systemd_nesting); with nesting it
+ *   sets lxc.apparmor.allow_nesting (src/PVE/LXC.pm, make_apparmor_config).
+ * - keyctl, only for the CI/CD container: "required to use docker inside a container"
+ *   (src/PVE/LXC/Config.pm, the keyctl feature's description). Proxmox lets only root@pam
+ *   set flags other than nesting (src/PVE/LXC.pm, check_ct_modify_config_perm), so it is
+ *   not sent here: the tune key turns it on (quirk containerRootOnlyFeatures).
+ */
+export function containerFeatures(): { nesting: boolean } {
+    return { nesting: true };
+}
+
+/** Whether a container of the role needs keyctl (set through the tune key, not the resource). */
+export function needsKeyctl(role: ContainerRole): boolean {
+    return role === "cicd";
 }

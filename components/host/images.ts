@@ -40,7 +40,7 @@ export class SharedImages extends pulumi.ComponentResource {
                 fileName: names.lxcTemplate,
                 url: images.debianTemplate.url,
                 checksum: images.debianTemplate.checksum,
-                checksumAlgorithm: images.debianTemplate.checksum !== undefined ? images.debianTemplate.checksumAlgorithm : undefined,
+                checksumAlgorithm: images.debianTemplate.checksumAlgorithm,
                 overwrite: false,
             }, { parent: this }),
         ]);

@@ -32,9 +32,12 @@ export interface SecurityGroupSpec {
     readonly rules: readonly FirewallRule[];
 }
 
-/** ACCEPT rules for service ports, sources named by cluster IP set. */
+/**
+ * ACCEPT rules for service ports, sources named by cluster IP set. Exporter ports (`from:
+ * "monitoring"`) are not among them: they open only in a guest's monitoring rule.
+ */
 export function portRules(ports: readonly ServicePort[], env: EnvironmentName): FirewallRule[] {
-    return ports.map((p) => ({
+    return ports.filter((p) => p.from !== "monitoring").map((p) => ({
         type: "in",
         action: "ACCEPT",
         proto: p.proto,
@@ -61,6 +64,43 @@ export function egressRules(env: Pick<StackConfig, "environment" | "network">): 
     ];
 }
 
+/**
+ * The name of the one rule that admits an address outside the subnet and the admin sources:
+ * the monitoring container's, to a guest's exporter ports. In the public environment it is
+ * the only rule naming a private address, and the isolation policy allows it by this name
+ * (policy/rules/isolation.ts). The name leads the rule's comment (Proxmox rules have no name).
+ */
+export const MONITORING_RULE = "monitoring-scrape";
+
+/** The exporter ports of a guest: what only the monitoring container may reach. */
+export function monitoringPorts(env: EnvironmentName, guest: GuestKind): ServicePort[] {
+    const ports = guest.kind === "ai" ? guest.ports : roleProfile(guest.role, env).ports;
+    return ports.filter((p) => p.from === "monitoring");
+}
+
+/**
+ * The monitoring rule of a guest: its exporter ports, from the monitoring container's address
+ * only, in one rule. pve-firewall takes a comma-separated port list in `dport`
+ * (src/PVE/Firewall.pm parse_port_name_number_or_range splits on ","); the scrape's replies
+ * leave through conntrack's RELATED,ESTABLISHED accept at the top of the guest's chain
+ * (ruleset_create_vm_chain), so a public guest's output DROP does not block them.
+ */
+export function monitoringRule(ports: readonly ServicePort[], source: string): FirewallRule | undefined {
+    const tcp = [...new Set(ports.filter((p) => p.from === "monitoring" && p.proto === "tcp").map((p) => p.port))].sort((a, b) => a - b);
+    if (tcp.length === 0) {
+        return undefined;
+    }
+    return {
+        type: "in",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: tcp.join(","),
+        source,
+        comment: `${MONITORING_RULE}: exporters, from the monitoring container only`,
+        enabled: true,
+    };
+}
+
 /** The environments whose guests may only talk to their subnet and the internet. */
 export const EGRESS_RESTRICTED: readonly EnvironmentName[] = ["public"];
 
@@ -80,9 +120,9 @@ export function securityGroups(env: Pick<StackConfig, "environment" | "network" 
     ];
     const roles = [...new Set(env.containers.map((ct) => ct.role))].sort();
     for (const role of roles) {
-        const ports = roleProfile(role, e).ports;
-        if (ports.length > 0) {
-            groups.push({ name: securityGroupName(e, role), comment: `ai-dualstack ${e}: ${roleProfile(role, e).description}`, rules: portRules(ports, e) });
+        const rules = portRules(roleProfile(role, e).ports, e);
+        if (rules.length > 0) {
+            groups.push({ name: securityGroupName(e, role), comment: `ai-dualstack ${e}: ${roleProfile(role, e).description}`, rules });
         }
     }
     if (EGRESS_RESTRICTED.includes(e)) {
@@ -99,17 +139,20 @@ export function securityGroups(env: Pick<StackConfig, "environment" | "network" 
 /**
  * The rules of one guest, in order: its environment's base group; a container's role group
  * or the AI VM's own workload ports (rules of the environment stack, so an app added to
- * the environment's file needs no host-stack run); the egress group where outbound is
+ * the environment's file needs no host-stack run); its monitoring rule when a monitoring
+ * container exists (`monitoringSource`, its address); the egress group where outbound is
  * restricted. Groups and IP sets are the host stack's, referenced by name.
  */
-export function guestRules(env: EnvironmentName, guest: GuestKind): FirewallRule[] {
+export function guestRules(env: EnvironmentName, guest: GuestKind, monitoringSource?: string): FirewallRule[] {
     const ref = (securityGroup: string): FirewallRule => ({ securityGroup, comment: `security group ${securityGroup} (host stack)`, enabled: true });
     const own = guest.kind === "ai"
         ? portRules(guest.ports, env)
-        : roleProfile(guest.role, env).ports.length > 0 ? [ref(securityGroupName(env, guest.role))] : [];
+        : portRules(roleProfile(guest.role, env).ports, env).length > 0 ? [ref(securityGroupName(env, guest.role))] : [];
+    const monitoring = monitoringSource !== undefined ? monitoringRule(monitoringPorts(env, guest), monitoringSource) : undefined;
     return [
         ref(securityGroupName(env, "base")),
         ...own,
+        ...(monitoring !== undefined ? [monitoring] : []),
         ...(EGRESS_RESTRICTED.includes(env) ? [ref(securityGroupName(env, "egress"))] : []),
     ];
 }

@@ -14,6 +14,8 @@ export interface GuestFirewallArgs {
     readonly guestKind: GuestKind;
     /** the guest's address: a VM's ipfilter set must hold it */
     readonly ip: string;
+    /** the monitoring container's address: the only source of the guest's exporter ports (none: closed) */
+    readonly monitoringSource?: string;
     /** the guest the firewall belongs to: it must exist first */
     readonly guest: pulumi.Resource;
 }
@@ -68,7 +70,7 @@ export class GuestFirewall extends pulumi.ComponentResource {
         this.rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, {
             nodeName: args.node,
             ...target,
-            rules: guestRules(args.environment, args.guestKind).map((r) => ({ ...r })),
+            rules: guestRules(args.environment, args.guestKind, args.monitoringSource).map((r) => ({ ...r })),
         }, childOpts);
 
         this.registerOutputs({});

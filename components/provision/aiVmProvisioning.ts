@@ -6,7 +6,8 @@ import { DATA_LABEL } from "./constants";
 import { typeToken } from "../naming";
 import { sshConnection } from "../remote";
 import { IMAGES } from "../workloads/images";
-import { aptKeyText, guestScriptCommand } from "./steps";
+import { firstContact, remoteStep } from "./remoteStep";
+import { aptKeyBundle, GuestScript } from "./steps";
 
 export interface AiVmProvisioningArgs {
     readonly vm: AiVmConfig;
@@ -51,58 +52,42 @@ export class AiVmProvisioning extends pulumi.ComponentResource {
         const { vm } = args;
         const sudo = vm.user !== "root";
         const target = { host: vm.ip, user: vm.user, privateKey: args.privateKey };
-        const triggers = [args.guest.id];
 
-        this.hostKeyStep = new command.remote.Command(`${name}-host-key`, {
-            connection: sshConnection({ ...target, ...(args.hostKey !== undefined ? { hostKey: args.hostKey } : {}) }),
-            // cloud-init has finished (users, keys, network) before anything is installed.
-            create: "cloud-init status --wait >/dev/null 2>&1 || true; cat /etc/ssh/ssh_host_ed25519_key.pub",
-            triggers,
+        const contact = firstContact(`${name}-host-key`, {
+            target: { ...target, ...(args.hostKey !== undefined ? { hostKey: args.hostKey } : {}) },
+            guest: args.guest,
+            waitForCloudInit: true,
         }, { parent: this, dependsOn: [...(args.after ?? [])] });
-        this.hostKey = args.hostKey !== undefined
-            ? pulumi.output(args.hostKey)
-            : this.hostKeyStep.stdout.apply((out) => hostKeyLine(out));
+        this.hostKeyStep = contact.step;
+        this.hostKey = contact.hostKey;
         const pinned = sshConnection({ ...target, hostKey: this.hostKey });
 
-        this.dataDisk = new command.remote.Command(`${name}-data-disk`, {
-            connection: pinned,
-            create: guestScriptCommand("data-disk.sh", [DATA_DEVICE, DATA_MOUNT, DATA_LABEL, ...args.dataDirs], sudo),
+        const step = (id: string, script: GuestScript, stepArgs: readonly string[], description: string) => ({ id, script, args: stepArgs, description });
+        this.dataDisk = remoteStep(`${name}-data-disk`, {
+            connection: pinned, sudo, guest: args.guest,
+            step: step("data-disk", "data-disk.sh", [DATA_DEVICE, DATA_MOUNT, DATA_LABEL, ...args.dataDirs], "data disk mounted (formatted only when blank)"),
             // A new dataDiskGiB (after `qm resize`, README "Data safety") re-runs it to grow the filesystem.
-            triggers: [...triggers, vm.dataDiskGiB],
+            alsoOn: [vm.dataDiskGiB],
         }, { parent: this, dependsOn: [this.hostKeyStep] });
 
-        this.dockerGpu = new command.remote.Command(`${name}-docker-gpu`, {
-            connection: pinned,
-            create: guestScriptCommand("docker-gpu.sh", [
-                vm.nvidiaDriver,
-                DATA_MOUNT,
-                Buffer.from(aptKeyText("docker")).toString("base64"),
-                Buffer.from(aptKeyText("nvidiaContainerToolkit")).toString("base64"),
-                vm.user,
-            ], sudo),
-            triggers,
+        this.dockerGpu = remoteStep(`${name}-docker-gpu`, {
+            connection: pinned, sudo, guest: args.guest,
+            // The VM's own user joins the docker group: the Docker provider talks to Docker as it.
+            step: step("docker-gpu", "docker-gpu.sh", [vm.nvidiaDriver, DATA_MOUNT, vm.user], "Docker, NVIDIA driver and container toolkit"),
+            // The apt signing keys are files of the bundle, like every step's inputs.
+            bundle: aptKeyBundle(),
         }, { parent: this, dependsOn: [this.dataDisk], customTimeouts: { create: "60m", update: "60m" } });
 
-        this.verify = new command.remote.Command(`${name}-verify`, {
-            connection: pinned,
+        this.verify = remoteStep(`${name}-verify`, {
             // As the VM's own user, without sudo: the Docker provider talks to Docker as this
             // user, so this proves the socket is reachable for it (docker group).
-            create: guestScriptCommand("verify.sh", [args.gpu.model, IMAGES.gpuCheck], false),
-            // Re-checked whenever the installation step ran again.
-            triggers: [...triggers, this.dockerGpu.id],
+            connection: pinned, sudo: false, guest: args.guest,
+            step: step("verify", "verify.sh", [args.gpu.model, IMAGES.gpuCheck], "a GPU container sees the card"),
+            // Re-checked whenever the installation step is replaced too.
+            alsoAfter: [this.dockerGpu],
         }, { parent: this, dependsOn: [this.dockerGpu] });
         this.verified = this.verify.stdout;
 
         this.registerOutputs({ hostKey: this.hostKey, verified: this.verified });
     }
-}
-
-/** `ssh-ed25519 AAAA... root@host\n` -> `ssh-ed25519 AAAA...` (what a pinned connection takes). */
-export function hostKeyLine(output: string): string {
-    const line = output.trim().split("\n").pop() ?? "";
-    const [type, key] = line.split(/\s+/);
-    if (!type || !key || !/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa)$/.test(type)) {
-        throw new Error(`the AI VM did not report an SSH host key, got ${JSON.stringify(line.slice(0, 80))}`);
-    }
-    return `${type} ${key}`;
 }

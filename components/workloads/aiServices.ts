@@ -6,7 +6,7 @@ import { PORTS } from "../catalog";
 import { DATA_MOUNT } from "../compute/aiVm";
 import { typeToken } from "../naming";
 import type { AiVmProvisioning } from "../provision/aiVmProvisioning";
-import { guestScriptCommand } from "../provision/steps";
+import { provisionCommand } from "../provision/steps";
 import { sshConnection } from "../remote";
 import { GeneratedSecrets, internalUrls } from "./catalog";
 import { DockerHost } from "./dockerHost";
@@ -82,7 +82,10 @@ export class AiServices extends pulumi.ComponentResource {
         const connection = sshConnection({ host: config.aiVm.ip, user: config.aiVm.user, privateKey: args.privateKey, hostKey: args.provisioning.hostKey });
         this.modelPulls = config.models.map((model) => new command.remote.Command(`${name}-model-${model.name.replace(/[^a-z0-9]+/g, "-")}`, {
             connection,
-            create: guestScriptCommand("pull-model.sh", [model.name, String(model.sizeGiB), ollamaLocal, DATA_MOUNT], false),
+            // The command of every step (steps.ts), as the VM's user (Ollama's API is local),
+            // without remoteStep's guest trigger: a replaced VM keeps its data disk and models.
+            create: provisionCommand("pull-model.sh", [model.name, String(model.sizeGiB), ollamaLocal, DATA_MOUNT]),
+            addPreviousOutputInEnv: false,
             logging: "stdoutAndStderr",
         }, {
             parent: this,

@@ -46,6 +46,8 @@ export const portableCheck = (port: number, p: string): string[] => ["CMD-SHELL"
     + `elif command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null http://127.0.0.1:${port}${p}; `
     + `else bash -c ':> /dev/tcp/127.0.0.1/${port}'; fi || exit 1`];
 const subnetPort = (container: number, host: number, comment: string): WorkloadPort => ({ container, host, from: "subnet", comment });
+/** An exporter's port: it answers only the monitoring container (components/ops/firewallProfiles.ts monitoringRule). */
+const monitoringPort = (container: number, host: number, comment: string): WorkloadPort => ({ container, host, from: "monitoring", comment });
 
 export function ollamaWorkload(config: StackConfig): Workload {
     const w = config.workloads;
@@ -115,7 +117,18 @@ export function vectorStoreWorkload(config: StackConfig, secrets: GeneratedSecre
     };
 }
 
-function openWebUi(config: StackConfig, secrets: GeneratedSecrets, name: string, kind: string, port: number, model: string, accounts: { signup: boolean; adminEmail?: string }): Workload {
+/**
+ * Open WebUI keeps its data in this environment's PostgreSQL (DATABASE_URL) and shares state
+ * and websockets through its Redis (REDIS_URL; WEBSOCKET_MANAGER=redis, WEBSOCKET_REDIS_URL
+ * defaults to REDIS_URL): open-webui backend/open_webui/env.py. Without those containers it
+ * falls back to its own SQLite file on the data disk.
+ */
+const OPEN_WEBUI_USES = {
+    postgres: { env: "DATABASE_URL" },
+    redis: { env: "REDIS_URL", alsoEnv: { WEBSOCKET_MANAGER: "redis" } },
+} as const;
+
+function openWebUi(config: StackConfig, secrets: GeneratedSecrets, name: string, kind: string, port: number, model: string, accounts: { signup: boolean; adminEmail?: string; publicHost?: string }): Workload {
     const urls = internalUrls(config.environment, config.workloads.vectorStore);
     const storeEnv: Record<string, string> = config.workloads.vectorStore === "qdrant"
         ? { VECTOR_DB: "qdrant", QDRANT_URI: urls.vectorStore }
@@ -145,6 +158,8 @@ function openWebUi(config: StackConfig, secrets: GeneratedSecrets, name: string,
         },
         // Open WebUI's own Dockerfile health check.
         health: { test: curlCheck(8080, "/health"), path: "/health", startPeriodSeconds: 60 },
+        uses: OPEN_WEBUI_USES,
+        ...(accounts.publicHost !== undefined ? { publicHost: accounts.publicHost } : {}),
     };
 }
 
@@ -157,7 +172,7 @@ export function appWorkload(config: StackConfig, secrets: GeneratedSecrets, app:
         case "assistant":
             return openWebUi(config, secrets, `${env}-assistant`, "assistant", app.port, chatModel(app.model), { signup: false });
         case "multi-tenant":
-            return openWebUi(config, secrets, `${env}-platform`, "multi-tenant", app.port, chatModel(app.model), { signup: app.allowSignup, adminEmail: app.adminEmail });
+            return openWebUi(config, secrets, `${env}-platform`, "multi-tenant", app.port, chatModel(app.model), { signup: app.allowSignup, adminEmail: app.adminEmail, ...(app.publicHost !== undefined ? { publicHost: app.publicHost } : {}) });
         case "privategpt":
             return {
                 name: `${env}-privategpt`,
@@ -222,6 +237,13 @@ export function appWorkload(config: StackConfig, secrets: GeneratedSecrets, app:
                 },
                 secretEnv: {},
                 health: { test: portableCheck(inner, app.healthPath), path: app.healthPath, startPeriodSeconds: 60 },
+                ...(app.postgresEnv !== undefined || app.redisEnv !== undefined ? {
+                    uses: {
+                        ...(app.postgresEnv !== undefined ? { postgres: { env: app.postgresEnv } } : {}),
+                        ...(app.redisEnv !== undefined ? { redis: { env: app.redisEnv } } : {}),
+                    },
+                } : {}),
+                ...(app.publicHost !== undefined ? { publicHost: app.publicHost } : {}),
             };
         }
     }
@@ -281,7 +303,7 @@ export function workbenchWorkload(config: StackConfig, secrets: GeneratedSecrets
 
 /**
  * Metrics of the AI VM: the VM (node exporter), its containers (cAdvisor) and the GPU.
- * Open to the environment's own subnet for now (the monitoring container is there).
+ * Open only to the monitoring container (the private one, for both environments).
  */
 export function exporterWorkloads(config: StackConfig): Workload[] {
     const env = config.environment;
@@ -291,7 +313,7 @@ export function exporterWorkloads(config: StackConfig): Workload[] {
             kind: "exporter",
             description: "Prometheus node exporter: the VM's CPU, memory, disks",
             image: { ref: IMAGES.nodeExporter },
-            ports: [subnetPort(9100, PORTS.nodeExporter, "node exporter")],
+            ports: [monitoringPort(9100, PORTS.nodeExporter, "node exporter")],
             servicePort: 9100,
             volumes: [{ containerPath: "/host", systemPath: "/" }],
             gpu: false,
@@ -300,13 +322,14 @@ export function exporterWorkloads(config: StackConfig): Workload[] {
             command: ["--path.rootfs=/host"],
             hostNetwork: true,
             health: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:9100/metrics"], path: "/metrics", startPeriodSeconds: 10 },
+            scrape: "node",
         },
         {
             name: `${env}-cadvisor`,
             kind: "exporter",
             description: "cAdvisor: per-container CPU, memory, network",
             image: { ref: IMAGES.cadvisor },
-            ports: [subnetPort(8080, PORTS.cadvisor, "cAdvisor")],
+            ports: [monitoringPort(8080, PORTS.cadvisor, "cAdvisor")],
             servicePort: 8080,
             volumes: [
                 { containerPath: "/rootfs", systemPath: "/" },
@@ -319,19 +342,21 @@ export function exporterWorkloads(config: StackConfig): Workload[] {
             secretEnv: {},
             privileged: true,
             health: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8080/healthz"], path: "/healthz", startPeriodSeconds: 10 },
+            scrape: "containers",
         },
         {
             name: `${env}-gpu-exporter`,
             kind: "exporter",
             description: `NVIDIA GPU exporter: the ${config.gpu.model}'s use, memory, temperature`,
             image: { ref: IMAGES.nvidiaGpuExporter },
-            ports: [subnetPort(9835, PORTS.nvidiaExporter, "GPU metrics")],
+            ports: [monitoringPort(9835, PORTS.nvidiaExporter, "GPU metrics")],
             servicePort: 9835,
             volumes: [],
             gpu: true,
             env: {},
             secretEnv: {},
             health: { test: tcpCheck(9835), path: "/metrics", startPeriodSeconds: 10 },
+            scrape: "gpu",
         },
     ];
 }
@@ -348,11 +373,17 @@ export function environmentWorkloads(config: StackConfig, secrets: GeneratedSecr
 }
 
 /**
- * The ports the AI VM's workloads publish, for readers outside a Pulumi run (`npm run
- * verify`'s isolation probes). Ports never depend on secrets, so stand-ins take their place.
+ * The environment's workload declarations without their secrets, for what never depends on
+ * a secret: ports, public host names, which apps use PostgreSQL and Redis, scrape targets.
+ * Readers outside a Pulumi run (`npm run verify`) and the other environment's monitoring use it.
  */
-export function publishedPorts(config: StackConfig): ServicePort[] {
-    const standIn = pulumi.secret("not-a-secret: ports only");
+export function workloadDeclarations(config: StackConfig): Workload[] {
+    const standIn = pulumi.secret("not-a-secret: declarations only");
     const secrets: GeneratedSecrets = { qdrantApiKey: standIn, webuiSecretKey: standIn, adminPassword: standIn, jupyterToken: standIn };
-    return workloadFirewallPorts(environmentWorkloads(config, secrets));
+    return environmentWorkloads(config, secrets);
+}
+
+/** The ports the AI VM's workloads publish (`npm run verify`'s isolation probes). */
+export function publishedPorts(config: StackConfig): ServicePort[] {
+    return workloadFirewallPorts(workloadDeclarations(config));
 }

@@ -48,6 +48,17 @@ export interface WorkloadHealth {
     readonly startPeriodSeconds: number;
 }
 
+/** How an app uses one of its environment's services (PostgreSQL, Redis in the service LXCs). */
+export interface ServiceUse {
+    /** the environment variable the connection string goes into (a secret) */
+    readonly env: string;
+    /** plain settings that come with it (e.g. a Redis-backed websocket manager) */
+    readonly alsoEnv?: Readonly<Record<string, string>>;
+}
+
+/** What Prometheus scrapes on a workload: which job of the monitoring config. */
+export type ScrapeJob = "node" | "containers" | "gpu";
+
 export interface Workload {
     /** container name and DNS name on the environment's Docker network, env-prefixed */
     readonly name: string;
@@ -74,6 +85,15 @@ export interface Workload {
     readonly privileged?: boolean;
     /** extra Docker labels (metadata the policies read) */
     readonly labels?: Readonly<Record<string, string>>;
+    /**
+     * this environment's PostgreSQL / Redis the app uses: it gets a database (a logical
+     * database for Redis) and a role of its own, and its connection string as a secret
+     */
+    readonly uses?: { readonly postgres?: ServiceUse; readonly redis?: ServiceUse };
+    /** the public DNS name the reverse proxy serves it under (public apps only) */
+    readonly publicHost?: string;
+    /** an exporter the monitoring container scrapes, on its first published port */
+    readonly scrape?: ScrapeJob;
 }
 
 /** Docker labels every workload container carries; `npm run policy` and `docker ps` read them. */
@@ -102,4 +122,54 @@ export function dataDirs(workloads: readonly Workload[]): string[] {
 
 export function imageRef(w: Workload): string {
     return "ref" in w.image ? w.image.ref : w.image.build.tag;
+}
+
+/**
+ * The name an app's database, role and Redis slot go by: the workload name without the
+ * environment prefix, `-` as `_` (`public-poc-hello` -> `poc_hello`).
+ */
+export function serviceAppName(w: Workload): string {
+    return w.name.replace(/^(private|public)-/, "").replace(/-/g, "_");
+}
+
+/** The apps that use PostgreSQL and Redis, in workload order. */
+export function serviceUsers(workloads: readonly Workload[]): { readonly postgres: string[]; readonly redis: string[] } {
+    return {
+        postgres: workloads.filter((w) => w.uses?.postgres !== undefined).map(serviceAppName),
+        redis: workloads.filter((w) => w.uses?.redis !== undefined).map(serviceAppName),
+    };
+}
+
+/** Connection strings per app name, each a secret (from ServiceProvisioning). */
+export interface ServiceConnections {
+    readonly postgres: Readonly<Record<string, pulumi.Output<string>>>;
+    readonly redis: Readonly<Record<string, pulumi.Output<string>>>;
+}
+
+/**
+ * The workloads with their connection strings in their secret settings: each app gets the
+ * strings of its own environment's services, keyed by its own name. An app that asks for a
+ * service the environment does not run (no database or cache container) gets nothing and
+ * keeps its built-in store.
+ */
+export function withConnections(workloads: readonly Workload[], connections: ServiceConnections): Workload[] {
+    return workloads.map((w) => {
+        const app = serviceAppName(w);
+        const env: Record<string, string> = {};
+        const secretEnv: Record<string, pulumi.Output<string>> = {};
+        for (const service of ["postgres", "redis"] as const) {
+            const use = w.uses?.[service];
+            const url = connections[service][app];
+            if (use !== undefined && url !== undefined) {
+                secretEnv[use.env] = url;
+                Object.assign(env, use.alsoEnv ?? {});
+            }
+        }
+        return Object.keys(secretEnv).length === 0 ? w : { ...w, env: { ...w.env, ...env }, secretEnv: { ...w.secretEnv, ...secretEnv } };
+    });
+}
+
+/** The reverse proxy's routes: one per workload with a public host name, to its published port on the VM. */
+export function proxyRoutes(workloads: readonly Workload[], vmIp: string): { host: string; upstream: string }[] {
+    return workloads.flatMap((w) => (w.publicHost !== undefined && w.ports.length > 0 ? [{ host: w.publicHost, upstream: `${vmIp}:${w.ports[0].host}` }] : []));
 }

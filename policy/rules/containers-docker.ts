@@ -37,6 +37,17 @@ export const containerHygiene: Rule = {
     },
 };
 
+/** The ports a rule's dport names: `22`, `9100,8080`, `8000:8002`. */
+export function dportList(dport: unknown): number[] {
+    return String(dport).split(",").flatMap((item) => {
+        const range = /^(\d+):(\d+)$/.exec(item);
+        if (range === null) return [Number(item)];
+        const ports: number[] = [];
+        for (let p = Number(range[1]); p <= Number(range[2]); p++) ports.push(p);
+        return ports;
+    });
+}
+
 export const firewallMatchesWorkloads: Rule = {
     name: "firewall-matches-workloads",
     description: "The GPU VM's firewall opens exactly the ports its workloads publish (plus SSH), to the audience each declares.",
@@ -49,7 +60,9 @@ export const firewallMatchesWorkloads: Rule = {
             return [];
         }
         const rules = ofType(stack, TYPES.firewallRules).find((r) => r.props.vmId === gpuVm.props.vmId);
-        const opened = new Set(records(rules?.props.rules).filter((r) => r.action === "ACCEPT").map((r) => Number(r.dport)));
+        // A rule's dport may list ports (the monitoring rule: "9100,8080,9835"; pve-firewall
+        // Firewall.pm parse_port_name_number_or_range splits it on ",", `a:b` is a range).
+        const opened = new Set(records(rules?.props.rules).filter((r) => r.action === "ACCEPT").flatMap((r) => dportList(r.dport)));
         // Ports published on the VM's loopback only (`/vm`) are never opened in the firewall.
         const published = new Set(containers.flatMap(publishedPorts).filter((p) => p.from !== "vm").map((p) => p.host));
         const findings = [];

@@ -2,7 +2,13 @@
  * Environment isolation: nothing in one environment's stack names the other's pool, GPU
  * mapping, bridge, VLAN, subnet, VMID range or guest names. The identities come from policy
  * config (by default read from the stack files, see ../identities.ts).
+ *
+ * One allowance is known by name: a firewall rule named MONITORING_RULE (the name leads its
+ * comment) that admits, inbound, exactly the other environment's monitoring container's
+ * address (`monitoringSource` of that environment's identity) to exporter ports. Its source
+ * is not a finding; any other address of the other side, anywhere, still is.
  */
+import { MONITORING_RULE } from "../../components/ops/firewallProfiles";
 import { isHostInCidr, isIpv4, parseCidr } from "../../config/net";
 import { Finding, isRecord, Rule } from "./model";
 
@@ -15,6 +21,8 @@ export interface EnvironmentIdentity {
     readonly subnet: string;
     readonly vmidStart: number;
     readonly vmidEnd: number;
+    /** the address of the monitoring container this environment runs (private), if any */
+    readonly monitoringSource?: string;
 }
 
 export interface IsolationConfig {
@@ -24,6 +32,18 @@ export interface IsolationConfig {
 }
 
 const VMID_KEYS = new Set(["vmId", "vmid", "containerId", "dataVmid"]);
+
+/**
+ * The named monitoring allowance: an inbound ACCEPT rule whose comment starts with
+ * MONITORING_RULE and whose source is exactly the other environment's monitoring address
+ * (no block, no list: one host).
+ */
+export function isMonitoringAllowance(value: Record<string, unknown>, other: EnvironmentIdentity): boolean {
+    return other.monitoringSource !== undefined
+        && value.type === "in" && value.action === "ACCEPT"
+        && typeof value.comment === "string" && value.comment.startsWith(`${MONITORING_RULE}:`)
+        && value.source === other.monitoringSource;
+}
 const VLAN_KEYS = new Set(["vlan", "vlanId", "tag"]);
 
 export function isolationFindings(urn: string, props: Record<string, unknown>, other: EnvironmentIdentity, allow: ReadonlySet<string>): string[] {
@@ -57,7 +77,9 @@ export function isolationFindings(urn: string, props: Record<string, unknown>, o
         } else if (Array.isArray(value)) {
             value.forEach((v) => visit(v, key, inVmids || key === "vmids"));
         } else if (isRecord(value)) {
-            Object.entries(value).forEach(([k, v]) => visit(v, k, false));
+            // The one named allowance: its source is the other side's monitoring address by design.
+            const allowed = isMonitoringAllowance(value, other);
+            Object.entries(value).filter(([k]) => !(allowed && k === "source")).forEach(([k, v]) => visit(v, k, false));
         }
     };
     visit(props, undefined, false);
@@ -72,7 +94,7 @@ export const environmentIsolation: Rule<IsolationConfig> = {
         environments: {
             type: "array",
             default: [],
-            description: "each environment's identity: {environment, pool, gpuMapping, bridge, vlanId, subnet, vmidStart, vmidEnd}",
+            description: "each environment's identity: {environment, pool, gpuMapping, bridge, vlanId, subnet, vmidStart, vmidEnd, monitoringSource?}",
             items: { type: "object" },
         },
         allow: { type: "array", default: [], items: { type: "string" }, description: "tokens allowed to cross, e.g. a monitoring host's address" },

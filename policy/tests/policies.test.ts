@@ -12,6 +12,8 @@ import { isPinned } from "../rules/images";
 import type { PolicyResource, StackView } from "../rules/model";
 import { wrapPlainSecrets } from "../rules/secrets";
 import { packDefaults } from "../settings";
+import { MONITORING_RULE } from "../../components/ops/firewallProfiles";
+import type { EnvironmentIdentity } from "../rules/isolation";
 
 let privateGraph: PlanGraph;
 let publicGraph: PlanGraph;
@@ -105,6 +107,53 @@ describe("environment-isolation", () => {
         // An address inside a URL (an app's setting) counts too.
         const url = changed(publicGraph, "public-db-firewall-rules", (r) => { r.props.comment = "see http://10.10.10.10:8001/docs"; });
         expect(run("environment-isolation", url)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.10 (an address in the private subnet 10.10.10.0/24)"]);
+    });
+});
+
+describe("environment-isolation: the one named monitoring allowance", () => {
+    const MONITORING = "10.10.10.24";
+    const identities = () => (packDefaults()["environment-isolation"] as { environments: EnvironmentIdentity[] }).environments;
+    const rulesOf = (name: string) => publicGraph.resources.find((r) => r.name === name)?.inputs.rules as Record<string, unknown>[];
+
+    test("passes: every public guest admits its exporters from the private monitoring container in the named rule, and nothing else private", () => {
+        for (const guest of ["public-ai", "public-db", "public-cache", "public-proxy"]) {
+            const named = rulesOf(`${guest}-firewall-rules`).filter((r) => String(r.comment).startsWith(`${MONITORING_RULE}:`));
+            expect(named).toEqual([expect.objectContaining({ type: "in", action: "ACCEPT", source: MONITORING })]);
+        }
+        expect(run("environment-isolation", stackViewOf(publicGraph))).toEqual([]);
+        // The identity the allowance is checked against comes from the private stack file.
+        expect(identities().find((e) => e.environment === "private")?.monitoringSource).toBe(MONITORING);
+    });
+
+    test("fails: another private address, even in a rule with the allowance's name", () => {
+        const other = changed(publicGraph, "public-db-firewall-rules", (r) => {
+            (r.props.rules as Record<string, unknown>[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "9100", source: "10.10.10.10", comment: `${MONITORING_RULE}: exporters, from the monitoring container only`, enabled: true });
+        });
+        expect(run("environment-isolation", other)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.10 (an address in the private subnet 10.10.10.0/24)"]);
+        // the monitoring address widened to the private subnet
+        const widened = changed(publicGraph, "public-db-firewall-rules", (r) => {
+            (r.props.rules as Record<string, unknown>[]).forEach((rule) => { if (rule.source === MONITORING) rule.source = "10.10.10.0/24"; });
+        });
+        expect(run("environment-isolation", widened)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.0/24 (an address in the private subnet 10.10.10.0/24)"]);
+    });
+
+    test("fails: the monitoring address outside the named inbound rule", () => {
+        const renamed = changed(publicGraph, "public-cache-firewall-rules", (r) => {
+            (r.props.rules as Record<string, unknown>[]).forEach((rule) => { if (rule.source === MONITORING) rule.comment = "metrics"; });
+        });
+        expect(run("environment-isolation", renamed)).toEqual(["public stack: public-cache-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)"]);
+        const outbound = changed(publicGraph, "public-cache-firewall-rules", (r) => {
+            (r.props.rules as Record<string, unknown>[]).push({ type: "out", action: "ACCEPT", dest: MONITORING, source: MONITORING, comment: `${MONITORING_RULE}: out`, enabled: true });
+        });
+        expect(run("environment-isolation", outbound)).toEqual(["public stack: public-cache-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)"]);
+        // without the private identity's monitoring address, nothing is allowed
+        const noMonitoring = { ...packDefaults()["environment-isolation"], environments: identities().map((e) => ({ ...e, monitoringSource: undefined })) };
+        expect(run("environment-isolation", stackViewOf(publicGraph), noMonitoring)).toEqual([
+            "public stack: public-ai-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)",
+            "public stack: public-cache-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)",
+            "public stack: public-db-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)",
+            "public stack: public-proxy-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)",
+        ]);
     });
 });
 

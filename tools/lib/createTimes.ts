@@ -26,6 +26,7 @@ export const CREATE_TIMES: Readonly<Record<string, CreateTime>> = {
     "pulumi:providers:docker": { seconds: 2, basis: "dials the Docker host over SSH once (pulumi-docker#1293)" },
     "pulumi:providers:random": { seconds: 0, basis: "no API call" },
     "random:index/randomPassword:RandomPassword": { seconds: 0, basis: "computed in the provider, no remote call" },
+    "random:index/randomBytes:RandomBytes": { seconds: 0, basis: "computed in the provider (WireGuard keys), no remote call" },
     "proxmoxve:download/file:File": {
         seconds: 90,
         basis: "the node downloads the image itself: a ~600 MB Ubuntu cloud image at ~60 Mbit/s (a Debian LXC template, ~120 MB, is faster); bpg upload_timeout default 600 s",

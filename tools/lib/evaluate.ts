@@ -36,12 +36,19 @@ export interface EvaluateOptions {
      * tests that check what a secret input holds, e.g. a remote command's pinned host key)
      */
     readonly onMockResource?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | void;
+    /**
+     * also return the stack outputs with their secrets in plain text, as
+     * `pulumi stack output --json --show-secrets` would (for tests; never in the plan)
+     */
+    readonly revealSecretOutputs?: boolean;
 }
 
 export interface Evaluation {
     readonly graph: PlanGraph;
     /** the validated config: an environment's, or the host stack's with both environments */
     readonly validated: ValidatedConfig;
+    /** the outputs with secrets shown, only with revealSecretOutputs */
+    readonly revealedOutputs?: Record<string, unknown>;
 }
 
 /** The parts of an Output the SDK keeps internal; read only here, to see through Outputs. */
@@ -88,7 +95,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
 
     const providers = new Map<string, string>();
     const started = performance.now();
-    const evaluation = await underOfflineRuntime(stack, offlineMocks(inventory, providers, options.onMockResource, hostObjectsPresent), () => record(stack, validated, providers));
+    const evaluation = await underOfflineRuntime(stack, offlineMocks(inventory, providers, options.onMockResource, hostObjectsPresent), () => record(stack, validated, providers, options.revealSecretOutputs === true));
     options.progress?.(`evaluated stack ${stack}: ${evaluation.graph.resources.length} resources in ${(performance.now() - started).toFixed(0)} ms`);
     return evaluation;
 }
@@ -112,7 +119,7 @@ export function offlineMocks(
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: { ...mockState(args.type, args.inputs), ...extra } };
+            return { id: `${args.name}-id`, state: { ...mockState(args.type, args.inputs, args.name), ...extra } };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
@@ -178,11 +185,13 @@ async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Runs the program under the mocks already set and reads back the graph it built. */
-async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>): Promise<Evaluation> {
+async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>, reveal: boolean): Promise<Evaluation> {
     const captured: Captured[] = [];
     let programError: unknown;
-    // The program's own return value: the stack's outputs as a whole are unknown in a preview
-    // as soon as one of them is (the Docker host before the VM exists), but each key resolves alone.
+    // The program's own return value: runInPulumiStack hands back the outputs resolved to
+    // plain values, secrets included, so the plan reads them from the Outputs instead. And the
+    // stack's outputs as a whole are unknown in a preview as soon as one of them is (the Docker
+    // host before the VM exists), but each key resolves alone.
     let outputs: Record<string, unknown> = {};
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((t) => {
@@ -247,8 +256,10 @@ async function record(stack: string, validated: ValidatedConfig, providers: Read
     resources.sort((a, b) => a.urn.localeCompare(b.urn));
 
     const resolvedOutputs = await resolveValue(outputs ?? {}, new Set());
+    const revealed = reveal ? await resolveValue(outputs ?? {}, new Set(), true) : undefined;
     return {
         validated,
+        ...(revealed !== undefined && isObject(revealed) ? { revealedOutputs: revealed } : {}),
         graph: {
             stack,
             project: "ai-dualstack",
@@ -259,13 +270,20 @@ async function record(stack: string, validated: ValidatedConfig, providers: Read
     };
 }
 
-/** Stand-in for a generated secret offline: tests check it never appears in the plan in plain text. */
+/** Stand-in prefix for a generated secret offline: tests check it never appears in the plan in plain text. */
 export const MOCK_GENERATED_SECRET = "offline-generated-secret";
 
 /** What the provider computes on create that the program reads back: VM disk paths, generated secrets. */
-function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockState(type: string, inputs: Record<string, unknown>, name = ""): Record<string, unknown> {
+    // Random values are known offline, fixed per resource name (so two passwords differ and a
+    // test can tell whose leaked), and every value built from them must stay secret.
     if (type === "random:index/randomPassword:RandomPassword") {
-        return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${String(inputs.length)}` };
+        return { ...inputs, result: `${MOCK_GENERATED_SECRET}-${name.replace(/[^A-Za-z0-9]/g, "")}` };
+    }
+    if (type === "random:index/randomBytes:RandomBytes") {
+        const bytes = Buffer.alloc(Number(inputs.length ?? 32));
+        Buffer.from(name).copy(bytes);
+        return { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") };
     }
     if (type === "tls:index/privateKey:PrivateKey") {
         // A stand-in key pair: the public half in OpenSSH form (what root's authorized_keys
@@ -375,7 +393,7 @@ async function dependsOnOf(opts: pulumi.ResourceOptions): Promise<pulumi.Resourc
 }
 
 /** Plain JSON for an input: secrets masked, unknowns marked, keys sorted; records the resources behind Outputs. */
-async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise<JsonValue> {
+async function resolveValue(value: unknown, deps: Set<pulumi.Resource>, showSecrets = false): Promise<JsonValue> {
     if (pulumi.Output.isInstance(value)) {
         const o = internals(value);
         for (const r of await o.allResources()) {
@@ -384,11 +402,11 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
         if (!(await o.isKnown)) {
             return UNKNOWN_MASK;
         }
-        const inner = await resolveValue(await o.promise(), deps);
-        return (await o.isSecret) ? SECRET_MASK : inner;
+        const inner = await resolveValue(await o.promise(), deps, showSecrets);
+        return (await o.isSecret) && !showSecrets ? SECRET_MASK : inner;
     }
     if (value instanceof Promise) {
-        return resolveValue(await value, deps);
+        return resolveValue(await value, deps, showSecrets);
     }
     if (pulumi.Resource.isInstance(value)) {
         // A resource passed as a value is a dependency; its URN is in `dependencies`.
@@ -398,7 +416,7 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
     if (Array.isArray(value)) {
         const items: JsonValue[] = [];
         for (const item of value) {
-            items.push(await resolveValue(item, deps));
+            items.push(await resolveValue(item, deps, showSecrets));
         }
         return items;
     }
@@ -407,7 +425,7 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>): Promise
         for (const key of Object.keys(value).sort()) {
             const v: unknown = (value as Record<string, unknown>)[key];
             if (v !== undefined) {
-                out[key] = await resolveValue(v, deps);
+                out[key] = await resolveValue(v, deps, showSecrets);
             }
         }
         return out;

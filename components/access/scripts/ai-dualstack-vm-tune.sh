@@ -15,13 +15,20 @@
 #   set <vmid> [--hugepages 2|1024|none] [--keephugepages 0|1] [--affinity <cpus>|none]
 #              [--startup order=<n>[,up=<s>][,down=<s>]|none]
 #   show <vmid>
+#   keyctl <vmid>        the CI container's Docker: features nesting=1,keyctl=1, only for a
+#                        VMID listed in KEYCTL_VMIDS (the environment's cicd containers)
+#
+# pve-container lets only root@pam change an unprivileged container's feature flags other
+# than nesting (src/PVE/LXC.pm check_ct_modify_config_perm), and Docker in a container needs
+# keyctl. Features are not hot-pluggable (src/PVE/LXC/Config.pm vmconfig_hotplug_pending
+# skips them): a running container is rebooted so the flag takes effect.
 #
 # Refused (exit 2, nothing changed): characters other than letters, digits, space , = -;
 # a VMID outside this environment's range; hugepages for a VM larger than the
 # environment's hugepage budget; CPUs outside the environment's CPU set; unknown options.
 # The limits come from /etc/ai-dualstack/vm-tune/<env>.conf, written by the host stack:
 #
-#   VMID_START=100  VMID_END=199  HUGEPAGES_MAX_MIB=65536  AFFINITY_CPUS=0-7
+#   VMID_START=100  VMID_END=199  HUGEPAGES_MAX_MIB=65536  AFFINITY_CPUS=0-7  KEYCTL_VMIDS=113
 set -euo pipefail
 set -f # no globbing of anything the caller sent
 
@@ -37,12 +44,13 @@ env=$1
 
 conf=$ROOT/etc/ai-dualstack/vm-tune/$env.conf
 [[ -f $conf ]] || fail "no limits for $env ($conf is missing: run the host stack)"
-VMID_START='' VMID_END='' HUGEPAGES_MAX_MIB='' AFFINITY_CPUS=''
+VMID_START='' VMID_END='' HUGEPAGES_MAX_MIB='' AFFINITY_CPUS='' KEYCTL_VMIDS=''
 # The file is root's and written by the host stack; read it as data, not as a script.
 while IFS='=' read -r key value; do
     case $key in
         VMID_START | VMID_END | HUGEPAGES_MAX_MIB) [[ $value =~ ^[0-9]+$ ]] || fail "$conf: $key is not a number" ;;
         AFFINITY_CPUS) [[ -z $value || $value =~ ^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$ ]] || fail "$conf: $key is not a CPU set" ;;
+        KEYCTL_VMIDS) [[ -z $value || $value =~ ^[0-9]{1,9}(,[0-9]{1,9})*$ ]] || fail "$conf: $key is not a list of VMIDs" ;;
         '' | '#'*) continue ;;
         *) fail "$conf: unknown key '$key'" ;;
     esac
@@ -51,7 +59,7 @@ done <"$conf"
 [[ -n $VMID_START && -n $VMID_END && -n $HUGEPAGES_MAX_MIB ]] || fail "$conf: needs VMID_START, VMID_END and HUGEPAGES_MAX_MIB"
 
 request=${SSH_ORIGINAL_COMMAND:-}
-[[ -n $request ]] || refuse "no request (expected: set <vmid> ... or show <vmid>)"
+[[ -n $request ]] || refuse "no request (expected: set <vmid> ..., show <vmid> or keyctl <vmid>)"
 [[ $request =~ ^[A-Za-z0-9\ ,=-]+$ ]] || refuse "the request may only hold letters, digits, space and , = -"
 read -r -a words <<<"$request"
 
@@ -90,7 +98,7 @@ vm_memory_mib() {
     echo "${line#memory: }"
 }
 
-[[ ${#words[@]} -ge 2 ]] || refuse "expected: set <vmid> ... or show <vmid>"
+[[ ${#words[@]} -ge 2 ]] || refuse "expected: set <vmid> ..., show <vmid> or keyctl <vmid>"
 action=${words[0]}
 vmid=${words[1]}
 check_vmid "$vmid"
@@ -101,8 +109,26 @@ case $action in
         qm config "$vmid" | grep -E '^(hugepages|keephugepages|affinity|startup|memory): ' || true
         exit 0
         ;;
+    keyctl)
+        [[ ${#words[@]} -eq 2 ]] || refuse "keyctl takes only a VMID"
+        [[ ,$KEYCTL_VMIDS, == *,$vmid,* ]] || refuse "keyctl is only for the $env CI containers (${KEYCTL_VMIDS:-none}), not $vmid"
+        ctconf=$(pct config "$vmid") || fail "container $vmid does not exist"
+        grep -qx 'unprivileged: 1' <<<"$ctconf" || refuse "container $vmid is not unprivileged"
+        features=$(grep -E '^features: ' <<<"$ctconf" || true)
+        if [[ ,${features#features: }, == *,keyctl=1,* && ,${features#features: }, == *,nesting=1,* ]]; then
+            echo "ai-dualstack-vm-tune: $env container $vmid: keyctl already on"
+            exit 0
+        fi
+        echo "ai-dualstack-vm-tune: $env container $vmid: pct set $vmid --features keyctl=1,nesting=1"
+        pct set "$vmid" --features keyctl=1,nesting=1
+        if pct status "$vmid" | grep -q 'status: running'; then
+            echo "ai-dualstack-vm-tune: container $vmid is running: rebooting it so keyctl takes effect"
+            pct reboot "$vmid"
+        fi
+        exit 0
+        ;;
     set) ;;
-    *) refuse "unknown action '$action' (set or show)" ;;
+    *) refuse "unknown action '$action' (set, show or keyctl)" ;;
 esac
 
 args=()

@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+# shellcheck shell=bash
 # Mounts the AI VM's data disk, creating a filesystem ONLY on a blank disk.
 #
 #   data-disk.sh <device> <mount point> <label> [directory under the mount[:owner uid] ...]
@@ -12,15 +12,8 @@
 #   2. the first MiB of the device is all zeros (a fresh ZFS volume reads as zeros).
 # A disk with an ext4 filesystem carrying <label> is mounted as it is; any other content
 # stops the script without touching the disk.
-set -euo pipefail
 
-# AI_DUALSTACK_ROOT lets the tests run this against a scratch directory instead of /.
-readonly ROOT=${AI_DUALSTACK_ROOT:-}
-
-die() { echo "data-disk: $*" >&2; exit 1; }
-say() { echo "data-disk: $*"; }
-
-[[ $# -ge 3 ]] || die "usage: $0 <device> <mount point> <label> [directory ...]"
+[[ $# -ge 3 ]] || die "usage: data-disk.sh <device> <mount point> <label> [directory ...]"
 device=$1
 mount_point=$2
 label=$3
@@ -51,7 +44,7 @@ if [[ $probe_status -eq 2 ]]; then
     if ! cmp -s -n 1048576 -- "$device" /dev/zero; then
         die "$device has no known signature but its first MiB is not empty; not formatting it (inspect it with wipefs/hexdump)"
     fi
-    say "$device is blank: creating ext4 '$label'"
+    log "$device is blank: creating ext4 '$label'"
     # stdin from /dev/null: mkfs must never read a confirmation from this script's stdin.
     mkfs.ext4 -q -m 0 -L "$label" -- "$device" </dev/null
     signature=$(probe)
@@ -70,7 +63,7 @@ if [[ $fs_type != ext4 || $fs_label != "$label" ]]; then
     die "$device holds $fs_type labelled '${fs_label}', expected ext4 labelled '$label'; not touching it"
 fi
 [[ -n $fs_uuid ]] || die "$device has no filesystem UUID"
-say "$device holds ext4 '$label' (UUID $fs_uuid): keeping its data"
+log "$device holds ext4 '$label' (UUID $fs_uuid): keeping its data"
 
 # fstab by UUID; nofail so a missing disk never blocks boot (Docker waits for the mount
 # through its RequiresMountsFor drop-in instead).
@@ -85,13 +78,13 @@ if [[ $current != "$entry" ]]; then
     printf '%s\n' "$entry" >>"$tmp"
     cat "$tmp" >"$fstab"
     rm -f "$tmp"
-    say "fstab entry for $mount_point written"
+    log "fstab entry for $mount_point written"
 fi
 
 mkdir -p "$ROOT$mount_point"
 if ! mountpoint -q "$ROOT$mount_point"; then
     mount "$ROOT$mount_point"
-    say "mounted $mount_point"
+    log "mounted $mount_point"
 fi
 
 # A disk grown in Proxmox (`qm resize <AI VM> scsi1 +N G`, README "Data safety") grows its
@@ -104,7 +97,7 @@ fi
 fs_blocks=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block count:/ { gsub(/ /, "", $2); print $2 }')
 fs_block_size=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block size:/ { gsub(/ /, "", $2); print $2 }')
 if [[ -n $fs_blocks && -n $fs_block_size ]] && ((device_bytes - fs_blocks * fs_block_size > 64 * 1024 * 1024)); then
-    say "the disk is larger than its filesystem: growing it"
+    log "the disk is larger than its filesystem: growing it"
     resize2fs "$device"
 fi
 # Each directory is `name` or `name:uid`: a container that runs as that uid writes there.
@@ -115,7 +108,7 @@ for spec in "$@"; do
     mkdir -p "$ROOT$mount_point/$dir"
     if [[ -n $uid && "$(stat -c %u "$ROOT$mount_point/$dir")" != "$uid" ]]; then
         chown "$uid:$uid" "$ROOT$mount_point/$dir"
-        say "$dir belongs to uid $uid"
+        log "$dir belongs to uid $uid"
     fi
 done
-say "ready: $mount_point"
+log "ready: $mount_point"

@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+# shellcheck shell=bash
 # Pulls one model into Ollama through its HTTP API, with progress and retries.
 #
 #   pull-model.sh <model> <size GiB> <ollama url> <data mount>
@@ -7,12 +7,8 @@
 # resumes a cancelled pull where it stopped (ollama docs/api.md "Pull a Model"), so a
 # retry after a dropped link continues rather than starting over. Progress is printed
 # every 5%. Refuses to start when the data disk lacks room for the model.
-set -euo pipefail
 
-die() { echo "pull-model: $*" >&2; exit 1; }
-say() { echo "pull-model: $*"; }
-
-[[ $# -eq 4 ]] || die "usage: $0 <model> <size GiB> <ollama url> <data mount>"
+[[ $# -eq 4 ]] || die "usage: pull-model.sh <model> <size GiB> <ollama url> <data mount>"
 model=$1
 size_gib=$2
 url=${3%/}
@@ -30,7 +26,7 @@ done
 
 body=$(jq -cn --arg m "$model" '{model: $m}')
 if curl -fsS -o /dev/null -X POST "$url/api/show" -d "$body" 2>/dev/null; then
-    say "$model is already present"
+    log "$model is already present"
     exit 0
 fi
 
@@ -55,12 +51,12 @@ pull_once() {
         completed=$(jq -r '.completed // 0' <<<"$line")
         if [[ $now != "$status" ]]; then
             last=-5
-            [[ $total -gt 0 ]] || say "$model: $now"
+            [[ $total -gt 0 ]] || log "$model: $now"
         fi
         if [[ $total -gt 0 ]]; then
             local pct=$((completed * 100 / total))
             if [[ $pct -ge $((last + 5)) ]] || [[ $pct -eq 100 && $last -ne 100 ]]; then
-                say "$model: ${now%% *} $pct% of $((total / 1048576)) MiB"
+                log "$model: ${now%% *} $pct% of $((total / 1048576)) MiB"
                 last=$pct
             fi
         fi
@@ -71,11 +67,11 @@ pull_once() {
 
 for attempt in $(seq 1 "$attempts"); do
     if pull_once; then
-        say "$model: pulled"
+        log "$model: pulled"
         exit 0
     fi
     [[ $attempt -lt $attempts ]] || break
-    say "$model: attempt $attempt of $attempts failed; resuming in $((delay * attempt)) s"
+    log "$model: attempt $attempt of $attempts failed; resuming in $((delay * attempt)) s"
     sleep $((delay * attempt))
 done
 die "$model: giving up after $attempts attempts"

@@ -90,8 +90,9 @@ export function plannedProbes(own: StackConfig, other: StackConfig, hostKeys: Re
         return [{ from, purpose: `public reaches nothing private${admin ? "" : ", nor the Proxmox API and SSH"}`, targets }];
     }
     // Private: the public exporters answer the monitoring container only.
+    // Every exporter port (`from: "monitoring"`): the firewall's monitoring rule opens exactly these.
     const exporters: ProbeTarget[] = guestPorts(other).flatMap((g) => g.ports
-        .filter((p) => p.port === PORTS.nodeExporter || p.port === PORTS.nvidiaExporter)
+        .filter((p) => p.from === "monitoring")
         .map((p) => ({ host: g.ip, port: p.port, label: `${g.name} ${p.comment}`, expect: "open" as const })));
     const monitoring = own.containers.find((ct) => ct.role === "monitoring");
     const sets: ProbeSet[] = [];

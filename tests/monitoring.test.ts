@@ -1,0 +1,186 @@
+/**
+ * Monitoring: the rendered Prometheus config (both environments' targets), alert rules,
+ * one promtool rule test per alert, Alertmanager's config and Grafana's provisioning, all
+ * through the real promtool and amtool; monitoring.sh against a scratch root.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+import { dashboardFiles } from "../components/provision/serviceProvisioning";
+import { file } from "../components/provision/steps";
+import {
+    ALERTMANAGER_CONF, alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
+    grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
+} from "../components/services/monitoring";
+import { environmentTargets } from "../components/services/monitoringTargets";
+import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input } from "./helpers";
+import { scratch } from "./provisionHarness";
+
+const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };
+const rules = alertRules(SETTINGS);
+
+/** Writes files into a fresh directory and runs a tool there. */
+function inDir(files: Record<string, string>, tool: string, args: string[]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "monitoring-"));
+    for (const [name, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+        fs.writeFileSync(path.join(dir, name), text);
+    }
+    const r = spawnSync(tool, args, { cwd: dir, encoding: "utf8" });
+    return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+let privateEnv: Evaluation;
+let publicEnv: Evaluation;
+beforeAll(async () => {
+    privateEnv = await evaluate("private");
+    publicEnv = await evaluate("public");
+});
+
+describe("Prometheus", () => {
+    const both = () => [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
+
+    test("the config with both environments' targets passes the real promtool check config", () => {
+        expect(haveTool("promtool")).toBe(true);
+        const r = inDir({ "prometheus.yml": prometheusConfig({ jobs: both(), ruleFiles: [PROMETHEUS_RULES_REF] }), [PROMETHEUS_RULES_REF]: alertRulesFile(rules) }, "promtool", ["check", "config", "prometheus.yml"]);
+        expect(r.out).toContain("SUCCESS: prometheus.yml is valid prometheus config file syntax");
+        expect(r.status).toBe(0);
+    });
+
+    test("it scrapes every exporter of both environments, labelled with the environment", () => {
+        const conf = parse(prometheusConfig({ jobs: both(), ruleFiles: [PROMETHEUS_RULES_REF] })) as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: { environment: string; name: string } }[] }[] };
+        const targets = (job: string, env: string) => conf.scrape_configs.find((c) => c.job_name === job)?.static_configs.filter((s) => s.labels.environment === env).flatMap((s) => s.targets) ?? [];
+        for (const [env, e] of [["private", privateEnv], ["public", publicEnv]] as const) {
+            const { aiVm, containers } = e.config;
+            expect(targets("node", env).sort()).toEqual([aiVm.ip, ...containers.map((c) => c.ip)].map((ip) => `${ip}:9100`).sort());
+            expect(targets("nvidia-gpu", env)).toEqual([`${aiVm.ip}:9835`]);
+            expect(targets("cadvisor", env)).toEqual([`${aiVm.ip}:8080`]);
+            expect(targets("postgres", env)).toEqual([`${containers.find((c) => c.role === "database")?.ip}:9187`]);
+            expect(targets("redis", env)).toEqual([`${containers.find((c) => c.role === "cache")?.ip}:9121`]);
+        }
+        // one per published app (apps[].publicHost)
+        expect(targets("certificates", "public")).toEqual(["https://chat.example.org", "https://hello.example.org"]);
+        expect(targets("certificates", "private")).toEqual(["https://192.168.1.10:8006"]);
+    });
+});
+
+describe("alert rules", () => {
+    test("cover the issue's list: target, node and guest down, ZFS, disk, GPU heat and VRAM, backups, certificates", () => {
+        expect(rules.map((r) => r.alert)).toEqual([
+            "TargetDown", "ProxmoxNodeDown", "GuestDown", "ZfsPoolNotOnline", "DiskAlmostFull", "DiskFillsWithin24h",
+            "GpuTemperatureHigh", "GpuVramPressure", "BackupFailed", "BackupMissed", "CertificateExpiresSoon",
+        ]);
+    });
+
+    test("pass the real promtool check rules", () => {
+        const r = inDir({ "rules.yml": alertRulesFile(rules) }, "promtool", ["check", "rules", "rules.yml"]);
+        expect(r.out).toContain(`SUCCESS: ${rules.length} rules found`);
+        expect(r.status).toBe(0);
+    });
+
+    test("each alert has a promtool test rules case that fires it, and all pass", () => {
+        const tests = parse(alertRuleTests(rules, "rules.yml")) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+        expect(tests.tests.map((t) => t.alert_rule_test[0].alertname)).toEqual(rules.map((r) => r.alert));
+        tests.tests.forEach((t) => expect(t.alert_rule_test[0].exp_alerts).toHaveLength(1));
+        const r = inDir({ "rules.yml": alertRulesFile(rules), "tests.yml": alertRuleTests(rules, "rules.yml") }, "promtool", ["test", "rules", "tests.yml"]);
+        expect(r.out).toContain("SUCCESS");
+        expect(r.status).toBe(0);
+    });
+
+    test("the rule tests can fail: a GPU threshold above the test's temperature does not fire", () => {
+        const hotter = rules.map((r) => (r.alert === "GpuTemperatureHigh" ? { ...r, expr: "nvidia_smi_temperature_gpu > 95" } : r));
+        const r = inDir({ "rules.yml": alertRulesFile(hotter), "tests.yml": alertRuleTests(rules, "rules.yml") }, "promtool", ["test", "rules", "tests.yml"]);
+        expect(r.status).not.toBe(0);
+        expect(r.out).toContain("GpuTemperatureHigh");
+    });
+
+    test("the backup and certificate limits come from config", () => {
+        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 });
+        expect(custom.find((r) => r.alert === "BackupMissed")?.expr).toContain("> 50 * 3600");
+        expect(custom.find((r) => r.alert === "CertificateExpiresSoon")?.expr).toContain("< 30 * 86400");
+        const r = inDir({ "rules.yml": alertRulesFile(custom), "tests.yml": alertRuleTests(custom, "rules.yml") }, "promtool", ["test", "rules", "tests.yml"]);
+        expect(r.status).toBe(0);
+    });
+});
+
+describe("Alertmanager and Grafana", () => {
+    test.each([["with a webhook", "https://ntfy.example.org/ai-dualstack"], ["without one", undefined]])("Alertmanager's config %s passes the real amtool check-config", (_t, webhookUrl) => {
+        expect(haveTool("amtool")).toBe(true);
+        const r = inDir({ "alertmanager.yml": alertmanagerConfig({ webhookUrl }) }, "amtool", ["check-config", "alertmanager.yml"]);
+        expect(r.out).toContain("SUCCESS");
+        expect(r.status).toBe(0);
+    });
+
+    test("amtool can fail: a route to a receiver that does not exist", () => {
+        const r = inDir({ "alertmanager.yml": alertmanagerConfig({}).replace("receiver: default\n", "receiver: nobody\n") }, "amtool", ["check-config", "alertmanager.yml"]);
+        expect(r.status).not.toBe(0);
+    });
+
+    test("Grafana's datasource and dashboards are provisioned from the repository's files, all on the one datasource", () => {
+        const ds = parse(grafanaDatasource()) as { datasources: { uid: string; url: string; type: string }[] };
+        expect(ds.datasources).toEqual([expect.objectContaining({ uid: GRAFANA_DATASOURCE_UID, type: "prometheus", url: "http://localhost:9090" })]);
+        expect((parse(grafanaDashboardProvider()) as { providers: { options: { path: string } }[] }).providers[0].options.path).toBe("/var/lib/grafana/dashboards/ai-dualstack");
+        const dashboards = dashboardFiles();
+        expect(dashboards.length).toBeGreaterThan(0);
+        for (const d of dashboards) {
+            const json = JSON.parse(d.content) as { uid: string; panels: { datasource: { uid: string }; targets: { expr: string; datasource: { uid: string } }[] }[] };
+            expect(json.uid).toMatch(/^ai-dualstack-/);
+            for (const panel of json.panels) {
+                expect(panel.datasource.uid).toBe(GRAFANA_DATASOURCE_UID);
+                panel.targets.forEach((t) => expect(t.datasource.uid).toBe(GRAFANA_DATASOURCE_UID));
+            }
+        }
+    });
+});
+
+describe("monitoring.sh against a scratch root", () => {
+    const jobs = () => scrapeJobs(environmentTargets(privateEnv.config));
+    const bundle = (prometheusYml?: string) => [
+        file(PROMETHEUS_CONF, prometheusYml ?? prometheusConfig({ jobs: jobs(), ruleFiles: [PROMETHEUS_RULES_REF] })),
+        file(PROMETHEUS_RULES, alertRulesFile(rules)),
+        file(ALERTMANAGER_CONF, alertmanagerConfig({})),
+    ];
+    const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
+        const s = scratch({ mounts: ["/var/lib/prometheus"] });
+        s.stub("curl", `while [ "$1" != -o ]; do shift; done; echo key >"$2"`);
+        s.stub("gpg", `echo "pub:-:4096:1:963FA27710458545:::::::scESC::::::23::0:"; echo "fpr:::::::::${fingerprint}:"`);
+        return s;
+    };
+
+    test("checks the configs with the real promtool and amtool, restarts once; a second run changes nothing", () => {
+        const s = setup();
+        const first = s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        expect(first.stderr).toBe("");
+        expect(first.status).toBe(0);
+        expect(s.read("etc/apt/sources.list.d/grafana.list")).toBe("deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main\n");
+        expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart prometheus", "systemctl restart prometheus-alertmanager"]));
+        s.resetCalls();
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        expect(s.calls().filter((c) => /^(apt-get|curl|systemctl restart)/.test(c))).toEqual([]);
+    });
+
+    test("refuses a Grafana key with another fingerprint, and a config promtool rejects, before restarting", () => {
+        const wrongKey = setup("0".repeat(40));
+        const r = wrongKey.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`Grafana's signing key has fingerprint ${"0".repeat(40)}, expected ${GRAFANA_APT_KEY_FINGERPRINT}`);
+        expect(wrongKey.exists("etc/apt/keyrings/grafana.asc")).toBe(false);
+
+        const badConfig = setup();
+        const b = badConfig.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle("global:\n  scrape_interval: often\n"));
+        expect(b).toMatchObject({ status: 1, stderr: expect.stringContaining("prometheus.yml does not pass promtool check config") });
+        expect(badConfig.calls().filter((c) => c.startsWith("systemctl restart"))).toEqual([]);
+    });
+});
+
+describe("in the graph", () => {
+    test("the private monitoring container is provisioned with the rendered stack and a secret Grafana password", () => {
+        const step = byName(privateEnv.graph.resources, "private-monitoring-provision-monitoring");
+        expect(input(step, "stdin")).toBe("[secret]");
+        expect(String(input(step, "create"))).toContain(`monitoring /var/lib/prometheus ${GRAFANA_APT_KEY_FINGERPRINT}`);
+        expect(privateEnv.graph.outputs.grafanaAdminPassword).toBe("[secret]");
+        expect(publicEnv.graph.resources.some((r) => r.name.endsWith("-provision-monitoring"))).toBe(false);
+    });
+});
