@@ -57,7 +57,7 @@ export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: V
 
 /** Whether a raw (possibly invalid) `containers` value has a cicd container. */
 export function hasRunnerContainer(rawContainers: unknown): boolean {
-    return Array.isArray(rawContainers) && rawContainers.some((ct) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
+    return Array.isArray(rawContainers) && rawContainers.some((ct: unknown) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */

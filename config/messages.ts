@@ -47,7 +47,11 @@ export function describe(input: unknown): string {
     if (typeof input === "object") {
         return "a mapping";
     }
-    return String(input);
+    if (typeof input === "boolean" || typeof input === "bigint") {
+        return String(input);
+    }
+    // a symbol or a function: only code can pass one, a stack file cannot
+    return typeof input;
 }
 
 function nonFiniteText(n: number): string {

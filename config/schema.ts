@@ -249,7 +249,7 @@ const pinnedImage = z.string({ error: (iss) => (iss.input === undefined ? MISSIN
     .refine(isPinnedImage, { error: (iss) => `expected an image with a pinned tag like ollama/ollama:0.9.6 (not latest), ${got(iss.input)}` });
 
 const envVarName = pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
-const urlPath = pattern(/^\/[A-Za-z0-9._~\/?=&%-]*$/, "a URL path like /health");
+const urlPath = pattern(/^\/[A-Za-z0-9._~/?=&%-]*$/, "a URL path like /health");
 const hostPort = int(1, 65535, "a TCP port");
 
 const workloadsSchema = z.strictObject({
@@ -274,7 +274,7 @@ const workloadsSchema = z.strictObject({
      * the private key file the Docker provider's ssh uses on the machine running Pulumi
      * (matching one of aiVm.sshPublicKeys); unset: the ssh agent or ~/.ssh defaults
      */
-    sshIdentityFile: pattern(/^[~\/][^\s]*$/, "a path like ~/.ssh/id_ed25519").optional(),
+    sshIdentityFile: pattern(/^[~/][^\s]*$/, "a path like ~/.ssh/id_ed25519").optional(),
 });
 
 const appEnv = z.record(envVarName, z.string()).default({});

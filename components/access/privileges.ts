@@ -94,9 +94,11 @@ export interface AccessContext {
 const rec = (v: unknown): Inputs => (v !== null && typeof v === "object" && !Array.isArray(v) ? v as Inputs : {});
 const list = (v: unknown): Inputs[] => (Array.isArray(v) ? v.map(rec) : []);
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" && !v.startsWith("[") ? v : undefined);
+/** An input in an ACL path: a scalar as it is, a structure as JSON (never "[object Object]"). */
+const text = (v: unknown): string => (v !== null && typeof v === "object" ? JSON.stringify(v) : String(v));
 
 /** A guest's own ACL path; `deriveAccess` folds it into the guest's pool when it joins one. */
-const guestPath = (inputs: Inputs, idKey: string): string => `/vms/${String(inputs[idKey])}`;
+const guestPath = (inputs: Inputs, idKey: string): string => `/vms/${text(inputs[idKey])}`;
 
 /** The storage of a volume id like `local:import/x.qcow2`, or the image datastore when it is an Output. */
 function volumeStorage(volume: unknown, ctx: AccessContext): string {
@@ -170,14 +172,14 @@ function containerNeeds(inputs: Inputs, ctx: AccessContext): Need[] {
 function firewallNeeds(inputs: Inputs): Need[] {
     const id = inputs.vmId ?? inputs.containerId;
     if (id !== undefined) {
-        return [{ path: `/vms/${String(id)}`, privileges: ["VM.Config.Network", "VM.Audit"], why: "pve-firewall rules_modify_permissions(vm|ct)" }];
+        return [{ path: `/vms/${text(id)}`, privileges: ["VM.Config.Network", "VM.Audit"], why: "pve-firewall rules_modify_permissions(vm|ct)" }];
     }
     return str(inputs.nodeName) !== undefined
         ? [{ path: `/nodes/${String(inputs.nodeName)}`, privileges: ["Sys.Modify", "Sys.Audit"], why: "node firewall (rules_modify_permissions host)" }]
         : [{ path: "/", privileges: ["Sys.Modify", "Sys.Audit"], why: "cluster firewall (rules_modify_permissions cluster)" }];
 }
 
-const nodePath = (inputs: Inputs) => `/nodes/${String(inputs.nodeName ?? inputs.node ?? "*")}`;
+const nodePath = (inputs: Inputs) => `/nodes/${text(inputs.nodeName ?? inputs.node ?? "*")}`;
 
 /** The table. Keys are Pulumi type tokens of @muhlba91/pulumi-proxmoxve 8.x and @pulumi/command. */
 export const PRIVILEGE_TABLE: Readonly<Record<string, Row>> = {
@@ -304,7 +306,7 @@ export function deriveAccess(resources: readonly GraphResource[], ctx: AccessCon
     const poolOf = new Map<string, string>();
     for (const r of resources) {
         const pool = str(r.inputs.poolId);
-        if (pool !== undefined && r.inputs.vmId !== undefined) poolOf.set(`/vms/${String(r.inputs.vmId)}`, `/pool/${pool}`);
+        if (pool !== undefined && r.inputs.vmId !== undefined) poolOf.set(`/vms/${text(r.inputs.vmId)}`, `/pool/${pool}`);
     }
     const needs = new Map<string, Set<Privilege>>();
     const hostOnly: { name: string; type: string }[] = [];

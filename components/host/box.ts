@@ -132,12 +132,12 @@ export class Box extends pulumi.ComponentResource {
                 apiUser: (shares.get(e.environment) as EnvironmentShare).access.userId,
             }])),
             // What each environment stack sets as its secrets (README "Order of operations").
-            ...Object.fromEntries(config.environments.flatMap((e) => {
+            ...Object.fromEntries(config.environments.flatMap((e): (readonly [string, pulumi.Output<string>])[] => {
                 const share = shares.get(e.environment) as EnvironmentShare;
                 return [
                     [`${e.environment}ApiToken`, pulumi.secret(share.access.apiToken)],
                     [`${e.environment}VmTuneKey`, pulumi.secret(share.tuneKey.privateKeyOpenssh)],
-                    ...(share.access.auditApiToken !== undefined ? [[`${e.environment}AuditApiToken`, pulumi.secret(share.access.auditApiToken)]] : []),
+                    ...(share.access.auditApiToken !== undefined ? [[`${e.environment}AuditApiToken`, pulumi.secret(share.access.auditApiToken)] as const] : []),
                 ];
             })),
         };

@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { validateRawConfig, NAMESPACE, ValidatedConfig } from "../../config/load";
 import * as path from "path";
 import type { JsonValue, PlanGraph, PlanResource } from "./graph";
-import { SECRET_MASK, UNKNOWN_MASK } from "./values";
+import { SECRET_MASK, text, UNKNOWN_MASK } from "./values";
 import { inventoryFromConfig, PciInventory } from "./inventory";
 import type { StackConfigFile } from "./stackFile";
 
@@ -114,23 +114,25 @@ export function offlineMocks(
 ): pulumi.runtime.Mocks {
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+            const inputs = args.inputs as Record<string, unknown>;
             // A test may add to what the provider reports back (a command's stdout, say).
             const extra = onMockResource?.(args) ?? {};
             if (args.provider) {
                 providers.set(`${args.type}::${args.name}`, args.provider.split("::").slice(0, -1).join("::"));
             }
-            return { id: `${args.name}-id`, state: { ...mockState(args.type, args.inputs, args.name), ...extra } };
+            return { id: `${args.name}-id`, state: { ...mockState(args.type, inputs, args.name), ...extra } };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+            const inputs = args.inputs as Record<string, unknown>;
             if (args.token === "proxmoxve:hardware/getPci:getPci") {
-                return { ...args.inputs, devices: inventory(String(args.inputs.nodeName)) };
+                return { ...inputs, devices: inventory(text(inputs.nodeName)) };
             }
             // An environment's preflight asks for the host stack's objects.
             if (HOST_OBJECT_INVOKES.has(args.token)) {
                 if (!hostObjectsPresent) {
                     throw new Error(`${args.token}: not found (offline plan with the host stack not run)`);
                 }
-                return hostObjectAnswer(args.token, args.inputs);
+                return hostObjectAnswer(args.token, inputs);
             }
             throw new Error(`the offline plan has no answer for invoke ${args.token}`);
         },
@@ -147,7 +149,7 @@ const HOST_OBJECT_INVOKES = new Set([
 function hostObjectAnswer(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
     if (token === "proxmoxve:index/getDatastores:getDatastores") {
         const filters = inputs.filters !== null && typeof inputs.filters === "object" ? inputs.filters as Record<string, unknown> : {};
-        return { ...inputs, datastores: [{ id: String(filters.id ?? ""), nodeName: String(inputs.nodeName), type: "zfspool", contentTypes: ["images", "rootdir"] }] };
+        return { ...inputs, datastores: [{ id: text(filters.id ?? ""), nodeName: String(inputs.nodeName), type: "zfspool", contentTypes: ["images", "rootdir"] }] };
     }
     if (token === "proxmoxve:hardware/mapping/getPci:getPci") {
         return { ...inputs, id: String(inputs.name), comment: "", maps: [], mediatedDevices: false };
@@ -172,6 +174,7 @@ export async function underOfflineRuntime<T>(stack: string, mocks: pulumi.runtim
  * stack is its message; errors still carry their messages, which is all the tools print.
  */
 async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept only to be put back, never called
     const savedPrepare = Error.prepareStackTrace;
     const savedLimit = Error.stackTraceLimit;
     Error.prepareStackTrace = (err) => String(err);
@@ -187,7 +190,7 @@ async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
 /** Runs the program under the mocks already set and reads back the graph it built. */
 async function record(stack: string, validated: ValidatedConfig, providers: ReadonlyMap<string, string>, reveal: boolean): Promise<Evaluation> {
     const captured: Captured[] = [];
-    let programError: unknown;
+    let programError: Error | undefined;
     // The program's own return value: runInPulumiStack hands back the outputs resolved to
     // plain values, secrets included, so the plan reads them from the Outputs instead. And the
     // stack's outputs as a whole are unknown in a preview as soon as one of them is (the Docker
@@ -211,7 +214,7 @@ async function record(stack: string, validated: ValidatedConfig, providers: Read
             return outputs;
         } catch (err) {
             // The stack resource would leave this unhandled; keep it to fail the evaluation.
-            programError = err;
+            programError = err instanceof Error ? err : new Error(text(err));
             return {};
         }
     });
@@ -288,7 +291,7 @@ function mockState(type: string, inputs: Record<string, unknown>, name = ""): Re
     if (type === "tls:index/privateKey:PrivateKey") {
         // A stand-in key pair: the public half in OpenSSH form (what root's authorized_keys
         // gets), the private half the generated secret the plan must never show.
-        const stem = Buffer.from(String(inputs.algorithm ?? "")).toString("base64").replace(/=+$/, "");
+        const stem = Buffer.from(text(inputs.algorithm ?? "")).toString("base64").replace(/=+$/, "");
         return { ...inputs, publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline${stem}\n`, privateKeyOpenssh: `${MOCK_GENERATED_SECRET}-ssh-key` };
     }
     if (type === "proxmoxve:user/token:Token") {
@@ -433,5 +436,5 @@ async function resolveValue(value: unknown, deps: Set<pulumi.Resource>, showSecr
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean" || value === null) {
         return value;
     }
-    return value === undefined ? null : String(value);
+    return value === undefined ? null : text(value);
 }

@@ -50,6 +50,7 @@ export function sdkClassFor(type: string): SdkClass | undefined {
     if (parts.length > 1 && parts[parts.length - 1] === name.charAt(0).toLowerCase() + name.slice(1)) {
         parts.pop();
     }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK is named by the plan at run time and loads synchronously here
     let at: unknown = require(sdk);
     for (const part of [...parts.filter((p) => p !== "index"), name]) {
         at = at !== null && typeof at === "object" ? (at as Record<string, unknown>)[part] : undefined;
