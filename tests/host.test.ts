@@ -8,7 +8,7 @@
 import { ConfigError } from "../config/load";
 import { HostStackMissingError } from "../components/hostObjects";
 import { byName, evaluate, evaluateHost, HostEvaluation, input, key, ofType, TYPES } from "./helpers";
-import type { PlanResource } from "../tools/lib/graph";
+import type { PlanResource } from "../graph";
 
 let host: HostEvaluation;
 

@@ -33,6 +33,7 @@
  *   and storages, not propagated further; a privilege-separated token gets the
  *   intersection of its own and its user's privileges).
  */
+import { text } from "../../graph";
 import { PACKAGE } from "../naming";
 
 /** The privilege names this program ever needs (PVE 9 names; see `forPveMajor`). */
@@ -94,8 +95,6 @@ export interface AccessContext {
 const rec = (v: unknown): Inputs => (v !== null && typeof v === "object" && !Array.isArray(v) ? v as Inputs : {});
 const list = (v: unknown): Inputs[] => (Array.isArray(v) ? v.map(rec) : []);
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" && !v.startsWith("[") ? v : undefined);
-/** An input in an ACL path: a scalar as it is, a structure as JSON (never "[object Object]"). */
-const text = (v: unknown): string => (v !== null && typeof v === "object" ? JSON.stringify(v) : String(v));
 
 /** A guest's own ACL path; `deriveAccess` folds it into the guest's pool when it joins one. */
 const guestPath = (inputs: Inputs, idKey: string): string => `/vms/${text(inputs[idKey])}`;

@@ -1,7 +1,7 @@
 /** Workload containers: hygiene of each container, and a firewall that opens exactly what they publish. */
 import { DATA_MOUNT } from "../../components/compute/aiVm";
 import { LABELS } from "../../components/workloads/model";
-import { SECRET_MASK, UNKNOWN_MASK } from "../../tools/lib/values";
+import { SECRET_MASK, UNKNOWN_MASK } from "../../graph";
 import { get, ofType, records, Rule, text, TYPES } from "./model";
 import { publishedPorts, workloadContainers } from "./workloads";
 

@@ -4,7 +4,7 @@
  * JSON) both hand every rule the same view of the stack. Rules are pure functions.
  */
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
-import { isRecord, text } from "../../tools/lib/values";
+import { isRecord, text } from "../../graph";
 
 export { isRecord, text };
 

@@ -2,7 +2,7 @@
  * Secret-bearing inputs (passwords, tokens, API keys, private keys) must be secrets, so
  * they are encrypted in state and masked in every output and plan.
  */
-import { SECRET_MASK, UNKNOWN_MASK } from "../../tools/lib/values";
+import { SECRET_MASK, UNKNOWN_MASK } from "../../graph";
 import { isRecord, Rule } from "./model";
 
 const SECRET_KEY = /^(password|passwd|token|apiToken|apiKey|secret|clientSecret|privateKey|privateKeyPassword|secretKey|accessKey|authTicket)$/i;

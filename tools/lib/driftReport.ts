@@ -11,7 +11,7 @@
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { isKnownNoise } from "../../components/quirks";
 import { isSecretBearingKey } from "../../policy/rules/secrets";
-import { isRecord, SECRET_MASK } from "./values";
+import { isRecord, SECRET_MASK } from "../../graph";
 
 /** The engine's marker for a serialized secret value. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";

@@ -13,8 +13,7 @@ import { performance } from "perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import { validateRawConfig, NAMESPACE, ValidatedConfig } from "../../config/load";
 import * as path from "path";
-import type { JsonValue, PlanGraph, PlanResource } from "./graph";
-import { SECRET_MASK, text, UNKNOWN_MASK } from "./values";
+import { type JsonValue, type PlanGraph, type PlanResource, SECRET_MASK, text, UNKNOWN_MASK } from "../../graph";
 import { inventoryFromConfig, PciInventory } from "./inventory";
 import type { StackConfigFile } from "./stackFile";
 

@@ -10,9 +10,8 @@
  * - bare floor: the same number of resources with no inputs, parents or dependencies.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { JsonValue, PlanGraph, PlanResource } from "./graph";
+import { type JsonValue, type PlanGraph, type PlanResource, SECRET_MASK } from "../../graph";
 import { offlineMocks, underOfflineRuntime } from "./evaluate";
-import { SECRET_MASK } from "./values";
 
 const STACK_TYPE = "pulumi:pulumi:Stack";
 const PROVIDER_PREFIX = "pulumi:providers:";

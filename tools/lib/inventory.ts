@@ -5,7 +5,7 @@
  */
 import type { PciDevice } from "../../components/host/gpuPreflight";
 import type { StackConfig } from "../../config/schema";
-import { isRecord, text } from "./values";
+import { isRecord, text } from "../../graph";
 
 export type PciInventory = (node: string) => PciDevice[];
 

@@ -14,7 +14,7 @@
  *   are `omitempty` in `api.Metrics`, so an absent count means "not measured".
  */
 import { DEFAULT_TARGET_TOKENS_PER_SECOND } from "../../../config/schema";
-import { isRecord } from "../values";
+import { isRecord } from "../../../graph";
 import { describeStatus, NetworkError, Reachability, request } from "./http";
 import type { Check } from "./report";
 

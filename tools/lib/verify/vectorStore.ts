@@ -22,7 +22,7 @@
  */
 import { randomBytes } from "crypto";
 import type { VerifyTargets } from "../verifyTargets";
-import { isRecord, text } from "../values";
+import { isRecord, text } from "../../../graph";
 import { describeStatus, HttpResponse, Reachability, request } from "./http";
 import type { Check } from "./report";
 
