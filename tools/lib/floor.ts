@@ -11,7 +11,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type JsonValue, type PlanGraph, type PlanResource, SECRET_MASK } from "../../graph";
-import { offlineMocks, underOfflineRuntime } from "./evaluate";
+import { underOfflineRuntime } from "./evaluate";
+import { offlineMocks } from "./offline/mocks";
+import { runAsStack } from "./offline/sdkInternals";
 
 const STACK_TYPE = "pulumi:pulumi:Stack";
 const PROVIDER_PREFIX = "pulumi:providers:";
@@ -132,7 +134,7 @@ export async function replayFloor(graph: PlanGraph): Promise<number> {
         created.set(r.urn, resource);
         return resource;
     };
-    await underOfflineRuntime(graph.stack, offlineMocks(() => []), () => pulumi.runtime.runInPulumiStack(async () => {
+    await underOfflineRuntime(graph.stack, offlineMocks(() => []), () => runAsStack(async () => {
         graph.resources.forEach(create);
         await registered([...created.values()]);
         return {};
@@ -142,7 +144,7 @@ export async function replayFloor(graph: PlanGraph): Promise<number> {
 
 /** Registers `count` custom resources with no inputs, parents or dependencies. */
 export async function bareFloor(stack: string, count: number): Promise<number> {
-    await underOfflineRuntime(stack, offlineMocks(() => []), () => pulumi.runtime.runInPulumiStack(async () => {
+    await underOfflineRuntime(stack, offlineMocks(() => []), () => runAsStack(async () => {
         const resources = Array.from({ length: count }, (_, i) => new ReplayedCustom("bench:index:Bare", `bare-${i}`, {}, {}));
         await registered(resources);
         return {};
