@@ -110,6 +110,17 @@ describe("the cluster firewall", () => {
         expect(input(named("host-firewall-ipset-admin-sources"), "cidrs")).toEqual([{ name: "192.168.1.0/24", comment: "admin source" }]);
     });
 
+    test("local_network stays one node's address when the nodes sit in unrelated networks (never a block around them)", async () => {
+        // pve-firewall adds local_network to `management` (admitted to 8006, 22, consoles,
+        // migration): a common-prefix block of 192.168.1.10 and 10.0.0.5 would be 0.0.0.0/0.
+        const e = await evaluateHost((c) => {
+            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "10.0.0.5", cpuVendor: "amd", memoryGiB: 64, sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
+        });
+        expect(byName(e.graph.resources, "host-firewall-local-network").inputs).toMatchObject({ name: "local_network", cidr: "192.168.1.10" });
+        expect((input(byName(e.graph.resources, "host-firewall-ipset-management"), "cidrs") as { name: string }[]).map((c) => c.name))
+            .toEqual(["192.168.1.0/24", "192.168.1.10", "10.0.0.5"]);
+    });
+
     test("node rules admit 8006 and 22 only from the management IP set, and the node firewall is on", () => {
         expect(input(named("host-firewall-node-rules-pve"), "rules")).toEqual([
             expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8006", source: "+dc/management" }),

@@ -1,7 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, StackConfig } from "../../config/schema";
-import { ipv4ToInt, isIpv4 } from "../../config/net";
 import { typeToken } from "../naming";
 import { clusterIpSetRef, IPSETS, subnetIpSet } from "./names";
 import { securityGroups } from "../ops/firewallProfiles";
@@ -27,11 +26,10 @@ export const NON_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "1
  *
  * Node access: with the firewall on, a node's input policy is DROP and its built-in rules
  * admit the API (8006), SSH (22), VNC, SPICE and migration only from the `management` IP
- * set, to which pve-firewall always adds the `local_network` alias (compile_ipsets; the
- * alias defaults to the whole network of the node's address). So `management` holds the
- * admin sources and the nodes, `local_network` is pinned to the nodes themselves
- * (pve-docs pve-firewall.adoc "Standard IP Alias local_network"), and each node gets
- * explicit rules for 8006 and 22 from `management`.
+ * set, to which pve-firewall always adds the `local_network` alias (the alias defaults to
+ * the whole network of the node's address). So `management` holds the admin sources and
+ * the nodes, and `local_network` is pinned to one node (pve-docs pve-firewall.adoc
+ * "Standard IP Alias local_network").
  */
 export class ClusterFirewall extends pulumi.ComponentResource {
     public readonly options: proxmoxve.cluster.FirewallLegacy;
@@ -43,7 +41,6 @@ export class ClusterFirewall extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "ClusterFirewall"), name, {}, opts);
         const child = { parent: this };
-        const nodeAddresses = args.hosts.map((h) => h.address);
 
         const ipSets = new Map<string, proxmoxve.firewall.IpsetLegacy>();
         const ipSet = (setName: string, comment: string, cidrs: readonly { name: string; comment: string }[]) => {
@@ -62,10 +59,18 @@ export class ClusterFirewall extends pulumi.ComponentResource {
         }
         this.ipSets = ipSets;
 
+        // pve-firewall always adds local_network to `management` (src/PVE/Firewall.pm: `push
+        // @{ $cluster_conf->{ipset}->{management} }, { cidr => $localnet }`), and `management`
+        // is admitted to 8006, 22, 5900-5999, 3128 and 60000-60050 (the node's built-in rules,
+        // "allow standard traffic for management ipset"). A block covering several nodes' addresses can
+        // cover a guest subnet or, for nodes in unrelated networks, 0.0.0.0/0; so the alias is
+        // one node's address (every node is in `management` already), and the host checks
+        // refuse a node address or admin source inside an environment subnet
+        // (config/crossEnvironment.ts).
         const localNetwork = new proxmoxve.firewall.AliasLegacy(`${name}-local-network`, {
             name: "local_network",
-            cidr: coveringBlock(nodeAddresses),
-            comment: "ai-dualstack: the nodes only, so management access is only what the management IP set lists",
+            cidr: localNetworkAddress(args.hosts),
+            comment: "ai-dualstack: one node only, so management access is only what the management IP set lists",
         }, child);
 
         const groups = new Map<string, proxmoxve.cluster.firewall.security.GroupLegacy>();
@@ -111,21 +116,9 @@ export class ClusterFirewall extends pulumi.ComponentResource {
 }
 
 /**
- * The smallest block holding every address: the single address for one node (what
- * pve-firewall.adoc advises for a single host), the nodes' common network for a cluster.
+ * What `local_network` is pinned to: the first node's address, a single host (what
+ * pve-docs pve-firewall.adoc advises for a single host), never a block around several.
  */
-export function coveringBlock(addresses: readonly string[]): string {
-    const ints = addresses.filter(isIpv4).map(ipv4ToInt);
-    if (ints.length === 1) {
-        return addresses[0];
-    }
-    let prefix = 32;
-    const same = (p: number) => {
-        const mask = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
-        return ints.every((n) => ((n & mask) >>> 0) === ((ints[0] & mask) >>> 0));
-    };
-    while (prefix > 0 && !same(prefix)) prefix--;
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    const net = (ints[0] & mask) >>> 0;
-    return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${prefix}`;
+export function localNetworkAddress(hosts: readonly Pick<HostConfig, "address">[]): string {
+    return hosts[0].address;
 }
