@@ -96,7 +96,7 @@ describe("the cluster firewall", () => {
     test("is enabled with input DROP, and switched on only after what admits the admins exists", () => {
         const options = named("host-firewall-options");
         expect(options.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT", ebtables: true });
-        for (const dep of ["host-firewall-ipset-management", "host-firewall-node-rules-pve", "host-firewall-local-network"]) {
+        for (const dep of ["host-firewall-ipset-management", "host-firewall-node-pve", "host-firewall-local-network"]) {
             expect(options.dependencies).toContain(named(dep).urn);
         }
     });
@@ -121,12 +121,12 @@ describe("the cluster firewall", () => {
             .toEqual(["192.168.1.0/24", "192.168.1.10", "10.0.0.5"]);
     });
 
-    test("node rules admit 8006 and 22 only from the management IP set, and the node firewall is on", () => {
-        expect(input(named("host-firewall-node-rules-pve"), "rules")).toEqual([
-            expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8006", source: "+dc/management" }),
-            expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "+dc/management" }),
-        ]);
-        expect(named("host-firewall-node-pve").inputs).toMatchObject({ nodeName: "pve", enabled: true });
+    test("the node firewall is on and the stack adds no node rules: pve-firewall's built-in ones admit management", () => {
+        // Built-in: 8006, 22, consoles and migration from `management` (pve-firewall
+        // src/PVE/Firewall.pm). A rules resource of ours would abort on any node that has
+        // rules already (bpg rules.go RulesCreate "Existing rules detected. Aborting...").
+        expect(named("host-firewall-node-pve").inputs).toMatchObject({ nodeName: "pve", enabled: true, logLevelIn: "nolog" });
+        expect(ofType(r(), TYPES.firewallRules).filter((x) => input(x, "nodeName") !== undefined && input(x, "vmId") === undefined && input(x, "containerId") === undefined)).toEqual([]);
     });
 
     test("one IP set per environment subnet, and the ranges that are not the internet", () => {

@@ -2,9 +2,8 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
-import { clusterIpSetRef, IPSETS, subnetIpSet } from "./names";
+import { IPSETS, subnetIpSet } from "./names";
 import { securityGroups } from "../ops/firewallProfiles";
-import { PORTS } from "../catalog";
 
 export interface ClusterFirewallArgs {
     readonly hosts: readonly HostConfig[];
@@ -29,7 +28,7 @@ export const NON_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "1
  * set, to which pve-firewall always adds the `local_network` alias (the alias defaults to
  * the whole network of the node's address). So `management` holds the admin sources and
  * the nodes, and `local_network` is pinned to one node (pve-docs pve-firewall.adoc
- * "Standard IP Alias local_network").
+ * "Standard IP Alias local_network"). Those built-in rules are the node rules: this adds none.
  */
 export class ClusterFirewall extends pulumi.ComponentResource {
     public readonly options: proxmoxve.cluster.FirewallLegacy;
@@ -85,23 +84,21 @@ export class ClusterFirewall extends pulumi.ComponentResource {
         }
         this.groups = groups;
 
-        // Rules and sets first, then the switch: turning the firewall on with nothing that
-        // admits the admins would lock them out of 8006 for a moment.
-        const nodeRules = args.hosts.flatMap((host) => {
-            const nodeOptions = new proxmoxve.node.Firewall(`${name}-node-${host.name}`, {
-                nodeName: host.name,
-                enabled: true,
-                logLevelIn: args.logLevelIn,
-            }, child);
-            const rules = new proxmoxve.firewall.RulesLegacy(`${name}-node-rules-${host.name}`, {
-                nodeName: host.name,
-                rules: [
-                    { type: "in", action: "ACCEPT", proto: "tcp", dport: String(PORTS.proxmoxApi), source: clusterIpSetRef(IPSETS.management), comment: "Proxmox API and GUI from management", enabled: true },
-                    { type: "in", action: "ACCEPT", proto: "tcp", dport: String(PORTS.ssh), source: clusterIpSetRef(IPSETS.management), comment: "SSH from management", enabled: true },
-                ],
-            }, { parent: this, dependsOn: [...ipSets.values()] });
-            return [nodeOptions, rules];
-        });
+        // Sets first, then the switch: turning the firewall on before `management` holds the
+        // admins would lock them out of 8006 for a moment.
+        //
+        // No node rules of our own. pve-firewall's built-in host rules already admit 8006,
+        // 22, 5900-5999, 3128 and 60000-60050 from `management` (src/PVE/Firewall.pm, "allow
+        // standard traffic for management ipset"), ahead of the input policy, so rules that
+        // repeat them add nothing; and the provider's rules resource refuses a node that
+        // already has rules of the admin's (bpg proxmoxtf/resource/firewall/rules.go
+        // RulesCreate: "Existing rules detected. Aborting..."). The node firewall options
+        // only switch the node's firewall on and set its log level.
+        const nodeOptions = args.hosts.map((host) => new proxmoxve.node.Firewall(`${name}-node-${host.name}`, {
+            nodeName: host.name,
+            enabled: true,
+            logLevelIn: args.logLevelIn,
+        }, child));
 
         this.options = new proxmoxve.cluster.FirewallLegacy(`${name}-options`, {
             enabled: true,
@@ -109,7 +106,7 @@ export class ClusterFirewall extends pulumi.ComponentResource {
             inputPolicy: "DROP",
             outputPolicy: "ACCEPT",
             forwardPolicy: "ACCEPT",
-        }, { parent: this, dependsOn: [...ipSets.values(), localNetwork, ...nodeRules, ...groups.values()] });
+        }, { parent: this, dependsOn: [...ipSets.values(), localNetwork, ...nodeOptions, ...groups.values()] });
 
         this.registerOutputs({ enabled: true, ipSets: [...ipSets.keys()], groups: [...groups.keys()] });
     }
