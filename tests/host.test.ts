@@ -9,6 +9,8 @@ import { ConfigError } from "../config/load";
 import { HostStackMissingError } from "../components/hostObjects";
 import { byName, evaluate, evaluateHost, HostEvaluation, input, key, ofType, TYPES } from "./helpers";
 import type { PlanResource } from "../tools/lib/graph";
+import { CONTAINER_ROLES } from "../config/schema";
+import { guestRules } from "../components/ops/firewallProfiles";
 
 let host: HostEvaluation;
 
@@ -140,7 +142,7 @@ describe("the cluster firewall", () => {
         const groups = ofType(r(), TYPES.securityGroup);
         expect(groups.map((g) => input(g, "name")).sort()).toEqual([
             "private-base", "private-cache", "private-database", "private-monitoring", "private-security",
-            "public-base", "public-cache", "public-database", "public-egress", "public-security",
+            "public-base", "public-cache", "public-database", "public-egress", "public-monitoring", "public-security",
         ]);
         groups.forEach((g) => expect(String(input(g, "name")).length).toBeLessThanOrEqual(18));
         expect(input(named("host-firewall-group-public-database"), "rules")).toEqual([
@@ -150,6 +152,24 @@ describe("the cluster firewall", () => {
         expect(input(named("host-firewall-group-private-base"), "rules")).toEqual([
             expect.objectContaining({ dport: "22", source: "+dc/admin-sources" }),
         ]);
+    });
+
+    test("every group a guest of any role can reference exists, even for roles no environment file has yet", async () => {
+        // pve-firewall compiles a reference to a missing group as an empty chain with only a
+        // warning (Firewall.pm generate_group_rules): the role's ports silently closed, or all
+        // public outbound dropped without public-egress. So the groups never depend on which
+        // containers the environment files hold today.
+        const e = await evaluateHost(undefined, { private: (c) => { c["ai-dualstack:containers"] = []; }, public: (c) => { c["ai-dualstack:containers"] = []; } });
+        const names = new Set(ofType(e.graph.resources, TYPES.securityGroup).map((g) => String(input(g, "name"))));
+        const referenced = (["private", "public"] as const).flatMap((env) => [
+            ...CONTAINER_ROLES.flatMap((role) => guestRules(env, { kind: "container", role })),
+            ...guestRules(env, { kind: "ai", ports: [] }),
+        ]).flatMap((rule) => (rule.securityGroup !== undefined ? [rule.securityGroup] : []));
+        expect(referenced.length).toBeGreaterThan(0);
+        for (const group of referenced) {
+            expect({ group, exists: names.has(group) }).toEqual({ group, exists: true });
+        }
+        expect([...names].sort()).toEqual(ofType(r(), TYPES.securityGroup).map((g) => String(input(g, "name"))).sort());
     });
 
     test("public egress: own subnet, then nothing private, then the internet", () => {
