@@ -5,6 +5,8 @@
  * pools, and backup jobs that reach the data through the running AI VM.
  * And the environment stacks: none of it, and their preflight when it is missing.
  */
+import * as fs from "fs";
+import * as path from "path";
 import { ConfigError } from "../config/load";
 import { HostStackMissingError } from "../components/hostObjects";
 import { byName, evaluate, evaluateHost, HostEvaluation, input, key, ofType, TYPES } from "./helpers";
@@ -100,6 +102,23 @@ describe("the cluster firewall", () => {
         expect(options.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT", ebtables: true });
         for (const dep of ["host-firewall-ipset-management", "host-firewall-node-pve", "host-firewall-local-network"]) {
             expect(options.dependencies).toContain(named(dep).urn);
+        }
+    });
+
+    test("management is protected and retained: any entry change would replace it delete-first and lock the admins out", () => {
+        // bpg ipset.go: every cidrs field ForceNew; an explicit name makes the bridge replace
+        // delete-before-replace (QUIRKS.ipsetReplacedOnChange). Protected, a change fails the
+        // preview; the README's manual procedure uses the comments the program gives entries.
+        expect(named("host-firewall-ipset-management").options).toMatchObject({ protect: true, retainOnDelete: true });
+        const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+        const procedure = readme.slice(readme.indexOf("**Changing admin sources or node addresses.**"), readme.indexOf("**Destroying the host stack**"));
+        for (const entry of input(named("host-firewall-ipset-management"), "cidrs") as { comment: string }[]) {
+            expect(procedure).toContain(`\`${entry.comment.replace(/^node .*/, "node <name>")}\``);
+        }
+        expect(procedure).toContain("pulumi refresh --stack host");
+        // The other sets hold no admin access: their replacement is only a moment's gap.
+        for (const set of ofType(r(), TYPES.ipset).filter((s) => input(s, "name") !== "management")) {
+            expect({ set: set.name, protect: set.options.protect ?? false }).toEqual({ set: set.name, protect: false });
         }
     });
 

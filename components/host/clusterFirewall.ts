@@ -42,13 +42,16 @@ export class ClusterFirewall extends pulumi.ComponentResource {
         const child = { parent: this };
 
         const ipSets = new Map<string, proxmoxve.firewall.IpsetLegacy>();
-        const ipSet = (setName: string, comment: string, cidrs: readonly { name: string; comment: string }[]) => {
-            ipSets.set(setName, new proxmoxve.firewall.IpsetLegacy(`${name}-ipset-${setName}`, { name: setName, comment, cidrs: [...cidrs] }, child));
+        const ipSet = (setName: string, comment: string, cidrs: readonly { name: string; comment: string }[], opts: pulumi.CustomResourceOptions = {}) => {
+            ipSets.set(setName, new proxmoxve.firewall.IpsetLegacy(`${name}-ipset-${setName}`, { name: setName, comment, cidrs: [...cidrs] }, { ...child, ...opts }));
         };
+        // Any entry change replaces an IP set delete-first (QUIRKS.ipsetReplacedOnChange); for
+        // `management` that gap locks the admins out of 8006 and SSH. Protected, a change fails
+        // the preview instead; retained, destroying the stack leaves the admins their access.
         ipSet(IPSETS.management, "ai-dualstack: admin sources and the nodes; Proxmox admits 8006, 22, VNC, SPICE, migration from here", [
             ...args.adminSources.map((cidr) => ({ name: cidr, comment: "admin source" })),
             ...args.hosts.map((h) => ({ name: h.address, comment: `node ${h.name}` })),
-        ]);
+        ], { protect: true, retainOnDelete: true });
         ipSet(IPSETS.admins, "ai-dualstack: admin sources (guests admit SSH and admin UIs from here)",
             args.adminSources.map((cidr) => ({ name: cidr, comment: "admin source" })));
         ipSet(IPSETS.nonInternet, "ai-dualstack: what is not the internet (public guests may not go there)",
