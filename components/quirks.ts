@@ -14,6 +14,7 @@ export const QUIRK_TYPES = {
     container: "proxmoxve:index/containerLegacy:ContainerLegacy",
     zfs: "proxmoxve:node/disk/zfs:Zfs",
     dockerProvider: "pulumi:providers:docker",
+    ipset: "proxmoxve:firewall/ipsetLegacy:IpsetLegacy",
 } as const;
 
 export interface Quirk {
@@ -234,6 +235,30 @@ export const QUIRKS = {
         ignoreChanges: [],
         why: "the docker provider pings its host before the VM exists",
         sources: ["pulumi/pulumi-docker#1293", "pulumi/pulumi-docker#1106", "pulumi/pulumi-docker#139"],
+    },
+    /**
+     * An IP set is replaced whenever one of its entries changes: every `cidrs` field is
+     * ForceNew and there is no resource for a single entry. Because we set the name, the
+     * bridge replaces delete-first (a name not from the autonamer makes the replacement
+     * delete-before-replace), and the delete empties the set, then removes it. A set named by
+     * Proxmox itself cannot get a fresh name to create the new copy first: `management` (the
+     * node's built-in rules admit 8006/22 from it: a gap, or a failed create after the
+     * delete, locks the admins out) and a VM's `ipfilter-net0` (in the gap pve-firewall
+     * substitutes an empty set, and the VM's IPv4 is dropped). Creating over an existing
+     * set of the same name adopts it without adding the entries.
+     * So `management` is protected (a change fails the preview instead of deleting the set)
+     * and retained on destroy; change its entries by hand, then `pulumi refresh` (README
+     * "Changing admin sources or node addresses").
+     */
+    ipsetReplacedOnChange: {
+        appliesTo: [QUIRK_TYPES.ipset],
+        ignoreChanges: [],
+        why: "any change to an IP set's entries deletes and re-creates the set, with a gap in between",
+        sources: [
+            "bpg/terraform-provider-proxmox proxmoxtf/resource/firewall/ipset.go: cidr, nomatch, comment ForceNew; ipSetCreate adopts an existing set; ipSetDelete empties then deletes",
+            "muhlba91/pulumi-proxmoxve provider/resources.go SetAutonaming; pulumi-terraform-bridge nameRequiresDeleteBeforeReplace",
+            "proxmox/pve-firewall src/PVE/Firewall.pm: built-in management rules; implicit empty ipfilter-net<N>",
+        ],
     },
 } as const satisfies Record<string, Quirk>;
 

@@ -165,7 +165,13 @@ export function crossEnvironmentProblems(host: HostSide, environments: readonly 
         problems.push(...boxFactProblems(host, env));
     }
 
-    // Admins come from outside the environments: a guest must never pass as an admin.
+    // Everything in the `management` IP set comes from outside the environments: the admin
+    // sources (here), the nodes and local_network, which is one node's address
+    // (components/host/clusterFirewall.ts; a node address inside an environment's subnet is
+    // refused by each environment's own validation, config/schema.ts). pve-firewall admits
+    // `management` to the node's API (8006), SSH, consoles and migration (src/PVE/Firewall.pm,
+    // "allow standard traffic for management ipset"), so a guest inside it would reach the
+    // node as an admin.
     host.config.firewall.adminSources.forEach((source, i) => {
         for (const env of environments) {
             if (cidrsOverlap(source, env.config.network.subnet)) {

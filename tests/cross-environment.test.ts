@@ -83,6 +83,12 @@ const CASES: Case[] = [
         passes: { host: (c) => { key(c, "firewall").adminSources = ["192.168.1.0/24", "10.30.0.0/16"]; } },
     },
     {
+        title: "a node address (in the management IP set, and local_network) inside an environment's subnet",
+        host: (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].address = "10.10.10.2"; },
+        fails: "<private> ai-dualstack:network.subnet: 10.10.10.0/24 contains the management address of node pve (10.10.10.2): an environment needs a subnet of its own",
+        passes: { host: (c) => { key<Record<string, unknown>[]>(c, "hosts")[0].address = "10.10.11.2"; } },
+    },
+    {
         title: "both environments' RAM, the ARC reserve and the host's own over the node's",
         public: (c) => { key(c, "aiVm").memoryGiB = 28; },
         fails: "Pulumi.host.yaml ai-dualstack:hosts[0].memoryGiB (128): node pve is oversubscribed: <private> ai-dualstack:aiVm.memoryGiB and containers[].memoryMiB (79.5 GiB) + <public> ai-dualstack:aiVm.memoryGiB and containers[].memoryMiB (34 GiB) + Pulumi.host.yaml ai-dualstack:memory.zfsArcReserveGiB (13) + Pulumi.host.yaml ai-dualstack:memory.hostReserveGiB (4) need 130.5 GiB",

@@ -5,8 +5,10 @@
  *   GRUB on ESP   ZFS root on legacy BIOS or Secure Boot: ESP list present, status lists grub ESPs,
  *                 and /etc/kernel/cmdline exists (the installer always writes it) but is not read
  *   plain GRUB    ext4/LVM root: no ESP list
- * Idempotent, exact revert (the files come back byte for byte), hugepages released, and
- * many concurrent apply/revert runs end with exactly the right command line.
+ * Idempotent, exact revert (the files come back byte for byte), retry-safe when a boot tool
+ * fails, hugepages only through the command line (never reserved twice after a reboot), an
+ * admin's own tokens left alone, and many concurrent apply/revert runs end with exactly the
+ * right command line.
  */
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -38,6 +40,8 @@ interface Scratch {
     readonly run: (args: readonly string[]) => string;
     readonly runAsync: (args: readonly string[]) => Promise<number>;
     readonly file: (rel: string) => string | undefined;
+    /** makes a stubbed tool exit 1 (as a failed update-initramfs or refresh would) until called again with false */
+    readonly failing: (tool: string, fail: boolean) => void;
     /** every file under the root except the lock, with its content */
     readonly snapshot: () => Record<string, string>;
 }
@@ -61,9 +65,11 @@ function scratch(layout: Layout): Scratch {
     const status = layout === "systemd-boot"
         ? "System currently booted with uefi\n7B1C-3A2D is configured with: uefi (versions: 6.8.12-4-pve)"
         : "System currently booted with legacy bios\n7B1C-3A2D is configured with: grub (versions: 6.8.12-4-pve)";
-    fs.writeFileSync(path.join(bin, "proxmox-boot-tool"), `#!/bin/sh\nif [ "$1" = status ]; then printf '%s\\n' '${status.replace(/\n/g, "' '")}'; exit 0; fi\necho "proxmox-boot-tool $*" >> "${callLog}"\n`, { mode: 0o755 });
+    // Each stub logs its call; it exits 1 while a fail-<tool> file exists next to it.
+    const fails = (tool: string) => `if [ -e "${dir}/fail-${tool}" ]; then exit 1; fi\n`;
+    fs.writeFileSync(path.join(bin, "proxmox-boot-tool"), `#!/bin/sh\nif [ "$1" = status ]; then printf '%s\\n' '${status.replace(/\n/g, "' '")}'; exit 0; fi\necho "proxmox-boot-tool $*" >> "${callLog}"\n${fails("proxmox-boot-tool")}`, { mode: 0o755 });
     for (const tool of ["update-initramfs", "update-grub"]) {
-        fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${callLog}"\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${callLog}"\n${fails(tool)}`, { mode: 0o755 });
     }
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root };
     const read = (rel: string) => (fs.existsSync(path.join(root, rel)) ? fs.readFileSync(path.join(root, rel), "utf8") : undefined);
@@ -77,6 +83,7 @@ function scratch(layout: Layout): Scratch {
             child.on("exit", (code) => resolve(code ?? -1));
         }),
         file: read,
+        failing: (tool, fail) => (fail ? fs.writeFileSync(path.join(dir, `fail-${tool}`), "") : fs.rmSync(path.join(dir, `fail-${tool}`), { force: true })),
         snapshot: () => Object.fromEntries(walk(root).filter((f) => !f.endsWith(".lock")).map((f) => [path.relative(root, f), fs.readFileSync(f, "utf8")])),
     };
 }
@@ -104,7 +111,10 @@ describe.each<[Layout, string]>([
         expect(s.calls()).toEqual(["update-initramfs -u -k all", refresh]);
         expect(s.file("etc/initramfs-tools/scripts/init-top/ai-dualstack-vfio-0000-01-00")).toContain("/sys/bus/pci/devices/0000:01:00.*");
         expect(s.file("etc/modprobe.d/ai-dualstack-vfio-0000-02-00.conf")).toContain("softdep nvidia pre: vfio-pci");
-        expect(s.file(HUGE_1G)?.trim()).toBe("88");
+        // Hugepages come with the reboot (qemu-server reserves a VM's pages at start until then).
+        expect(s.file(HUGE_1G)?.trim()).toBe("0");
+        expect(out).toContain("1G hugepages: the running kernel holds 0, the boot command line asks for 88; reboot to apply");
+        expect(s.file("etc/ai-dualstack/boot-commands.pending")).toBeUndefined();
     });
 
     test("a second apply changes nothing and calls no boot tool", () => {
@@ -117,22 +127,21 @@ describe.each<[Layout, string]>([
         expect(s.calls()).toHaveLength(2);
     });
 
-    test("revert restores every file exactly and releases the hugepages apply reserved", () => {
+    test("revert restores every file exactly", () => {
         const s = scratch(layout);
         const pristine = s.snapshot();
         s.run(APPLY);
         s.run(["revert"]);
         expect(s.snapshot()).toEqual(pristine);
-        expect(s.file(HUGE_1G)?.trim()).toBe("0");
         expect(s.calls()).toEqual(["update-initramfs -u -k all", refresh, "update-initramfs -u -k all", refresh]);
     });
 
     test("a smaller state converges: a card and pages that are no longer wanted go", () => {
         const s = scratch(layout);
         s.run(APPLY);
-        s.run(["apply", "iommu=intel", "vfio=0000:01:00", "hugepages-1G=64"]);
+        const out = s.run(["apply", "iommu=intel", "vfio=0000:01:00", "hugepages-1G=64"]);
         expect(fs.readdirSync(path.join(s.root, "etc", "initramfs-tools", "scripts", "init-top"))).toEqual(["ai-dualstack-vfio-0000-01-00"]);
-        expect(s.file(HUGE_1G)?.trim()).toBe("64");
+        expect(out).not.toContain("unchanged");
         const where = layout === "systemd-boot" ? cmdlineOf(s) : dropIn(s);
         expect(where).toContain("hugepages=64");
         expect(where).not.toContain("hugepages=88");
@@ -145,13 +154,104 @@ test("on AMD only iommu=pt is written: amd_iommu=on is no value the kernel knows
     expect(cmdlineOf(s)).toBe(`${ZFS_CMDLINE} iommu=pt`);
 });
 
-test("revert releases only the pages apply reserved, not someone else's", () => {
-    const s = scratch("grub");
-    fs.writeFileSync(path.join(s.root, HUGE_1G), "4\n");
-    s.run(["apply", "hugepages-1G=24"]);
-    expect(s.file(HUGE_1G)?.trim()).toBe("28");
-    s.run(["revert"]);
-    expect(s.file(HUGE_1G)?.trim()).toBe("4");
+describe("hugepages come only from the kernel command line", () => {
+    test("after a reboot the command line's pages are not reserved a second time", () => {
+        // Reproduces the review's 88 -> 146 GiB: an earlier version reserved 30 pages at
+        // runtime (all that free memory allowed) and recorded them; the reboot then reserved
+        // all 88 from the command line, and the next apply added 88 - 30 more.
+        const s = scratch("systemd-boot");
+        s.run(APPLY);
+        fs.writeFileSync(path.join(s.root, HUGE_1G), "88\n");
+        fs.writeFileSync(path.join(s.root, "etc", "ai-dualstack", "hugepages.reserved"), "1048576kB=30\n");
+        const out = s.run(APPLY);
+        expect(s.file(HUGE_1G)?.trim()).toBe("88");
+        expect(out).toContain("unchanged");
+        expect(out).not.toContain("hugepages:");
+        expect(s.file("etc/ai-dualstack/hugepages.reserved")).toBeUndefined();
+    });
+
+    test("a changed count is a change of the command line, reported as one, and the running pool is left alone", () => {
+        const s = scratch("grub");
+        fs.writeFileSync(path.join(s.root, HUGE_1G), "4\n");
+        s.run(["apply", "hugepages-1G=24"]);
+        const out = s.run(["apply", "hugepages-1G=16"]);
+        expect(out).toContain("running update-grub");
+        expect(out).toContain("the boot command line now carries: default_hugepagesz=1G hugepagesz=1G hugepages=16 (grub); reboot the node to apply");
+        expect(out).toContain("1G hugepages: the running kernel holds 4, the boot command line asks for 16");
+        expect(out).not.toContain("unchanged");
+        s.run(["revert"]);
+        expect(s.file(HUGE_1G)?.trim()).toBe("4");
+    });
+});
+
+describe("a failed boot command is run again by the next run (retry-safe)", () => {
+    test.each<[Layout, string, string]>([
+        ["systemd-boot", "proxmox-boot-tool", "proxmox-boot-tool refresh"],
+        ["grub", "update-grub", "update-grub"],
+        ["grub", "update-initramfs", "update-grub"],
+    ])("on %s when %s fails", (layout, tool, refresh) => {
+        const s = scratch(layout);
+        s.failing(tool, true);
+        expect(() => s.run(APPLY)).toThrow();
+        expect(s.file("etc/ai-dualstack/boot-commands.pending")?.split("\n").filter(Boolean).sort()).toEqual(["update-initramfs -u -k all", refresh].sort());
+        const callsBefore = s.calls().length;
+        s.failing(tool, false);
+        // The files are already right; the retry still runs what the failed run left pending.
+        const out = s.run(APPLY);
+        expect(out).toContain("an earlier run stopped before its boot commands finished");
+        expect(out).not.toContain("unchanged");
+        expect(s.calls().slice(callsBefore)).toEqual(["update-initramfs -u -k all", refresh]);
+        expect(s.file("etc/ai-dualstack/boot-commands.pending")).toBeUndefined();
+        // Once they succeeded, the next run is unchanged and calls nothing.
+        expect(s.run(APPLY)).toContain("unchanged");
+        expect(s.calls().slice(callsBefore)).toHaveLength(2);
+    });
+
+    test("a failed revert is finished by the next revert, and the state directory goes", () => {
+        const s = scratch("systemd-boot");
+        const pristine = s.snapshot();
+        s.run(APPLY);
+        s.failing("proxmox-boot-tool", true);
+        expect(() => s.run(["revert"])).toThrow();
+        s.failing("proxmox-boot-tool", false);
+        expect(s.run(["revert"])).toContain("running proxmox-boot-tool refresh");
+        expect(s.snapshot()).toEqual(pristine);
+    });
+});
+
+describe("an admin's own command-line tokens", () => {
+    const ADMIN = `${ZFS_CMDLINE} iommu=pt`;
+    const setup = () => {
+        const s = scratch("systemd-boot");
+        fs.writeFileSync(path.join(s.root, "etc", "kernel", "cmdline"), `${ADMIN}\n`);
+        return s;
+    };
+
+    test("are not added twice, and only the tokens this script added are recorded", () => {
+        const s = setup();
+        s.run(APPLY);
+        expect(cmdlineOf(s)).toBe(`${ADMIN} intel_iommu=on default_hugepagesz=1G hugepagesz=1G hugepages=88`);
+        expect(s.file("etc/ai-dualstack/cmdline.managed")?.trim()).toBe("intel_iommu=on default_hugepagesz=1G hugepagesz=1G hugepages=88");
+    });
+
+    test("a second apply changes nothing", () => {
+        const s = setup();
+        s.run(APPLY);
+        const before = s.snapshot();
+        expect(s.run(APPLY)).toContain("unchanged");
+        expect(s.snapshot()).toEqual(before);
+    });
+
+    test("revert leaves them where the admin put them", () => {
+        const s = setup();
+        const pristine = s.snapshot();
+        s.run(APPLY);
+        s.run(["apply", "iommu=amd", "vfio=0000:01:00"]);
+        expect(cmdlineOf(s)).toBe(ADMIN);
+        s.run(["revert"]);
+        expect(s.snapshot()).toEqual(pristine);
+        expect(cmdlineOf(s)).toBe(ADMIN);
+    });
 });
 
 test("tokens from the two-stack layout's scripts are taken out on the first apply", () => {
@@ -177,7 +277,6 @@ test.each<Layout>(["systemd-boot", "grub"])("40 concurrent apply/revert runs on 
     }
     await s.runAsync(APPLY);
     expect(layout === "systemd-boot" ? cmdlineOf(s) : dropIn(s)).toBe(layout === "systemd-boot" ? `${ZFS_CMDLINE} ${OURS}` : `GRUB_CMDLINE_LINUX_DEFAULT="\${GRUB_CMDLINE_LINUX_DEFAULT} ${OURS}"\n`);
-    expect(s.file(HUGE_1G)?.trim()).toBe("88");
     await s.runAsync(["revert"]);
     expect(s.snapshot()).toEqual(pristine);
 }, 120_000);

@@ -5,10 +5,14 @@
  * pools, and backup jobs that reach the data through the running AI VM.
  * And the environment stacks: none of it, and their preflight when it is missing.
  */
+import * as fs from "fs";
+import * as path from "path";
 import { ConfigError } from "../config/load";
 import { HostStackMissingError } from "../components/hostObjects";
 import { byName, evaluate, evaluateHost, HostEvaluation, input, key, ofType, TYPES } from "./helpers";
 import type { PlanResource } from "../graph";
+import { CONTAINER_ROLES } from "../config/schema";
+import { guestRules } from "../components/ops/firewallProfiles";
 
 let host: HostEvaluation;
 
@@ -96,8 +100,25 @@ describe("the cluster firewall", () => {
     test("is enabled with input DROP, and switched on only after what admits the admins exists", () => {
         const options = named("host-firewall-options");
         expect(options.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT", ebtables: true });
-        for (const dep of ["host-firewall-ipset-management", "host-firewall-node-rules-pve", "host-firewall-local-network"]) {
+        for (const dep of ["host-firewall-ipset-management", "host-firewall-node-pve", "host-firewall-local-network"]) {
             expect(options.dependencies).toContain(named(dep).urn);
+        }
+    });
+
+    test("management is protected and retained: any entry change would replace it delete-first and lock the admins out", () => {
+        // bpg ipset.go: every cidrs field ForceNew; an explicit name makes the bridge replace
+        // delete-before-replace (QUIRKS.ipsetReplacedOnChange). Protected, a change fails the
+        // preview; the README's manual procedure uses the comments the program gives entries.
+        expect(named("host-firewall-ipset-management").options).toMatchObject({ protect: true, retainOnDelete: true });
+        const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+        const procedure = readme.slice(readme.indexOf("**Changing admin sources or node addresses.**"), readme.indexOf("**Destroying the host stack**"));
+        for (const entry of input(named("host-firewall-ipset-management"), "cidrs") as { comment: string }[]) {
+            expect(procedure).toContain(`\`${entry.comment.replace(/^node .*/, "node <name>")}\``);
+        }
+        expect(procedure).toContain("pulumi refresh --stack host");
+        // The other sets hold no admin access: their replacement is only a moment's gap.
+        for (const set of ofType(r(), TYPES.ipset).filter((s) => input(s, "name") !== "management")) {
+            expect({ set: set.name, protect: set.options.protect ?? false }).toEqual({ set: set.name, protect: false });
         }
     });
 
@@ -110,12 +131,23 @@ describe("the cluster firewall", () => {
         expect(input(named("host-firewall-ipset-admin-sources"), "cidrs")).toEqual([{ name: "192.168.1.0/24", comment: "admin source" }]);
     });
 
-    test("node rules admit 8006 and 22 only from the management IP set, and the node firewall is on", () => {
-        expect(input(named("host-firewall-node-rules-pve"), "rules")).toEqual([
-            expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8006", source: "+dc/management" }),
-            expect.objectContaining({ type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "+dc/management" }),
-        ]);
-        expect(named("host-firewall-node-pve").inputs).toMatchObject({ nodeName: "pve", enabled: true });
+    test("local_network stays one node's address when the nodes sit in unrelated networks (never a block around them)", async () => {
+        // pve-firewall adds local_network to `management` (admitted to 8006, 22, consoles,
+        // migration): a common-prefix block of 192.168.1.10 and 10.0.0.5 would be 0.0.0.0/0.
+        const e = await evaluateHost((c) => {
+            key<Record<string, unknown>[]>(c, "hosts").push({ name: "pve2", address: "10.0.0.5", cpuVendor: "amd", memoryGiB: 64, sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPve2" });
+        });
+        expect(byName(e.graph.resources, "host-firewall-local-network").inputs).toMatchObject({ name: "local_network", cidr: "192.168.1.10" });
+        expect((input(byName(e.graph.resources, "host-firewall-ipset-management"), "cidrs") as { name: string }[]).map((c) => c.name))
+            .toEqual(["192.168.1.0/24", "192.168.1.10", "10.0.0.5"]);
+    });
+
+    test("the node firewall is on and the stack adds no node rules: pve-firewall's built-in ones admit management", () => {
+        // Built-in: 8006, 22, consoles and migration from `management` (pve-firewall
+        // src/PVE/Firewall.pm). A rules resource of ours would abort on any node that has
+        // rules already (bpg rules.go RulesCreate "Existing rules detected. Aborting...").
+        expect(named("host-firewall-node-pve").inputs).toMatchObject({ nodeName: "pve", enabled: true, logLevelIn: "nolog" });
+        expect(ofType(r(), TYPES.firewallRules).filter((x) => input(x, "nodeName") !== undefined && input(x, "vmId") === undefined && input(x, "containerId") === undefined)).toEqual([]);
     });
 
     test("one IP set per environment subnet, and the ranges that are not the internet", () => {
@@ -129,7 +161,7 @@ describe("the cluster firewall", () => {
         const groups = ofType(r(), TYPES.securityGroup);
         expect(groups.map((g) => input(g, "name")).sort()).toEqual([
             "private-base", "private-cache", "private-database", "private-monitoring", "private-security",
-            "public-base", "public-cache", "public-database", "public-egress", "public-security",
+            "public-base", "public-cache", "public-database", "public-egress", "public-monitoring", "public-security",
         ]);
         groups.forEach((g) => expect(String(input(g, "name")).length).toBeLessThanOrEqual(18));
         expect(input(named("host-firewall-group-public-database"), "rules")).toEqual([
@@ -139,6 +171,30 @@ describe("the cluster firewall", () => {
         expect(input(named("host-firewall-group-private-base"), "rules")).toEqual([
             expect.objectContaining({ dport: "22", source: "+dc/admin-sources" }),
         ]);
+    });
+
+    test("every group a guest of any role can reference exists, even for roles no environment file has yet", async () => {
+        // pve-firewall compiles a reference to a missing group as an empty chain with only a
+        // warning (Firewall.pm generate_group_rules): the role's ports silently closed, or all
+        // public outbound dropped without public-egress. So the groups never depend on which
+        // containers the environment files hold today.
+        // No containers in either file (and so no published apps, which need the proxy container).
+        const bare = (c: Record<string, unknown>) => {
+            c["ai-dualstack:containers"] = [];
+            const apps = c["ai-dualstack:apps"] as Record<string, unknown>[] | undefined;
+            apps?.forEach((app) => { delete app.publicHost; });
+        };
+        const e = await evaluateHost(undefined, { private: bare, public: bare });
+        const names = new Set(ofType(e.graph.resources, TYPES.securityGroup).map((g) => String(input(g, "name"))));
+        const referenced = (["private", "public"] as const).flatMap((env) => [
+            ...CONTAINER_ROLES.flatMap((role) => guestRules(env, { kind: "container", role })),
+            ...guestRules(env, { kind: "ai", ports: [] }),
+        ]).flatMap((rule) => (rule.securityGroup !== undefined ? [rule.securityGroup] : []));
+        expect(referenced.length).toBeGreaterThan(0);
+        for (const group of referenced) {
+            expect({ group, exists: names.has(group) }).toEqual({ group, exists: true });
+        }
+        expect([...names].sort()).toEqual(ofType(r(), TYPES.securityGroup).map((g) => String(input(g, "name"))).sort());
     });
 
     test("public egress: own subnet, then nothing private, then the internet", () => {

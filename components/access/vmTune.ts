@@ -76,39 +76,47 @@ export function tuneAuthorizedKey(env: EnvironmentName, publicKey: string): stri
     return `restrict,command="${TUNE_SCRIPT_PATH} ${env}" ${key}`;
 }
 
-export interface VmTuneArgs {
-    readonly vm: AiVmConfig;
-    /** the node the VM runs on: the request goes to its sshd, host key pinned */
+/** Where a request through the tune key goes: the node's sshd, as root, host key pinned. */
+export interface TuneKeyTarget {
+    /** the node the guest runs on */
     readonly node: HostConfig;
     readonly sshPort: number;
     /** the environment's tune key (secret): root on the node runs only the tune script for it */
     readonly tuneKey: pulumi.Input<string>;
+}
+
+/**
+ * One request through the forced-command key, about one guest: it runs after the guest
+ * exists, again when the request changes, and again when the guest is replaced.
+ */
+function tuneKeyCommand(name: string, target: TuneKeyTarget, request: string, guest: pulumi.CustomResource, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, {
+        connection: sshConnection({
+            host: target.node.address,
+            port: target.sshPort,
+            // the forced command sits in root's authorized_keys: qm and pct run as root
+            user: "root",
+            privateKey: target.tuneKey,
+            hostKey: target.node.sshHostKey,
+        }),
+        create: request,
+    }, {
+        ...opts,
+        dependsOn: [guest],
+        replaceWith: [guest],
+        deletedWith: guest,
+    });
+}
+
+export interface VmTuneArgs extends TuneKeyTarget {
+    readonly vm: AiVmConfig;
     /** the VM resource: the request re-runs whenever the VM is created again */
     readonly vmResource: pulumi.CustomResource;
 }
 
-/**
- * The environment stack's side of the tune path: one remote command that sends the AI VM's
- * root-only options through the forced-command key. It runs after the VM exists, again
- * when the request changes, and again when the VM is replaced (`replaceWith`).
- */
+/** The environment stack's side of the tune path: the AI VM's root-only options (and its first start). */
 export function vmTuneCommand(name: string, args: VmTuneArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-    return new command.remote.Command(name, {
-        connection: sshConnection({
-            host: args.node.address,
-            port: args.sshPort,
-            // the forced command sits in root's authorized_keys: qm runs as root
-            user: "root",
-            privateKey: args.tuneKey,
-            hostKey: args.node.sshHostKey,
-        }),
-        create: tuneRequest(args.vm),
-    }, {
-        ...opts,
-        dependsOn: [args.vmResource],
-        replaceWith: [args.vmResource],
-        deletedWith: args.vmResource,
-    });
+    return tuneKeyCommand(name, args, tuneRequest(args.vm), args.vmResource, opts);
 }
 
 /** The request that turns keyctl on for a container (the CI runner's Docker needs it). */
@@ -116,12 +124,8 @@ export function keyctlRequest(vmid: number): string {
     return `keyctl ${vmid}`;
 }
 
-export interface ContainerKeyctlArgs {
+export interface ContainerKeyctlArgs extends TuneKeyTarget {
     readonly vmid: number;
-    /** the node the container runs on */
-    readonly node: HostConfig;
-    readonly sshPort: number;
-    readonly tuneKey: pulumi.Input<string>;
     /** the container resource: the request re-runs whenever it is created again */
     readonly containerResource: pulumi.CustomResource;
 }
@@ -133,21 +137,7 @@ export interface ContainerKeyctlArgs {
  * the flag takes effect, before anything is provisioned in it.
  */
 export function containerKeyctlCommand(name: string, args: ContainerKeyctlArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-    return new command.remote.Command(name, {
-        connection: sshConnection({
-            host: args.node.address,
-            port: args.sshPort,
-            user: "root",
-            privateKey: args.tuneKey,
-            hostKey: args.node.sshHostKey,
-        }),
-        create: keyctlRequest(args.vmid),
-    }, {
-        ...opts,
-        dependsOn: [args.containerResource],
-        replaceWith: [args.containerResource],
-        deletedWith: args.containerResource,
-    });
+    return tuneKeyCommand(name, args, keyctlRequest(args.vmid), args.containerResource, opts);
 }
 
 const SCRIPT_DIR = path.join(__dirname, "scripts");

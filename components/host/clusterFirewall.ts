@@ -1,11 +1,9 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig, StackConfig } from "../../config/schema";
-import { ipv4ToInt, isIpv4 } from "../../config/net";
 import { typeToken } from "../naming";
-import { clusterIpSetRef, IPSETS, subnetIpSet } from "./names";
+import { IPSETS, subnetIpSet } from "./names";
 import { securityGroups } from "../ops/firewallProfiles";
-import { PORTS } from "../catalog";
 
 export interface ClusterFirewallArgs {
     readonly hosts: readonly HostConfig[];
@@ -27,11 +25,10 @@ export const NON_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "1
  *
  * Node access: with the firewall on, a node's input policy is DROP and its built-in rules
  * admit the API (8006), SSH (22), VNC, SPICE and migration only from the `management` IP
- * set, to which pve-firewall always adds the `local_network` alias (compile_ipsets; the
- * alias defaults to the whole network of the node's address). So `management` holds the
- * admin sources and the nodes, `local_network` is pinned to the nodes themselves
- * (pve-docs pve-firewall.adoc "Standard IP Alias local_network"), and each node gets
- * explicit rules for 8006 and 22 from `management`.
+ * set, to which pve-firewall always adds the `local_network` alias (the alias defaults to
+ * the whole network of the node's address). So `management` holds the admin sources and
+ * the nodes, and `local_network` is pinned to one node (pve-docs pve-firewall.adoc
+ * "Standard IP Alias local_network"). Those built-in rules are the node rules: this adds none.
  */
 export class ClusterFirewall extends pulumi.ComponentResource {
     public readonly options: proxmoxve.cluster.FirewallLegacy;
@@ -43,16 +40,18 @@ export class ClusterFirewall extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "ClusterFirewall"), name, {}, opts);
         const child = { parent: this };
-        const nodeAddresses = args.hosts.map((h) => h.address);
 
         const ipSets = new Map<string, proxmoxve.firewall.IpsetLegacy>();
-        const ipSet = (setName: string, comment: string, cidrs: readonly { name: string; comment: string }[]) => {
-            ipSets.set(setName, new proxmoxve.firewall.IpsetLegacy(`${name}-ipset-${setName}`, { name: setName, comment, cidrs: [...cidrs] }, child));
+        const ipSet = (setName: string, comment: string, cidrs: readonly { name: string; comment: string }[], opts: pulumi.CustomResourceOptions = {}) => {
+            ipSets.set(setName, new proxmoxve.firewall.IpsetLegacy(`${name}-ipset-${setName}`, { name: setName, comment, cidrs: [...cidrs] }, { ...child, ...opts }));
         };
+        // Any entry change replaces an IP set delete-first (QUIRKS.ipsetReplacedOnChange); for
+        // `management` that gap locks the admins out of 8006 and SSH. Protected, a change fails
+        // the preview instead; retained, destroying the stack leaves the admins their access.
         ipSet(IPSETS.management, "ai-dualstack: admin sources and the nodes; Proxmox admits 8006, 22, VNC, SPICE, migration from here", [
             ...args.adminSources.map((cidr) => ({ name: cidr, comment: "admin source" })),
             ...args.hosts.map((h) => ({ name: h.address, comment: `node ${h.name}` })),
-        ]);
+        ], { protect: true, retainOnDelete: true });
         ipSet(IPSETS.admins, "ai-dualstack: admin sources (guests admit SSH and admin UIs from here)",
             args.adminSources.map((cidr) => ({ name: cidr, comment: "admin source" })));
         ipSet(IPSETS.nonInternet, "ai-dualstack: what is not the internet (public guests may not go there)",
@@ -62,10 +61,18 @@ export class ClusterFirewall extends pulumi.ComponentResource {
         }
         this.ipSets = ipSets;
 
+        // pve-firewall always adds local_network to `management` (src/PVE/Firewall.pm: `push
+        // @{ $cluster_conf->{ipset}->{management} }, { cidr => $localnet }`), and `management`
+        // is admitted to 8006, 22, 5900-5999, 3128 and 60000-60050 (the node's built-in rules,
+        // "allow standard traffic for management ipset"). A block covering several nodes' addresses can
+        // cover a guest subnet or, for nodes in unrelated networks, 0.0.0.0/0; so the alias is
+        // one node's address (every node is in `management` already), and the host checks
+        // refuse a node address or admin source inside an environment subnet
+        // (config/crossEnvironment.ts).
         const localNetwork = new proxmoxve.firewall.AliasLegacy(`${name}-local-network`, {
             name: "local_network",
-            cidr: coveringBlock(nodeAddresses),
-            comment: "ai-dualstack: the nodes only, so management access is only what the management IP set lists",
+            cidr: localNetworkAddress(args.hosts),
+            comment: "ai-dualstack: one node only, so management access is only what the management IP set lists",
         }, child);
 
         const groups = new Map<string, proxmoxve.cluster.firewall.security.GroupLegacy>();
@@ -80,23 +87,21 @@ export class ClusterFirewall extends pulumi.ComponentResource {
         }
         this.groups = groups;
 
-        // Rules and sets first, then the switch: turning the firewall on with nothing that
-        // admits the admins would lock them out of 8006 for a moment.
-        const nodeRules = args.hosts.flatMap((host) => {
-            const nodeOptions = new proxmoxve.node.Firewall(`${name}-node-${host.name}`, {
-                nodeName: host.name,
-                enabled: true,
-                logLevelIn: args.logLevelIn,
-            }, child);
-            const rules = new proxmoxve.firewall.RulesLegacy(`${name}-node-rules-${host.name}`, {
-                nodeName: host.name,
-                rules: [
-                    { type: "in", action: "ACCEPT", proto: "tcp", dport: String(PORTS.proxmoxApi), source: clusterIpSetRef(IPSETS.management), comment: "Proxmox API and GUI from management", enabled: true },
-                    { type: "in", action: "ACCEPT", proto: "tcp", dport: String(PORTS.ssh), source: clusterIpSetRef(IPSETS.management), comment: "SSH from management", enabled: true },
-                ],
-            }, { parent: this, dependsOn: [...ipSets.values()] });
-            return [nodeOptions, rules];
-        });
+        // Sets first, then the switch: turning the firewall on before `management` holds the
+        // admins would lock them out of 8006 for a moment.
+        //
+        // No node rules of our own. pve-firewall's built-in host rules already admit 8006,
+        // 22, 5900-5999, 3128 and 60000-60050 from `management` (src/PVE/Firewall.pm, "allow
+        // standard traffic for management ipset"), ahead of the input policy, so rules that
+        // repeat them add nothing; and the provider's rules resource refuses a node that
+        // already has rules of the admin's (bpg proxmoxtf/resource/firewall/rules.go
+        // RulesCreate: "Existing rules detected. Aborting..."). The node firewall options
+        // only switch the node's firewall on and set its log level.
+        const nodeOptions = args.hosts.map((host) => new proxmoxve.node.Firewall(`${name}-node-${host.name}`, {
+            nodeName: host.name,
+            enabled: true,
+            logLevelIn: args.logLevelIn,
+        }, child));
 
         this.options = new proxmoxve.cluster.FirewallLegacy(`${name}-options`, {
             enabled: true,
@@ -104,28 +109,16 @@ export class ClusterFirewall extends pulumi.ComponentResource {
             inputPolicy: "DROP",
             outputPolicy: "ACCEPT",
             forwardPolicy: "ACCEPT",
-        }, { parent: this, dependsOn: [...ipSets.values(), localNetwork, ...nodeRules, ...groups.values()] });
+        }, { parent: this, dependsOn: [...ipSets.values(), localNetwork, ...nodeOptions, ...groups.values()] });
 
         this.registerOutputs({ enabled: true, ipSets: [...ipSets.keys()], groups: [...groups.keys()] });
     }
 }
 
 /**
- * The smallest block holding every address: the single address for one node (what
- * pve-firewall.adoc advises for a single host), the nodes' common network for a cluster.
+ * What `local_network` is pinned to: the first node's address, a single host (what
+ * pve-docs pve-firewall.adoc advises for a single host), never a block around several.
  */
-export function coveringBlock(addresses: readonly string[]): string {
-    const ints = addresses.filter(isIpv4).map(ipv4ToInt);
-    if (ints.length === 1) {
-        return addresses[0];
-    }
-    let prefix = 32;
-    const same = (p: number) => {
-        const mask = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
-        return ints.every((n) => ((n & mask) >>> 0) === ((ints[0] & mask) >>> 0));
-    };
-    while (prefix > 0 && !same(prefix)) prefix--;
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    const net = (ints[0] & mask) >>> 0;
-    return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${prefix}`;
+export function localNetworkAddress(hosts: readonly Pick<HostConfig, "address">[]): string {
+    return hosts[0].address;
 }

@@ -8,6 +8,7 @@
  * a reference to an IP set or group that does not exist makes pve-firewall drop the rule
  * with "no such ipset", which is why an environment stack checks the host objects first.
  */
+import { CONTAINER_ROLES } from "../../config/schema";
 import type { ContainerRole, EnvironmentName, StackConfig } from "../../config/schema";
 import { parseCidr, isHostInCidr } from "../../config/net";
 import { BASE_PORTS, roleProfile, ServicePort } from "../catalog";
@@ -112,14 +113,25 @@ export type GuestKind =
     | { readonly kind: "ai"; readonly ports: readonly ServicePort[] }
     | { readonly kind: "container"; readonly role: ContainerRole };
 
-/** Every security group the host stack creates for an environment. */
-export function securityGroups(env: Pick<StackConfig, "environment" | "network" | "containers">): SecurityGroupSpec[] {
+/**
+ * Every security group the host stack creates for an environment: the base group, one per
+ * container role that opens ports (every role in CONTAINER_ROLES, whether or not the
+ * environment's file has such a container today), and egress where it is restricted.
+ *
+ * Always every role: an environment stack that adds a container of a new role references
+ * its group at once, without a host-stack run in between. pve-firewall compiles a rule
+ * naming a group that does not exist as a jump to an empty chain with only a warning
+ * (src/PVE/Firewall.pm generate_group_rules: "no such security group"), so the role's ports would be silently
+ * closed, and a missing `public-egress` would drop all of a public guest's outbound traffic.
+ */
+export function securityGroups(env: Pick<StackConfig, "environment" | "network">): SecurityGroupSpec[] {
     const e = env.environment;
     const groups: SecurityGroupSpec[] = [
         { name: securityGroupName(e, "base"), comment: `ai-dualstack ${e}: SSH from admins`, rules: portRules(BASE_PORTS, e) },
     ];
-    const roles = [...new Set(env.containers.map((ct) => ct.role))].sort();
-    for (const role of roles) {
+    // Every role's group, whether or not a container has it yet (an environment stack may add
+    // one before the host stack runs again: a missing group compiles as an empty chain).
+    for (const role of CONTAINER_ROLES) {
         const rules = portRules(roleProfile(role, e).ports, e);
         if (rules.length > 0) {
             groups.push({ name: securityGroupName(e, role), comment: `ai-dualstack ${e}: ${roleProfile(role, e).description}`, rules });

@@ -9,7 +9,7 @@ const NODE_PORTS = ["8006", "22"];
 
 export const clusterFirewallEnforced: Rule = {
     name: "cluster-firewall-enforced",
-    description: "The host stack turns the cluster firewall on (input DROP), and the nodes admit the API (8006) and SSH only from the management IP set.",
+    description: "The host stack turns the cluster firewall on (input DROP) with the management IP set Proxmox admits the API (8006) and SSH from, and adds no node rule admitting them from elsewhere.",
     level: "mandatory",
     config: {},
     check(stack) {
@@ -29,18 +29,17 @@ export const clusterFirewallEnforced: Rule = {
         if (management === undefined) {
             findings.push({ urn: null, message: "no cluster IP set management: Proxmox admits 8006 and 22 from it and from the whole local network otherwise" });
         }
+        // Node access comes from pve-firewall's built-in rules, which admit 8006, 22, the
+        // consoles and migration only from `management` (src/PVE/Firewall.pm). Any node rule
+        // of the stack's own that admits those ports must keep to `management` too.
         const nodeRules = ofType(stack, TYPES.firewallRules).filter((r) => typeof r.props.nodeName === "string" && r.props.vmId === undefined && r.props.containerId === undefined);
-        const nodes = new Set(ofType(stack, TYPES.nodeFirewall).map((n) => String(n.props.nodeName)));
-        for (const node of nodes) {
-            const rules = nodeRules.filter((r) => r.props.nodeName === node).flatMap((r) => records(r.props.rules).map((rule) => ({ r, rule })));
-            for (const port of NODE_PORTS) {
-                const admitting = rules.filter(({ rule }) => rule.type === "in" && rule.action === "ACCEPT" && text(rule.dport ?? "").split(",").includes(port));
-                if (admitting.length === 0) {
-                    findings.push({ urn: null, message: `node ${node} has no rule admitting port ${port} from the management IP set` });
-                }
-                for (const { r, rule } of admitting) {
+        for (const r of nodeRules) {
+            for (const rule of records(r.props.rules)) {
+                if (rule.type !== "in" || rule.action !== "ACCEPT") continue;
+                const dports = text(rule.dport ?? "").split(",");
+                for (const port of NODE_PORTS.filter((p) => rule.dport === undefined || dports.includes(p))) {
                     if (!MANAGEMENT_SOURCES.has(text(rule.source ?? ""))) {
-                        findings.push({ urn: r.urn, message: `node ${node} admits port ${port} from ${text(rule.source ?? "anywhere")}, not only from the management IP set` });
+                        findings.push({ urn: r.urn, message: `node ${text(r.props.nodeName)} admits port ${port} from ${text(rule.source ?? "anywhere")}, not only from the management IP set` });
                     }
                 }
             }

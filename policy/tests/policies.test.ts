@@ -293,15 +293,19 @@ describe("cluster-firewall-enforced and host-objects-in-host-stack", () => {
         hostGraph = (await evaluateHost()).graph;
     });
 
-    test("the host stack passes; an off switch, an ACCEPT input policy or a node rule from anywhere fail", () => {
+    test("the host stack passes with no node rules of its own; an off switch, an ACCEPT input policy or a node rule from anywhere fail", () => {
         expect(runPolicies(hostGraph)).toEqual([]);
         const off = changed(hostGraph, "host-firewall-options", (r) => { Object.assign(r.props, { enabled: false, inputPolicy: "ACCEPT" }); });
         expect(run("cluster-firewall-enforced", off)).toEqual([
             "the cluster firewall is not enabled: every guest rule is inert",
             "the cluster input policy is ACCEPT, needs DROP",
         ]);
-        const open = changed(hostGraph, "host-firewall-node-rules-pve", (r) => { delete (r.props.rules as Record<string, unknown>[])[0].source; });
-        expect(run("cluster-firewall-enforced", open)).toEqual(["node pve admits port 8006 from anywhere, not only from the management IP set"]);
+        // Node access is pve-firewall's built-in management rules: the stack adds no node rules.
+        expect(stackViewOf(hostGraph).resources.filter((r) => r.type === "proxmoxve:firewall/rulesLegacy:RulesLegacy" && r.props.nodeName !== undefined && r.props.vmId === undefined && r.props.containerId === undefined)).toEqual([]);
+        const nodeRule = (rule: Record<string, unknown>): PolicyResource => ({ urn: "urn:pulumi:t::p::proxmoxve:firewall/rulesLegacy:RulesLegacy::n", type: "proxmoxve:firewall/rulesLegacy:RulesLegacy", name: "n", protect: false, props: { nodeName: "pve", rules: [{ type: "in", action: "ACCEPT", proto: "tcp", enabled: true, ...rule }] } });
+        const withRule = (rule: Record<string, unknown>) => ({ ...stackViewOf(hostGraph), resources: [...stackViewOf(hostGraph).resources, nodeRule(rule)] });
+        expect(run("cluster-firewall-enforced", withRule({ dport: "8006" }))).toEqual(["node pve admits port 8006 from anywhere, not only from the management IP set"]);
+        expect(run("cluster-firewall-enforced", withRule({ dport: "22", source: "+dc/management" }))).toEqual([]);
         const gone = { ...stackViewOf(hostGraph), resources: stackViewOf(hostGraph).resources.filter((r) => r.type !== "proxmoxve:cluster/firewallLegacy:FirewallLegacy") };
         expect(run("cluster-firewall-enforced", gone)).toEqual(["no cluster firewall options: Proxmox ignores every guest rule while the datacenter firewall is off (its default)"]);
     });

@@ -6,10 +6,19 @@
 #   host-prep.sh apply [iommu=intel|amd] [vfio=<slot>]... [hugepages-1G=<n>] [hugepages-2M=<n>]
 #   host-prep.sh revert
 #
-# apply converges the node to exactly the given state (tokens, bound slots, reserved
-# pages) and changes nothing when it is already there; revert takes out everything apply
-# put in, and releases the hugepages apply reserved. Both hold a host-wide lock (flock),
-# so two runs never interleave their read-modify-write of the boot configuration.
+# apply converges the node to exactly the given state (tokens, bound slots) and changes
+# nothing when it is already there; revert takes out everything apply put in. Both hold a
+# host-wide lock (flock), so two runs never interleave their read-modify-write of the boot
+# configuration.
+#
+# Hugepages come only from the kernel command line, at boot; nothing is reserved at
+# runtime (see report_hugepages).
+#
+# Retry-safe: before the first file is touched, the boot commands the change needs
+# (update-initramfs, proxmox-boot-tool refresh, update-grub) are recorded in
+# boot-commands.pending, which is cleared only once they all succeeded. A run that finds
+# the record (an earlier run failed half-way) runs them even when the files are already
+# right, so a failed refresh is never mistaken for "unchanged".
 #
 # Where the command line goes depends on how the node boots (pve-docs system-booting.adoc;
 # proxmox-kernel-helper proxmox-boot/zz-proxmox-boot):
@@ -28,12 +37,18 @@ set -euo pipefail
 readonly ROOT=${AI_DUALSTACK_ROOT:-}
 readonly STATE=$ROOT/etc/ai-dualstack
 readonly MANAGED=$STATE/cmdline.managed
-readonly RESERVED=$STATE/hugepages.reserved
+readonly PENDING=$STATE/boot-commands.pending
+# Runtime hugepage record of earlier versions of this script; it is no longer acted on.
+readonly LEGACY_RESERVED=$STATE/hugepages.reserved
 readonly GRUB_DROPIN=$ROOT/etc/default/grub.d/ai-dualstack.cfg
 readonly PVE_CMDLINE=$ROOT/etc/kernel/cmdline
 readonly ESP_LIST=$ROOT/etc/kernel/proxmox-boot-uuids
 readonly LOCK=$ROOT/run/lock/ai-dualstack-host-prep.lock
 readonly VFIO_PREFIX=ai-dualstack-vfio-
+readonly INITRAMFS_UPDATE="update-initramfs -u -k all"
+# Every command a change can need, in the order they must run: the initramfs first, then
+# the boot loader copies it (and the command line) to where the firmware finds it.
+readonly BOOT_COMMANDS=("$INITRAMFS_UPDATE" "proxmox-boot-tool refresh" "update-grub")
 
 say() { echo "host-prep: $*"; }
 die() { echo "host-prep: $*" >&2; exit 1; }
@@ -106,12 +121,25 @@ boot_layout() {
     fi
 }
 
+# The boot commands the files being converged need when they change; set by each converge_*.
+needs=()
+
+# Records the commands in $needs as pending, before the file they are for is touched.
+mark_pending() {
+    local cmd
+    mkdir -p "$STATE"
+    for cmd in "${needs[@]}"; do
+        grep -qxF -- "$cmd" "$PENDING" 2>/dev/null || printf '%s\n' "$cmd" >>"$PENDING"
+    done
+}
+
 # Writes content to file if it differs; returns 0 when it changed something.
 write_if_changed() {
     local file=$1 mode=$2 content=$3
     if [[ -f $file && "$(cat "$file")" == "$content" ]]; then
         return 1
     fi
+    mark_pending
     mkdir -p "$(dirname "$file")"
     printf '%s\n' "$content" >"$file.tmp.$$"
     chmod "$mode" "$file.tmp.$$"
@@ -121,50 +149,88 @@ write_if_changed() {
 remove_if_present() {
     local file=$1
     [[ -e $file ]] || return 1
+    mark_pending
     rm -f "$file"
 }
 
-# /etc/kernel/cmdline without the tokens we put there last time.
-admin_cmdline() {
-    local previous
-    previous=$(cat "$MANAGED" 2>/dev/null || true)
-    tr ' ' '\n' <"$PVE_CMDLINE" | grep -v '^$' | grep -vxF -f <(tr ' ' '\n' <<<"$previous" | grep -v '^$') | paste -sd' ' - || true
+# The tokens of /etc/kernel/cmdline without the ones this script added last time, one a
+# line. cmdline.managed lists only tokens this script added (never one the admin already
+# had), and ours were appended, so each recorded token takes out its last occurrence: an
+# admin's own copy of the same token stays.
+admin_tokens() {
+    local -a line=() ours=()
+    local token i
+    if [[ -f $PVE_CMDLINE ]]; then
+        read -ra line <"$PVE_CMDLINE" || true
+    fi
+    if [[ -f $MANAGED ]]; then
+        read -ra ours < <(tr '\n' ' ' <"$MANAGED") || true
+    fi
+    for token in "${ours[@]}"; do
+        for ((i = ${#line[@]} - 1; i >= 0; i--)); do
+            if [[ ${line[i]} == "$token" ]]; then
+                unset 'line[i]'
+                line=("${line[@]}")
+                break
+            fi
+        done
+    done
+    [[ ${#line[@]} -eq 0 ]] || printf '%s\n' "${line[@]}"
+}
+
+# The wanted tokens this script must add to a line that already has the given tokens (one
+# a line): a token the admin already has is not added twice. hugepagesz= and hugepages=
+# are positional (hugepages= counts pages of the hugepagesz= before it, kernel
+# Documentation/admin-guide/kernel-parameters.txt), so they always go in as our pairs.
+cmdline_additions() {
+    local base=$1 token
+    while read -r token; do
+        [[ -n $token ]] || continue
+        case $token in
+            hugepagesz=* | hugepages=*) echo "$token" ;;
+            *) grep -qxF -- "$token" <<<"$base" || echo "$token" ;;
+        esac
+    done < <(wanted_tokens)
 }
 
 # Puts the tokens where the node's boot loader reads them and takes them out of the other
-# place. Prints the command that applies the change, or nothing when nothing changed.
+# place; a change records the boot command it needs as pending (mark_pending).
 converge_cmdline() {
-    local layout=$1 tokens=$2 changed=0
+    local layout=$1 tokens=$2
+    needs=("$(refresh_command "$layout")")
     if [[ $layout == systemd-boot ]]; then
-        local base line
-        base=$(admin_cmdline)
-        line=$(printf '%s %s' "$base" "$tokens" | tr -s ' ' | sed 's/^ //; s/ $//')
-        write_if_changed "$PVE_CMDLINE" 0644 "$line" && changed=1
-        if [[ -n $tokens ]]; then
-            write_if_changed "$MANAGED" 0644 "$tokens" && changed=1
+        local base added line
+        base=$(admin_tokens)
+        added=$(cmdline_additions "$base" | paste -sd' ' -)
+        line=$(printf '%s\n%s\n' "$base" "$added" | paste -sd' ' - | tr -s ' ' | sed 's/^ //; s/ $//')
+        write_if_changed "$PVE_CMDLINE" 0644 "$line" || true
+        if [[ -n $added ]]; then
+            write_if_changed "$MANAGED" 0644 "$added" || true
         else
-            remove_if_present "$MANAGED" && changed=1
+            remove_if_present "$MANAGED" || true
         fi
-        remove_if_present "$GRUB_DROPIN" && changed=1
+        remove_if_present "$GRUB_DROPIN" || true
     else
         if [[ -n $tokens ]]; then
             # shellcheck disable=SC2016 # the variable is for GRUB to expand, not us
-            write_if_changed "$GRUB_DROPIN" 0644 "$(printf 'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} %s"' "$tokens")" && changed=1
+            write_if_changed "$GRUB_DROPIN" 0644 "$(printf 'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} %s"' "$tokens")" || true
         else
-            remove_if_present "$GRUB_DROPIN" && changed=1
+            remove_if_present "$GRUB_DROPIN" || true
         fi
         # Tokens a systemd-boot layout (or an older version of this script) left there.
         if [[ -s $MANAGED && -f $PVE_CMDLINE ]]; then
-            write_if_changed "$PVE_CMDLINE" 0644 "$(admin_cmdline)" && changed=1
+            write_if_changed "$PVE_CMDLINE" 0644 "$(admin_tokens | paste -sd' ' -)" || true
         fi
-        remove_if_present "$MANAGED" && changed=1
+        remove_if_present "$MANAGED" || true
     fi
-    if [[ $changed -eq 1 ]]; then
-        case $layout in
-            grub) echo update-grub ;;
-            *) echo "proxmox-boot-tool refresh" ;;
-        esac
-    fi
+}
+
+# The command that puts a changed command line (or initramfs) where the node boots from.
+refresh_command() {
+    case $1 in
+        grub) echo update-grub ;;
+        *) echo "proxmox-boot-tool refresh" ;;
+    esac
 }
 
 # Prints an initramfs-tools script: the standard prereqs header, then the given lines.
@@ -181,6 +247,9 @@ initramfs_script() {
 converge_vfio() {
     local changed=1 slot tag file
     local -A keep=()
+    # The ESPs carry their own copy of the initrd: proxmox-boot-tool refresh copies it there.
+    needs=("$INITRAMFS_UPDATE")
+    [[ $layout == grub ]] || needs+=("proxmox-boot-tool refresh")
     for slot in "${slots[@]}"; do
         tag=$VFIO_PREFIX${slot//:/-}
         keep[$tag]=1
@@ -206,6 +275,7 @@ converge_vfio() {
         "$ROOT"/etc/initramfs-tools/hooks/"$VFIO_PREFIX"* "$ROOT"/etc/initramfs-tools/scripts/init-top/"$VFIO_PREFIX"*; do
         tag=$(basename "$file" .conf)
         if [[ -z ${keep[$tag]:-} ]]; then
+            mark_pending
             rm -f "$file"
             changed=0
         fi
@@ -214,53 +284,35 @@ converge_vfio() {
     return $changed
 }
 
-# Reserves the wanted hugepages now, as far as free memory allows (the boot parameters make
-# it exact), and records how many of the pool are ours; with 0 wanted it releases exactly
-# the pages recorded as ours, leaving anyone else's reservation alone.
-converge_hugepages() {
-    local size want key ours sysfs current target now got
+# Hugepages are reserved by the kernel command line at boot and nowhere else. A runtime
+# reservation cannot be kept right: the pool's count after a reboot already holds the
+# pages the command line reserved, so "current - ours + wanted" from a record of the last
+# boot reserves them twice. And it is not needed: until the reboot, qemu-server reserves
+# what a hugepage VM lacks when it starts (qemu-server src/PVE/QemuServer/Memory.pm
+# hugepages_allocate: grows nr_hugepages by wanted - free, and fails the start when the
+# memory is too fragmented for 1G pages). So this only tells how the running pool
+# compares with the command line.
+report_hugepages() {
+    local size label want sysfs now
     local -A wanted=([1048576kB]=$huge1g [2048kB]=$huge2m)
-    local -A recorded=()
-    if [[ -f $RESERVED ]]; then
-        while IFS='=' read -r key ours; do
-            [[ -n $key ]] && recorded[$key]=$ours
-        done <"$RESERVED"
-    fi
-    local record=""
     for size in 1048576kB 2048kB; do
         want=${wanted[$size]}
-        ours=${recorded[$size]:-0}
+        label=${size/1048576kB/1G}
+        label=${label/2048kB/2M}
         sysfs=$ROOT/sys/kernel/mm/hugepages/hugepages-$size/nr_hugepages
-        if [[ ! -w $sysfs ]]; then
-            [[ $want -gt 0 ]] && say "no $sysfs here; the $want pages of $size come with the next boot"
-            [[ $want -gt 0 ]] && record+="$size=$want"$'\n'
-            continue
+        [[ -r $sysfs ]] || continue
+        now=$(cat "$sysfs")
+        if [[ $now -ne $want ]]; then
+            say "$label hugepages: the running kernel holds $now, the boot command line asks for $want; reboot to apply (until then qemu-server reserves a VM's pages when it starts)"
         fi
-        current=$(cat "$sysfs")
-        target=$((current - ours + want))
-        [[ $target -lt 0 ]] && target=0
-        if [[ $target -ne $current ]]; then
-            echo "$target" >"$sysfs" || true
-            now=$(cat "$sysfs")
-            say "$size hugepages: $current -> $now (wanted $target; exact after a reboot)"
-        else
-            now=$current
-        fi
-        got=$((now - (current - ours)))
-        [[ $got -lt 0 ]] && got=0
-        [[ $got -gt $want ]] && got=$want
-        [[ $got -gt 0 ]] && record+="$size=$got"$'\n'
     done
-    if [[ -n $record ]]; then
-        write_if_changed "$RESERVED" 0644 "${record%$'\n'}" || true
-    else
-        rm -f "$RESERVED"
-    fi
 }
 
 mkdir -p "$STATE"
 # The two-stack layout kept per-environment fragments here; this script owns the whole state now.
 rm -rf "$STATE/cmdline.d"
+# Earlier versions reserved hugepages at runtime and recorded them here (see report_hugepages).
+rm -f "$LEGACY_RESERVED"
 
 if [[ $action == revert ]]; then
     iommu=""
@@ -269,27 +321,37 @@ if [[ $action == revert ]]; then
     slots=()
 fi
 
+retry=0
+if [[ -s $PENDING ]]; then
+    retry=1
+    say "an earlier run stopped before its boot commands finished ($(paste -sd',' "$PENDING")); running them again"
+fi
 layout=$(boot_layout)
 tokens=$(wanted_tokens | paste -sd' ' -)
-boot_command=$(converge_cmdline "$layout" "$tokens")
-vfio_changed=0
-converge_vfio && vfio_changed=1
+converge_cmdline "$layout" "$tokens"
+converge_vfio || true
 
-if [[ $vfio_changed -eq 1 ]]; then
-    say "rebuilding the initramfs (vfio-pci bindings: ${slots[*]:-none})"
-    update-initramfs -u -k all
-    # The ESPs carry their own copy of the initrd: proxmox-boot-tool refresh copies it there.
-    [[ $layout != grub && -z $boot_command ]] && boot_command="proxmox-boot-tool refresh"
+ran=0
+if [[ -s $PENDING ]]; then
+    for cmd in "${BOOT_COMMANDS[@]}"; do
+        grep -qxF -- "$cmd" "$PENDING" || continue
+        if [[ $cmd == "$INITRAMFS_UPDATE" ]]; then
+            say "rebuilding the initramfs (vfio-pci bindings: ${slots[*]:-none})"
+        else
+            say "boot loader: $layout; running $cmd"
+        fi
+        $cmd
+        ran=1
+    done
+    # Only now is the change where the node boots from.
+    rm -f "$PENDING"
 fi
-if [[ -n $boot_command ]]; then
-    say "boot loader: $layout; running $boot_command"
-    $boot_command
-fi
-converge_hugepages
+report_hugepages
 
-if [[ -z $boot_command && $vfio_changed -eq 0 ]]; then
+if [[ $ran -eq 0 ]]; then
     say "unchanged ($layout: ${tokens:-no tokens of ours}; vfio: ${slots[*]:-none})"
 else
+    [[ $retry -eq 1 ]] && say "the boot commands an earlier run left pending have run"
     say "the boot command line now carries: ${tokens:-nothing of ours} ($layout); reboot the node to apply"
 fi
 if [[ $action == revert ]]; then

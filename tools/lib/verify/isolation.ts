@@ -112,8 +112,8 @@ export function knownHostsLine(ip: string, port: number, hostKey: string): strin
     return `${port === 22 ? ip : `[${ip}]:${port}`} ${hostKey}`;
 }
 
-/** ssh arguments: the pinned key only, no prompts, no agent, no other known_hosts. */
-export function sshArgs(from: ProbeSource, knownHostsFile: string, identityFile: string, remoteArgs: readonly string[]): string[] {
+/** ssh options every verify connection uses: the pinned key only, no prompts, no agent, no other known_hosts. */
+export function pinnedSshOptions(knownHostsFile: string, identityFile: string): string[] {
     return [
         "-o", "BatchMode=yes",
         "-o", "StrictHostKeyChecking=yes",
@@ -123,6 +123,13 @@ export function sshArgs(from: ProbeSource, knownHostsFile: string, identityFile:
         "-o", "IdentityAgent=none",
         "-o", "ConnectTimeout=10",
         "-i", identityFile,
+    ];
+}
+
+/** ssh arguments of a probe run: the pinned options, then the guest and the probe script's arguments. */
+export function sshArgs(from: ProbeSource, knownHostsFile: string, identityFile: string, remoteArgs: readonly string[]): string[] {
+    return [
+        ...pinnedSshOptions(knownHostsFile, identityFile),
         "-p", String(PORTS.ssh),
         "-l", from.user,
         from.ip,

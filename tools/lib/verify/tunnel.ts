@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { knownHostsLine } from "./isolation";
+import { knownHostsLine, pinnedSshOptions } from "./isolation";
 
 export interface TunnelTarget {
     /** the AI VM's address and SSH user */
@@ -47,14 +47,7 @@ export function tunnelArgs(target: TunnelTarget, localPort: number, knownHostsFi
     return [
         "-N",
         "-o", "ExitOnForwardFailure=yes",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${knownHostsFile}`,
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", "ConnectTimeout=10",
-        "-i", identityFile,
+        ...pinnedSshOptions(knownHostsFile, identityFile),
         "-L", `127.0.0.1:${localPort}:127.0.0.1:${target.remotePort}`,
         "-l", target.user,
         target.host,
