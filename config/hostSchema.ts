@@ -8,8 +8,10 @@
  * environment stack uses.
  */
 import { z } from "zod";
-import { got, MISSING } from "./messages";
-import { cidr, ENVIRONMENTS, EnvironmentName, formatPath, hostSchema, imageSchema, int, pattern, proxmoxRules, proxmoxSchema, unique } from "./schema";
+import { cidr, int, pattern } from "./fields";
+import { formatPath, got, MISSING } from "./messages";
+import { proxmoxRules, unique } from "./rules";
+import { ENVIRONMENTS, EnvironmentName, hostSchema, imageSchema, proxmoxSchema } from "./schema";
 
 const storageId = pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id");
 

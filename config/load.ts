@@ -6,9 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { boxFactProblems, crossEnvironmentProblems } from "./crossEnvironment";
 import { HOST_ENVIRONMENTS, HostStackParsed, hostStackRules, hostStackSchema } from "./hostSchema";
-import { BoxFacts, ConfigProblem, DEFAULT_HOST_STACK_FILE, EnvironmentName, environmentRules, formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
+import { escapeNonAscii, formatPath, quote } from "./messages";
+import { ConfigProblem, environmentRules } from "./rules";
+import { BoxFacts, DEFAULT_HOST_STACK_FILE, EnvironmentName, StackConfig, stackConfigSchema, withDefaults } from "./schema";
 import { NAMESPACE, plainValues, readConfigSection, resolveStackFile, StackFileError } from "./stackFiles";
-import { escapeNonAscii, quote } from "./messages";
 
 export { NAMESPACE };
 

@@ -132,3 +132,13 @@ function sizeMessage(bound: "at least" | "at most", limit: number | bigint, incl
 export const projectErrorMap: z.core.$ZodErrorMap = (issue) => projectMessage(issue);
 
 z.config({ customError: projectErrorMap });
+
+/** `["gpu","otherNodes",0,"node"]` -> `gpu.otherNodes[0].node` */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+    return path.reduce<string>((acc, part) => {
+        if (typeof part === "number") {
+            return `${acc}[${part}]`;
+        }
+        return acc === "" ? String(part) : `${acc}.${String(part)}`;
+    }, "");
+}

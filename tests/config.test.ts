@@ -273,7 +273,7 @@ describe("semantic checks a careful admin would expect", () => {
         ["ollama/ollama:latest", false],
         ["Ollama/Ollama:1", false],
     ])("image reference %s pinned: %s", async (ref, ok) => {
-        const { isPinnedImage } = await import("../config/schema");
+        const { isPinnedImage } = await import("../config/fields");
         expect(isPinnedImage(ref)).toBe(ok);
     });
 

@@ -1,5 +1,5 @@
 /** Container images carry a pinned tag or digest, never none and never `latest`. */
-import { isPinnedImage } from "../../config/schema";
+import { isPinnedImage } from "../../config/fields";
 import { ofType, PolicyResource, Rule, text, TYPES } from "./model";
 
 /** `repo:tag` or `repo@sha256:…`, with the tag not `latest` (a registry port is not a tag): the config's own rule. */

@@ -16,7 +16,7 @@
  * | `sshHostKeys`   | `{ <guest name>: "ssh-ed25519 AAAA..." }`: each guest's pinned host key |
  */
 import { z } from "zod";
-import { formatPath } from "../../config/schema";
+import { formatPath } from "../../config/messages";
 
 const got = (input: unknown): string => (input === undefined ? "it is missing" : `got ${JSON.stringify(input)}`);
 
