@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { ignoredPaths } from "../quirks";
+import { quirkOptions } from "../quirks";
 import { typeToken } from "../naming";
 
 export interface ZfsMirrorArgs {
@@ -44,7 +44,7 @@ export class ZfsMirror extends pulumi.ComponentResource {
             parent: this,
             protect: true,
             retainOnDelete: true,
-            ignoreChanges: ignoredPaths("zfsPool"),
+            ...quirkOptions("zfsPool"),
         });
         this.storageId = this.pool.name;
         this.registerOutputs({ storageId: this.storageId });
