@@ -333,11 +333,23 @@ export interface BoxFacts {
     };
 }
 
+/** A ZFS mirror's devices: exactly two (rules.ts `storageMirror` reports any other count). */
+export type MirrorDevices = readonly [string, string];
+
+/** The devices as the pair the mirror rule has already checked them to be. */
+function mirrorPair(devices: readonly string[]): MirrorDevices {
+    if (devices.length !== 2) {
+        // Unreachable: withDefaults runs only on a config the rules passed.
+        throw new Error(`storage.devices: a mirror needs exactly 2 devices, got ${devices.length}`);
+    }
+    return [devices[0], devices[1]];
+}
+
 /** Validated environment config with every optional node filled in, plus the box facts it reads. */
 export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network" | "workbench"> & BoxFacts & {
     readonly workbench: Parsed["workbench"] & { readonly enabled: boolean };
     readonly network: Parsed["network"] & { readonly dns: string[] };
-    readonly storage: Parsed["storage"] & { readonly node: string };
+    readonly storage: Omit<Parsed["storage"], "devices"> & { readonly node: string; readonly devices: MirrorDevices };
     readonly gpu: Parsed["gpu"] & { readonly node: string };
     readonly aiVm: Parsed["aiVm"] & { readonly node: string };
     readonly containers: ReadonlyArray<Parsed["containers"][number] & { readonly node: string }>;
@@ -357,7 +369,7 @@ export function withDefaults(c: Parsed, box: BoxFacts): StackConfig {
         hosts: box.hosts,
         images: box.images,
         network: { ...c.network, dns: c.network.dns ?? [c.network.gateway] },
-        storage: { ...c.storage, node: c.storage.node ?? first },
+        storage: { ...c.storage, node: c.storage.node ?? first, devices: mirrorPair(c.storage.devices) },
         gpu: { ...c.gpu, node: c.gpu.node ?? first },
         aiVm: { ...c.aiVm, node: c.aiVm.node ?? first },
         containers: c.containers.map((ct) => ({ ...ct, node: ct.node ?? first })),

@@ -12,6 +12,7 @@ import { SharedImages } from "./images";
 import { imageFileIds } from "./names";
 import { environmentPool } from "../access/privileges";
 import { tuneKeysInstall, tuneNodeInstall } from "../access/vmTune";
+import type { HostOutputs } from "../outputs";
 
 export interface BoxArgs {
     readonly config: HostStackConfig;
@@ -28,7 +29,7 @@ export class Box extends pulumi.ComponentResource {
     public readonly firewall: ClusterFirewall;
     public readonly preparation: ReadonlyMap<string, command.remote.Command>;
     /** stack outputs */
-    public readonly summary: Record<string, pulumi.Input<unknown>>;
+    public readonly summary: HostOutputs;
 
     constructor(name: string, args: BoxArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "Box"), name, {}, opts);

@@ -22,7 +22,7 @@ export async function captureProgram(): Promise<{ registrations: Registration[];
     await runRecordingRegistrations(async () => {
         const { program } = await import("../../../program");
         try {
-            outputs = await program();
+            outputs = { ...await program() };
             return outputs;
         } catch (err) {
             // The stack resource would leave this unhandled; keep it to fail the evaluation.
