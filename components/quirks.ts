@@ -288,7 +288,7 @@ export const GUEST_TIMEOUTS = {
 } as const;
 
 /** All ignored paths for a resource built from these quirks, in a stable order. */
-export function ignoredPaths(...names: QuirkName[]): string[] {
+function ignoredPaths(...names: QuirkName[]): string[] {
     return [...new Set(names.flatMap((n) => QUIRKS[n].ignoreChanges))];
 }
 

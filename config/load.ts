@@ -100,7 +100,7 @@ export function environmentOnly(validated: ValidatedConfig, what: string): Stack
 }
 
 /** The host stack file an environment names (`hostStack`), validated; throws a ConfigError naming it. */
-export function hostStackOf(config: StackConfig, dir?: string): HostStackParsed {
+function hostStackOf(config: StackConfig, dir?: string): HostStackParsed {
     const host = readHostStack(config.hostStack, dir);
     if (host.config === undefined) {
         throw new ConfigError(sortProblems(host.problems));
@@ -367,7 +367,7 @@ function validateHostValues(values: Record<string, unknown>, options: ValidateOp
  * explicitly from ai-dualstack: keys), so each one is reported rather than silently ignored.
  * `pulumi:` keys are the engine's own and pass.
  */
-export function namespaceProblems(keys: readonly string[]): string[] {
+function namespaceProblems(keys: readonly string[]): string[] {
     return keys.filter((k) => !k.startsWith("pulumi:")).map((full) => {
         const cut = full.indexOf(":");
         const namespace = cut < 0 ? full : full.slice(0, cut);
@@ -403,7 +403,7 @@ function editDistance(a: string, b: string): number {
  * second copy): evaluating the public file as the private stack would mix their state.
  * The host stack (`environment: host`) is the stack `host` (or `host-<suffix>`).
  */
-export function stackNameProblems(stack: string, environment: string): string[] {
+function stackNameProblems(stack: string, environment: string): string[] {
     if (stack === environment || stack.startsWith(`${environment}-`)) {
         return [];
     }

@@ -129,7 +129,7 @@ function sizeMessage(bound: "at least" | "at most", limit: number | bigint, incl
 }
 
 /** zod's error map hook: only used where a schema gives no message of its own. */
-export const projectErrorMap: z.core.$ZodErrorMap = (issue) => projectMessage(issue);
+const projectErrorMap: z.core.$ZodErrorMap = (issue) => projectMessage(issue);
 
 z.config({ customError: projectErrorMap });
 

@@ -45,7 +45,7 @@ export interface Guest {
  * Every guest of the environment, derived once: the AI VM, the containers in config order,
  * then the AI VM's data holder (last, so a VMID it repeats is the one reported).
  */
-export function guestsOf(c: Parsed): Guest[] {
+function guestsOf(c: Parsed): Guest[] {
     const vm = c.aiVm;
     const vmPaths = {
         vmid: ["aiVm", "vmid"], ip: ["aiVm", "ip"], node: ["aiVm", "node"], name: ["aiVm", "name"], memory: ["aiVm", "memoryGiB"], cores: ["aiVm", "cores"],
@@ -357,7 +357,7 @@ export function proxmoxRules(proxmox: z.output<typeof proxmoxSchema>): ConfigPro
 const BLACKWELL_DEVICE_IDS = new Set(["2b85", "2b87", "2c02", "2c05", "2d04", "2d05", "2f04"]);
 const BLACKWELL_MODEL = /\bRTX\s*50[5-9]0\b/i;
 
-export function nvidiaDriverProblem(gpu: { model: string; deviceId: string }, driver: string): string | undefined {
+function nvidiaDriverProblem(gpu: { model: string; deviceId: string }, driver: string): string | undefined {
     const blackwell = BLACKWELL_DEVICE_IDS.has(gpu.deviceId) || BLACKWELL_MODEL.test(gpu.model);
     const match = /^nvidia-driver-(\d{3})(-server)?(-open)?$/.exec(driver);
     if (!blackwell || match === null) {

@@ -27,7 +27,7 @@ export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 export const CONTAINER_ROLES = ["database", "cache", "security", "cicd", "monitoring", "backup"] as const;
 export type ContainerRole = (typeof CONTAINER_ROLES)[number];
 
-export const AUTH_MODES = ["token", "password"] as const;
+const AUTH_MODES = ["token", "password"] as const;
 
 export const proxmoxSchema = z.strictObject({
     /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
@@ -315,7 +315,6 @@ export const stackConfigSchema = z.strictObject({
     services: servicesSchema.prefault({}),
 });
 
-export type StackConfigInput = z.input<typeof stackConfigSchema>;
 export type EnvironmentParsed = z.output<typeof stackConfigSchema>;
 type Parsed = EnvironmentParsed;
 export type HostConfig = z.output<typeof hostSchema>;
@@ -357,8 +356,6 @@ export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers"
 export type GpuConfig = StackConfig["gpu"];
 export type AiVmConfig = StackConfig["aiVm"];
 export type ContainerConfig = StackConfig["containers"][number];
-export type ModelConfig = StackConfig["models"][number];
-export type WorkloadsConfig = StackConfig["workloads"];
 export type AppConfig = StackConfig["apps"][number];
 
 /** Fills optional nodes with the first host and adds the box facts, so components never guess. */

@@ -21,9 +21,9 @@ const wireguardKey = pattern(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, "a WireGu
 export const hostName = pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name like chat.example.org");
 
 /** PostgreSQL major versions Debian 12 ships. */
-export const POSTGRES_MAJORS = [15] as const;
+const POSTGRES_MAJORS = [15] as const;
 /** Redis major versions Debian 12 ships (redis-server 5:7.0.x). */
-export const REDIS_MAJORS = [7] as const;
+const REDIS_MAJORS = [7] as const;
 
 const postgresSchema = z.strictObject({
     /** pinned major version (Debian 12: 15) */
@@ -98,7 +98,6 @@ export const servicesSchema = z.strictObject({
 });
 
 export type ServicesConfig = z.output<typeof servicesSchema>;
-export type WireguardPeerConfig = ServicesConfig["wireguard"]["peers"][number];
 
 type Path = (string | number)[];
 type Problem = (path: Path, message: string) => void;

@@ -37,14 +37,12 @@ import { text } from "../../graph";
 import { PACKAGE } from "../naming";
 
 /** The privilege names this program ever needs (PVE 9 names; see `forPveMajor`). */
-export const PRIVILEGES = [
-    "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
-    "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.GuestAgent.Audit", "VM.PowerMgmt",
-    "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-    "SDN.Use", "Mapping.Use", "Mapping.Modify", "Sys.Audit", "Sys.Modify", "Pool.Allocate", "Pool.Audit",
-    "Permissions.Modify", "User.Modify",
-] as const;
-export type Privilege = (typeof PRIVILEGES)[number];
+export type Privilege =
+    "VM.Allocate" | "VM.Audit" | "VM.Config.CPU" | "VM.Config.Cloudinit" | "VM.Config.Disk"
+    | "VM.Config.HWType" | "VM.Config.Memory" | "VM.Config.Network" | "VM.Config.Options"
+    | "VM.GuestAgent.Audit" | "VM.PowerMgmt" | "Datastore.Allocate" | "Datastore.AllocateSpace"
+    | "Datastore.AllocateTemplate" | "Datastore.Audit" | "SDN.Use" | "Mapping.Use" | "Mapping.Modify"
+    | "Sys.Audit" | "Sys.Modify" | "Pool.Allocate" | "Pool.Audit" | "Permissions.Modify" | "User.Modify";
 
 /**
  * The privileges of the built-in PVEAuditor role (pve-access-control `create_roles`: every

@@ -93,7 +93,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
  *   set flags other than nesting (src/PVE/LXC.pm, check_ct_modify_config_perm), so it is
  *   not sent here: the tune key turns it on (quirk containerRootOnlyFeatures).
  */
-export function containerFeatures(): { nesting: boolean } {
+function containerFeatures(): { nesting: boolean } {
     return { nesting: true };
 }
 

@@ -38,7 +38,7 @@ export const containerHygiene: Rule = {
 };
 
 /** The ports a rule's dport names: `22`, `9100,8080`, `8000:8002`. */
-export function dportList(dport: unknown): number[] {
+function dportList(dport: unknown): number[] {
     return String(dport).split(",").flatMap((item) => {
         const range = /^(\d+):(\d+)$/.exec(item);
         if (range === null) return [Number(item)];

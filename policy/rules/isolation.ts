@@ -38,7 +38,7 @@ const VMID_KEYS = new Set(["vmId", "vmid", "containerId", "dataVmid"]);
  * MONITORING_RULE and whose source is exactly the other environment's monitoring address
  * (no block, no list: one host).
  */
-export function isMonitoringAllowance(value: Record<string, unknown>, other: EnvironmentIdentity): boolean {
+function isMonitoringAllowance(value: Record<string, unknown>, other: EnvironmentIdentity): boolean {
     return other.monitoringSource !== undefined
         && value.type === "in" && value.action === "ACCEPT"
         && typeof value.comment === "string" && value.comment.startsWith(`${MONITORING_RULE}:`)
@@ -46,7 +46,7 @@ export function isMonitoringAllowance(value: Record<string, unknown>, other: Env
 }
 const VLAN_KEYS = new Set(["vlan", "vlanId", "tag"]);
 
-export function isolationFindings(urn: string, props: Record<string, unknown>, other: EnvironmentIdentity, allow: ReadonlySet<string>): string[] {
+function isolationFindings(urn: string, props: Record<string, unknown>, other: EnvironmentIdentity, allow: ReadonlySet<string>): string[] {
     const found = new Set<string>();
     const subnet = parseCidr(other.subnet);
     const names = new Map<string, string>([

@@ -90,7 +90,7 @@ export function get(props: Record<string, unknown>, path: string): unknown {
 }
 
 /** A VM that owns data disks: a disk that is neither the OS image nor attached from elsewhere. */
-export function ownsDataDisk(vm: PolicyResource): boolean {
+function ownsDataDisk(vm: PolicyResource): boolean {
     return records(vm.props.disks).some((d) => d.importFrom === undefined && d.fileId === undefined && d.pathInDatastore === undefined);
 }
 

@@ -13,7 +13,7 @@ export function isSecretBearingKey(key: string): boolean {
 }
 
 /** Paths of secret-bearing values that are not secret; `isSecret` says what a secret looks like where the rule runs. */
-export function plainSecretPaths(props: Record<string, unknown>, isSecret: (value: unknown) => boolean): string[] {
+function plainSecretPaths(props: Record<string, unknown>, isSecret: (value: unknown) => boolean): string[] {
     const paths: string[] = [];
     const visit = (value: unknown, path: string, key: string | undefined) => {
         if (isSecret(value) || value === undefined || value === null || value === "") {

@@ -84,7 +84,7 @@ export async function loadStackFile(stack: string, configFile: string | undefine
  * (no "error:", no stack trace), the message for a usage error. The program's error
  * classes are loaded only here: an error of theirs means they are loaded already.
  */
-export async function describeError(err: unknown): Promise<string> {
+async function describeError(err: unknown): Promise<string> {
     if (err instanceof UsageError) {
         return err.message;
     }

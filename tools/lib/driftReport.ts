@@ -146,7 +146,7 @@ function leafDifferences(a: unknown, b: unknown, path: string, keys?: readonly s
 }
 
 /** Reads `disks[0].speed.read` from outputs. */
-export function valueAt(root: unknown, path: string): unknown {
+function valueAt(root: unknown, path: string): unknown {
     const parts = path.match(/[^.[\]]+/g) ?? [];
     return parts.reduce<unknown>((v, part) => {
         if (Array.isArray(v) && /^\d+$/.test(part)) return v[Number(part)];

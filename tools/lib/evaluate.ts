@@ -58,7 +58,7 @@ export interface Evaluation {
 }
 
 /** The stack file's config, validated as the program will (throws ConfigError). */
-export function validateStackFile(stack: string, file: StackConfigFile): ValidatedConfig {
+function validateStackFile(stack: string, file: StackConfigFile): ValidatedConfig {
     const raw = Object.fromEntries(
         Object.entries(file.config)
             .filter(([k]) => k.startsWith(`${NAMESPACE}:`))

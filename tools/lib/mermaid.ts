@@ -10,7 +10,7 @@ import { customDependencies } from "./graphMetrics";
 
 export type Group = "host" | "storage" | "gpu" | "vms" | "lxcs" | "workloads" | "data";
 
-export const GROUP_TITLES: Readonly<Record<Group, string>> = {
+const GROUP_TITLES: Readonly<Record<Group, string>> = {
     host: "host: network, host prep, firewall",
     storage: "storage and images",
     gpu: "GPU",

@@ -29,7 +29,7 @@ import type { Check } from "./report";
 /** Two unit vectors far apart; the query is close to the first. */
 const VECTORS = { near: [0.9, 0.1, 0.0, 0.1], far: [0.0, 0.1, 0.9, 0.1], query: [0.8, 0.2, 0.0, 0.1] };
 
-export const SCRATCH_PREFIX = "ai-dualstack-verify-";
+const SCRATCH_PREFIX = "ai-dualstack-verify-";
 
 class StepFailed extends Error {}
 
