@@ -5,7 +5,7 @@ import type { ContainerConfig, ContainerRole, StackConfig } from "../../config/s
 import { typeToken } from "../naming";
 import { pgHba, postgresConf, postgresConfDir, postgresExporterDefaults, postgresUrl } from "../services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisExporterDefaults, redisUrl } from "../services/redis";
-import { CADDYFILE, caddyfile, ProxyRoute } from "../services/caddy";
+import { CADDY_READ_ONLY_DIRS, CADDYFILE, caddyCanWrite, caddyfile, ProxyRoute } from "../services/caddy";
 import { RUNNER_UNIT, runnerUnit } from "../services/runner";
 import * as fs from "fs";
 import * as path from "path";
@@ -181,8 +181,11 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             }
             if (ct.role === "security" && config.environment === "public") {
                 const storage = `${ct.dataMountPath}/certificates`;
+                if (!caddyCanWrite(storage)) {
+                    throw new pulumi.ResourceError(`containers[${config.containers.indexOf(ct)}].dataMountPath: ${ct.dataMountPath} is read-only for Caddy (caddy.service has ProtectSystem=full: ${CADDY_READ_ONLY_DIRS.join(", ")}); use /var/lib/caddy`, this);
+                }
                 return [{
-                    step: { id: "caddy", description: `${ct.name}: Caddy for ${args.proxyRoutes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [storage] },
+                    step: { id: "caddy", description: `${ct.name}: Caddy for ${args.proxyRoutes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [ct.dataMountPath, storage] },
                     bundle: [file(CADDYFILE, caddyfile({ email: services.proxy.email, storageRoot: storage, routes: args.proxyRoutes }))],
                 }];
             }
