@@ -8,11 +8,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { dashboardFiles } from "../components/provision/serviceProvisioning";
+import { dashboardFiles, monitoringBundle } from "../components/provision/serviceProvisioning";
 import { file } from "../components/provision/steps";
 import {
-    ALERTMANAGER_CONF, alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
-    grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
+    alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
+    grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
 import { environmentTargets } from "../components/services/monitoringTargets";
 import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input } from "./helpers";
@@ -137,11 +137,9 @@ describe("Alertmanager and Grafana", () => {
 
 describe("monitoring.sh against a scratch root", () => {
     const jobs = () => scrapeJobs(environmentTargets(privateEnv.config));
-    const bundle = (prometheusYml?: string) => [
-        file(PROMETHEUS_CONF, prometheusYml ?? prometheusConfig({ jobs: jobs(), ruleFiles: [PROMETHEUS_RULES_REF] })),
-        file(PROMETHEUS_RULES, alertRulesFile(rules)),
-        file(ALERTMANAGER_CONF, alertmanagerConfig({})),
-    ];
+    /** the bundle the program sends (serviceProvisioning.ts), its prometheus.yml optionally replaced */
+    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd" })
+        .map((e) => (prometheusYml !== undefined && e.kind === "file" && e.path === PROMETHEUS_CONF ? file(PROMETHEUS_CONF, prometheusYml) : e));
     const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
         const s = scratch({ mounts: ["/var/lib/prometheus"] });
         s.stub("curl", `while [ "$1" != -o ]; do shift; done; echo key >"$2"`);
@@ -159,6 +157,32 @@ describe("monitoring.sh against a scratch root", () => {
         s.resetCalls();
         expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
         expect(s.calls().filter((c) => /^(apt-get|curl|systemctl restart)/.test(c))).toEqual([]);
+    });
+
+    /** the deb package's own file (grafana/grafana packaging/deb/default/grafana-server): its unit's ExecStart reads these */
+    const PACKAGE_DEFAULTS = "GRAFANA_USER=grafana\nGRAFANA_GROUP=grafana\nGRAFANA_HOME=/usr/share/grafana\nLOG_DIR=/var/log/grafana\nDATA_DIR=/var/lib/grafana\n"
+        + "MAX_OPEN_FILES=10000\nCONF_DIR=/etc/grafana\nCONF_FILE=/etc/grafana/grafana.ini\nRESTART_ON_UPGRADE=true\nPLUGINS_DIR=/var/lib/grafana/plugins\n"
+        + "PROVISIONING_CFG_DIR=/etc/grafana/provisioning\nPID_FILE_DIR=/run/grafana\n";
+
+    test("Grafana: the package's /etc/default/grafana-server is left alone; our settings come through a drop-in EnvironmentFile (0600) and daemon-reload", () => {
+        const s = setup();
+        fs.mkdirSync(path.join(s.root, "etc", "default"), { recursive: true });
+        fs.writeFileSync(path.join(s.root, "etc", "default", "grafana-server"), PACKAGE_DEFAULTS);
+        const r = s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(s.read("etc/default/grafana-server")).toBe(PACKAGE_DEFAULTS);
+        expect(s.read("etc/systemd/system/grafana-server.service.d/ai-dualstack.conf")).toContain("[Service]\nEnvironmentFile=/etc/grafana/ai-dualstack.env\n");
+        const env = path.join(s.root, "etc", "grafana", "ai-dualstack.env");
+        expect(fs.statSync(env).mode & 0o777).toBe(0o600);
+        expect(fs.readFileSync(env, "utf8")).toMatch(/^GF_SECURITY_ADMIN_PASSWORD=s3cretGrafanaPassw0rd$/m);
+        const calls = s.calls();
+        expect(calls.indexOf("systemctl daemon-reload")).toBeGreaterThan(-1);
+        expect(calls.indexOf("systemctl daemon-reload")).toBeLessThan(calls.indexOf("systemctl restart grafana-server"));
+        // a second run: no reload, no restart
+        s.resetCalls();
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (daemon-reload|restart)/.test(c))).toEqual([]);
     });
 
     test("refuses a Grafana key with another fingerprint, and a config promtool rejects, before restarting", () => {

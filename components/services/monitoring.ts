@@ -365,7 +365,24 @@ export function grafanaDashboardProvider(): string {
     });
 }
 
-/** Grafana's own settings through its environment file (GF_<SECTION>_<KEY> overrides grafana.ini). */
+/**
+ * Grafana's settings as GF_<SECTION>_<KEY> variables (they override grafana.ini), in a file
+ * of our own. Not /etc/default/grafana-server: Grafana's deb unit
+ * (grafana/grafana packaging/deb/systemd/grafana-server.service) reads that file as its
+ * EnvironmentFile and builds its command line from it (--config=${CONF_FILE},
+ * --pidfile=${PID_FILE_DIR}/..., cfg:default.paths.data=${DATA_DIR}, logs, plugins,
+ * provisioning; packaging/deb/default/grafana-server): replacing it leaves those empty. A
+ * drop-in adds our file as a second EnvironmentFile; systemd.exec(5): a variable set again
+ * by a later file overrides the earlier one.
+ */
+export const GRAFANA_ENV_FILE = "/etc/grafana/ai-dualstack.env";
+export const GRAFANA_DROPIN = "/etc/systemd/system/grafana-server.service.d/ai-dualstack.conf";
+
+export function grafanaDropIn(): string {
+    return `# ai-dualstack: Grafana's settings, after the package's /etc/default/grafana-server\n[Service]\nEnvironmentFile=${GRAFANA_ENV_FILE}\n`;
+}
+
+/** Grafana's own settings through our environment file (GF_<SECTION>_<KEY> overrides grafana.ini). */
 export function grafanaEnvironment(adminPassword: string): string {
     return [`GF_SERVER_HTTP_PORT=${PORTS.grafana}`, "GF_SECURITY_ADMIN_USER=admin", `GF_SECURITY_ADMIN_PASSWORD=${adminPassword}`, "GF_ANALYTICS_REPORTING_ENABLED=false", ""].join("\n");
 }
