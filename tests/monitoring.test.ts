@@ -11,15 +11,16 @@ import { parse } from "yaml";
 import { dashboardFiles, monitoringBundle } from "../components/provision/serviceProvisioning";
 import { file } from "../components/provision/steps";
 import {
-    alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
-    grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
+    alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, EXPORTER_METRICS, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
+    grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
 import { environmentTargets } from "../components/services/monitoringTargets";
 import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };
-const rules = alertRules(SETTINGS);
+/** every rule, the pve exporter's too (as if a `pve` job were scraped), so each has its promtool case */
+const rules = alertRules(SETTINGS, Object.keys(EXPORTER_METRICS));
 
 /** Writes files into a fresh directory and runs a tool there. */
 function inDir(files: Record<string, string>, tool: string, args: string[]) {
@@ -70,8 +71,43 @@ describe("alert rules", () => {
     test("cover the issue's list: target, node and guest down, ZFS, disk, GPU heat and VRAM, backups, certificates", () => {
         expect(rules.map((r) => r.alert)).toEqual([
             "TargetDown", "ProxmoxNodeDown", "GuestDown", "ZfsPoolNotOnline", "DiskAlmostFull", "DiskFillsWithin24h",
-            "GpuTemperatureHigh", "GpuVramPressure", "BackupFailed", "BackupMissed", "CertificateExpiresSoon",
+            "GpuTemperatureHigh", "GpuVramPressure", "BackupFailed", "BackupMissed", "PostgresDown", "RedisDown", "SiteProbeFailed", "CertificateExpiresSoon",
         ]);
+        expect(rules.find((r) => r.alert === "SiteProbeFailed")?.expr).toBe(`probe_success{job="certificates"} == 0`);
+        expect(rules.find((r) => r.alert === "PostgresDown")?.expr).toBe("pg_up == 0");
+        expect(rules.find((r) => r.alert === "RedisDown")?.expr).toBe("redis_up == 0");
+    });
+
+    /** The metric names a PromQL expression reads (label matchers, ranges, `on (...)` lists and functions taken out). */
+    const metricsOf = (expr: string): string[] => {
+        const bare = expr.replace(/\{[^}]*\}/g, "").replace(/\[[^\]]*\]/g, "").replace(/\b(on|by|ignoring|without)\s*\([^)]*\)/g, "");
+        const words = bare.replace(/[a-zA-Z_]+\s*\(/g, "(").match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+        return [...new Set(words.filter((w) => !["and", "or", "unless"].includes(w)))];
+    };
+    const jobOf = (expr: string) => /job="([^"]+)"/.exec(expr)?.[1];
+
+    test("every metric the rendered rules read is produced by the exporter of a job the monitoring container scrapes", () => {
+        const jobs = [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
+        const scraped = new Set(["prometheus", "alertmanager", ...jobs.map((j) => j.job)]);
+        // The rule file exactly as the program sends it.
+        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32) });
+        const ruleFile = bundle.find((e) => e.kind === "file" && e.path === PROMETHEUS_RULES);
+        const rendered = (parse(ruleFile?.kind === "file" ? ruleFile.content : "") as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
+        expect(rendered.length).toBeGreaterThan(0);
+        const problems: string[] = [];
+        for (const rule of rendered) {
+            for (const metric of metricsOf(rule.expr)) {
+                const producers = metric === "up" ? [...scraped] : Object.entries(EXPORTER_METRICS).filter(([, e]) => metric in e.metrics).map(([job]) => job);
+                const wanted = jobOf(rule.expr);
+                const live = producers.filter((job) => scraped.has(job) && (wanted === undefined || wanted === job));
+                if (live.length === 0) problems.push(`${rule.alert}: ${metric} (from ${producers.join(", ") || "no exporter"}) is not scraped`);
+            }
+        }
+        expect(problems).toEqual([]);
+        // Without a pve job its rules are not rendered; the check above would name them.
+        expect(rendered.map((r) => r.alert)).not.toContain("GuestDown");
+        expect(metricsOf(rules.find((r) => r.alert === "GuestDown")?.expr ?? "")).toEqual(["pve_up", "pve_onboot_status"]);
+        expect(metricsOf(rules.find((r) => r.alert === "DiskFillsWithin24h")?.expr ?? "")).toEqual(["node_filesystem_avail_bytes", "node_filesystem_readonly"]);
     });
 
     test("pass the real promtool check rules", () => {
@@ -97,7 +133,7 @@ describe("alert rules", () => {
     });
 
     test("the backup and certificate limits come from config", () => {
-        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 });
+        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 }, Object.keys(EXPORTER_METRICS));
         expect(custom.find((r) => r.alert === "BackupMissed")?.expr).toContain("> 50 * 3600");
         expect(custom.find((r) => r.alert === "CertificateExpiresSoon")?.expr).toContain("< 30 * 86400");
         const r = inDir({ "rules.yml": alertRulesFile(custom), "tests.yml": alertRuleTests(custom, "rules.yml") }, "promtool", ["test", "rules", "tests.yml"]);

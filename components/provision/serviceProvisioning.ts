@@ -238,7 +238,7 @@ export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
     const { settings } = input;
     return [
         file(PROMETHEUS_CONF, prometheusConfig({ jobs: input.jobs, ruleFiles: [PROMETHEUS_RULES_REF] })),
-        file(PROMETHEUS_RULES, alertRulesFile(alertRules(settings))),
+        file(PROMETHEUS_RULES, alertRulesFile(alertRules(settings, [...new Set(input.jobs.map((j) => j.job))]))),
         file("/etc/default/prometheus", prometheusDefaults(input.dataMountPath, settings.retention)),
         file(ALERTMANAGER_CONF, alertmanagerConfig({ webhookUrl: settings.webhookUrl })),
         file(GRAFANA_DATASOURCE, grafanaDatasource(), "0640", "root:grafana"),
