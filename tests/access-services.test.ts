@@ -88,11 +88,29 @@ describe("WireGuard", () => {
         expect(s.calls()).toEqual(expect.arrayContaining([
             "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold wireguard-tools nftables",
             `sysctl -q -p ${s.root}/etc/sysctl.d/90-ai-dualstack-forward.conf`,
-            "systemctl restart wg-quick@wg0",
+            "systemctl start wg-quick@wg0",
         ]));
         s.resetCalls();
         expect(s.run("wireguard.sh", [], bundle).status).toBe(0);
-        expect(s.calls().filter((c) => /^(apt-get|sysctl|systemctl (restart|start))/.test(c))).toEqual([]);
+        expect(s.calls().filter((c) => /^(apt-get|sysctl|systemctl (restart|start)|wg )/.test(c))).toEqual([]);
+    });
+
+    test("a peer change is applied with wg syncconf (the others stay connected); an Address change restarts the tunnel", () => {
+        const s = scratch();
+        s.stub("sysctl", "true");
+        // wg syncconf reads the stripped config wg-quick hands it (real wg-quick strip): keep it to look at.
+        s.stub("wg", `[ "$1" = syncconf ] && cat "$3" >"${"$"}(dirname "$0")/../state/synced"; true`);
+        expect(s.run("wireguard.sh", [], [file(WIREGUARD_CONF, server, "0600")]).status).toBe(0);
+        const morePeers = `${server}\n[Peer]\n# tablet\nPublicKey = ${wireguardPublicKey(key())}\nAllowedIPs = 10.99.10.4/32\n`;
+        s.resetCalls();
+        expect(s.run("wireguard.sh", [], [file(WIREGUARD_CONF, morePeers, "0600")]).status).toBe(0);
+        expect(s.calls().filter((c) => /^(systemctl (restart|start)|wg )/.test(c))).toEqual(["wg syncconf wg0 /dev/fd/63"]);
+        const synced = fs.readFileSync(path.join(s.state, "synced"), "utf8");
+        expect(synced).toContain("AllowedIPs = 10.99.10.4/32");
+        expect(synced).not.toMatch(/^(Address|PostUp)/m);
+        s.resetCalls();
+        expect(s.run("wireguard.sh", [], [file(WIREGUARD_CONF, morePeers.replace("Address = 10.99.10.1/24", "Address = 10.99.10.1/23"), "0600")]).status).toBe(0);
+        expect(s.calls().filter((c) => /^(systemctl (restart|start)|wg )/.test(c))).toEqual(["systemctl restart wg-quick@wg0"]);
     });
 });
 
@@ -128,10 +146,15 @@ describe("Caddy", () => {
         const first = s.run("caddy.sh", storage, bundle);
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
-        expect(s.calls()).toEqual(expect.arrayContaining([`chown caddy:caddy ${s.root}/var/lib/caddy`, `chown caddy:caddy ${s.root}/var/lib/caddy/certificates`, "systemctl restart caddy"]));
+        expect(s.calls()).toEqual(expect.arrayContaining([`chown caddy:caddy ${s.root}/var/lib/caddy`, `chown caddy:caddy ${s.root}/var/lib/caddy/certificates`, "systemctl start caddy"]));
         s.resetCalls();
         expect(s.run("caddy.sh", storage, bundle).status).toBe(0);
         expect(s.calls().filter((c) => /^(apt-get|systemctl (restart|start|reload))/.test(c))).toEqual([]);
+        // A new route is a reload (Debian's unit: caddy reload --force), never a restart.
+        const more = caddyfile({ email: "admin@example.org", storageRoot: "/var/lib/caddy/certificates", routes: [...routes, { host: "docs.example.org", upstream: "10.20.20.10:8080" }] });
+        s.resetCalls();
+        expect(s.run("caddy.sh", storage, [file(CADDYFILE, more)]).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl reload caddy"]);
 
         const broken = scratch({ mounts: ["/var/lib/caddy"] });
         const r = broken.run("caddy.sh", storage, [file(CADDYFILE, rendered.replace("reverse_proxy", "reverse_prox"))]);

@@ -189,10 +189,19 @@ describe("monitoring.sh against a scratch root", () => {
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
         expect(s.read("etc/apt/sources.list.d/grafana.list")).toBe("deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main\n");
-        expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart prometheus", "systemctl restart prometheus-alertmanager"]));
+        expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart prometheus", "systemctl start prometheus-alertmanager"]));
         s.resetCalls();
         expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
-        expect(s.calls().filter((c) => /^(apt-get|curl|systemctl restart)/.test(c))).toEqual([]);
+        expect(s.calls().filter((c) => /^(apt-get|curl|systemctl (restart|start|reload))/.test(c))).toEqual([]);
+    });
+
+    test("new scrape targets or rules reload Prometheus (SIGHUP through the unit), never restart it", () => {
+        const s = setup();
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        s.resetCalls();
+        const fewer = prometheusConfig({ jobs: jobs().slice(1), ruleFiles: [PROMETHEUS_RULES_REF] });
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle(fewer)).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl reload prometheus"]);
     });
 
     /** the deb package's own file (grafana/grafana packaging/deb/default/grafana-server): its unit's ExecStart reads these */

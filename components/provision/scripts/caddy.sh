@@ -27,5 +27,7 @@ chmod 0700 "$ROOT$storage"
 install_bundle_files
 caddy validate --config "$ROOT$caddyfile" --adapter caddyfile >/dev/null 2>&1 \
     || die "$caddyfile does not validate: run caddy validate --config $caddyfile --adapter caddyfile"
-restart_if_changed caddy "$caddyfile"
+# A new Caddyfile is a reload (Debian's caddy.service: ExecReload=caddy reload --force),
+# which keeps the running server and its certificates in memory.
+reload_if_changed caddy "$caddyfile"
 log "ready"
