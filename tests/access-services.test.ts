@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { file } from "../components/provision/steps";
-import { CADDYFILE, caddyfile } from "../components/services/caddy";
+import { CADDY_READ_ONLY_DIRS, CADDYFILE, caddyCanWrite, caddyfile } from "../components/services/caddy";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../components/services/wireguard";
 import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, ofType } from "./helpers";
 import { scratch } from "./provisionHarness";
@@ -88,17 +88,35 @@ describe("WireGuard", () => {
         expect(s.calls()).toEqual(expect.arrayContaining([
             "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold wireguard-tools nftables",
             `sysctl -q -p ${s.root}/etc/sysctl.d/90-ai-dualstack-forward.conf`,
-            "systemctl restart wg-quick@wg0",
+            "systemctl start wg-quick@wg0",
         ]));
         s.resetCalls();
         expect(s.run("wireguard.sh", [], bundle).status).toBe(0);
-        expect(s.calls().filter((c) => /^(apt-get|sysctl|systemctl (restart|start))/.test(c))).toEqual([]);
+        expect(s.calls().filter((c) => /^(apt-get|sysctl|systemctl (restart|start)|wg )/.test(c))).toEqual([]);
+    });
+
+    test("a peer change is applied with wg syncconf (the others stay connected); an Address change restarts the tunnel", () => {
+        const s = scratch();
+        s.stub("sysctl", "true");
+        // wg syncconf reads the stripped config wg-quick hands it (real wg-quick strip): keep it to look at.
+        s.stub("wg", `[ "$1" = syncconf ] && cat "$3" >"${"$"}(dirname "$0")/../state/synced"; true`);
+        expect(s.run("wireguard.sh", [], [file(WIREGUARD_CONF, server, "0600")]).status).toBe(0);
+        const morePeers = `${server}\n[Peer]\n# tablet\nPublicKey = ${wireguardPublicKey(key())}\nAllowedIPs = 10.99.10.4/32\n`;
+        s.resetCalls();
+        expect(s.run("wireguard.sh", [], [file(WIREGUARD_CONF, morePeers, "0600")]).status).toBe(0);
+        expect(s.calls().filter((c) => /^(systemctl (restart|start)|wg )/.test(c))).toEqual(["wg syncconf wg0 /dev/fd/63"]);
+        const synced = fs.readFileSync(path.join(s.state, "synced"), "utf8");
+        expect(synced).toContain("AllowedIPs = 10.99.10.4/32");
+        expect(synced).not.toMatch(/^(Address|PostUp)/m);
+        s.resetCalls();
+        expect(s.run("wireguard.sh", [], [file(WIREGUARD_CONF, morePeers.replace("Address = 10.99.10.1/24", "Address = 10.99.10.1/23"), "0600")]).status).toBe(0);
+        expect(s.calls().filter((c) => /^(systemctl (restart|start)|wg )/.test(c))).toEqual(["systemctl restart wg-quick@wg0"]);
     });
 });
 
 describe("Caddy", () => {
     const routes = [{ host: "chat.example.org", upstream: "10.20.20.10:3000" }, { host: "api.example.org", upstream: "10.20.20.10:11434" }];
-    const rendered = caddyfile({ email: "admin@example.org", storageRoot: "/etc/caddy/certificates", routes });
+    const rendered = caddyfile({ email: "admin@example.org", storageRoot: "/var/lib/caddy/certificates", routes });
 
     const validate = (text: string) => {
         const dir = tmp();
@@ -120,21 +138,56 @@ describe("Caddy", () => {
         expect(validate(rendered.replace("reverse_proxy", "reverse_prox")).status).not.toBe(0);
     });
 
+    const storage = ["/var/lib/caddy", "/var/lib/caddy/certificates"];
+
     test("caddy.sh validates with the real caddy before it restarts; a second run changes nothing", () => {
-        const s = scratch();
+        const s = scratch({ mounts: ["/var/lib/caddy"] });
         const bundle = [file(CADDYFILE, rendered)];
-        const first = s.run("caddy.sh", ["/etc/caddy/certificates"], bundle);
+        const first = s.run("caddy.sh", storage, bundle);
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
-        expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart caddy"]));
+        expect(s.calls()).toEqual(expect.arrayContaining([`chown caddy:caddy ${s.root}/var/lib/caddy`, `chown caddy:caddy ${s.root}/var/lib/caddy/certificates`, "systemctl start caddy"]));
         s.resetCalls();
-        expect(s.run("caddy.sh", ["/etc/caddy/certificates"], bundle).status).toBe(0);
-        expect(s.calls().filter((c) => /^(apt-get|systemctl (restart|start))/.test(c))).toEqual([]);
+        expect(s.run("caddy.sh", storage, bundle).status).toBe(0);
+        expect(s.calls().filter((c) => /^(apt-get|systemctl (restart|start|reload))/.test(c))).toEqual([]);
+        // A new route is a reload (Debian's unit: caddy reload --force), never a restart.
+        const more = caddyfile({ email: "admin@example.org", storageRoot: "/var/lib/caddy/certificates", routes: [...routes, { host: "docs.example.org", upstream: "10.20.20.10:8080" }] });
+        s.resetCalls();
+        expect(s.run("caddy.sh", storage, [file(CADDYFILE, more)]).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl reload caddy"]);
 
-        const broken = scratch();
-        const r = broken.run("caddy.sh", ["/etc/caddy/certificates"], [file(CADDYFILE, rendered.replace("reverse_proxy", "reverse_prox"))]);
+        const broken = scratch({ mounts: ["/var/lib/caddy"] });
+        const r = broken.run("caddy.sh", storage, [file(CADDYFILE, rendered.replace("reverse_proxy", "reverse_prox"))]);
         expect(r).toMatchObject({ status: 1, stderr: expect.stringContaining("/etc/caddy/Caddyfile does not validate") });
         expect(broken.calls().filter((c) => c.startsWith("systemctl restart"))).toEqual([]);
+    });
+
+    /** The directories the installed Debian caddy.service makes read-only (systemd.exec(5), ProtectSystem=). */
+    const readOnlyForCaddy = (): string[] => {
+        const unit = ["/lib/systemd/system/caddy.service", "/usr/lib/systemd/system/caddy.service"].find((f) => fs.existsSync(f));
+        expect(unit).toBeDefined();
+        const protect = /^ProtectSystem=(\S+)$/m.exec(fs.readFileSync(unit as string, "utf8"))?.[1] ?? "no";
+        const dirs: Record<string, string[]> = { no: [], false: [], yes: ["/usr", "/boot", "/efi"], true: ["/usr", "/boot", "/efi"], full: ["/usr", "/boot", "/efi", "/etc"], strict: ["/"] };
+        return dirs[protect];
+    };
+
+    test("Caddy can write its certificate storage under the real Debian caddy.service (ProtectSystem)", () => {
+        const ro = readOnlyForCaddy();
+        expect(ro).toEqual([...CADDY_READ_ONLY_DIRS]);
+        const publicConfig = fs.readFileSync(path.join(__dirname, "..", "Pulumi.public.yaml"), "utf8");
+        const mount = /role: security,[^}]*dataMountPath: (\S+),/.exec(publicConfig)?.[1];
+        expect(mount).toBe("/var/lib/caddy");
+        const under = (dir: string, root: string) => root === "/" || dir === root || dir.startsWith(`${root}/`);
+        expect(ro.filter((d) => under(`${mount}/certificates`, d))).toEqual([]);
+        expect(caddyCanWrite("/etc/caddy/certificates")).toBe(false);
+    });
+
+    test("caddy.sh refuses a storage path caddy.service makes read-only, before installing anything", () => {
+        const s = scratch({ mounts: ["/etc/caddy"] });
+        const r = s.run("caddy.sh", ["/etc/caddy", "/etc/caddy/certificates"], [file(CADDYFILE, rendered)]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("Caddy cannot write /etc/caddy/certificates: caddy.service has ProtectSystem=full");
+        expect(s.calls().filter((c) => c.startsWith("apt-get"))).toEqual([]);
     });
 });
 
@@ -165,8 +218,17 @@ describe("in the graph", () => {
     test("public: Caddy on the proxy container (its routes: tests/service-wiring.test.ts); no VPN", () => {
         const { graph, config } = publicEnv;
         const step = byName(graph.resources, "public-proxy-provision-caddy");
-        expect(String(input(step, "create"))).toContain(`caddy ${config.containers.find((c) => c.role === "security")?.dataMountPath}/certificates`);
+        const mount = config.containers.find((c) => c.role === "security")?.dataMountPath;
+        expect(String(input(step, "create"))).toContain(`)\" caddy ${mount} ${mount}/certificates`);
         expect(graph.resources.some((r) => r.name.endsWith("-provision-wireguard"))).toBe(false);
         expect(graph.outputs.vpnPeers).toBeUndefined();
+    });
+
+    test("public: a proxy data volume under /etc (read-only for caddy.service) stops the run naming the key", async () => {
+        await expect(evaluate("public", (c) => {
+            const cts = c["ai-dualstack:containers"] as { role: string; dataMountPath: string }[];
+            const proxy = cts.find((ct) => ct.role === "security");
+            if (proxy) proxy.dataMountPath = "/etc/caddy";
+        })).rejects.toThrow(/containers\[\d+\]\.dataMountPath: \/etc\/caddy is read-only for Caddy/);
     });
 });

@@ -94,6 +94,7 @@ describe("postgres.sh against a scratch root", () => {
             "systemctl restart postgresql@15-main",
         ]));
         const sql = fs.readFileSync(path.join(s.state, "sql"), "utf8");
+        expect(sql).toContain("GRANT pg_monitor TO prometheus;");
         expect(sql).toContain("\\set app 'open_webui'");
         expect(sql).toContain("SELECT format('CREATE DATABASE %I OWNER %I', :'app', :'app') WHERE NOT EXISTS");
         expect(sql).toContain("REVOKE ALL ON DATABASE :\"app\" FROM PUBLIC;");
@@ -105,8 +106,23 @@ describe("postgres.sh against a scratch root", () => {
         const second = s.run("postgres.sh", ["15", "/var/lib/postgresql", "open_webui", "assistant"], bundle);
         expect(second.status).toBe(0);
         expect(second.stdout).toContain("open_webui: role, database and password in place");
-        expect(s.calls().filter((c) => /^(apt-get|systemctl (restart|start)|runuser)/.test(c))).toEqual([]);
-        expect(fs.existsSync(path.join(s.state, "sql"))).toBe(false);
+        expect(s.calls().filter((c) => /^(apt-get|systemctl (restart|start|reload))/.test(c))).toEqual([]);
+        // The exporter's role is ensured on every run (idempotent SQL), nothing else.
+        expect(s.calls().filter((c) => c.startsWith("runuser"))).toEqual(["runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d postgres"]);
+        expect(fs.readFileSync(path.join(s.state, "sql"), "utf8")).toBe("SELECT 'CREATE ROLE prometheus LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'prometheus') \\gexec\nGRANT pg_monitor TO prometheus;\n");
+    });
+
+    test("a pg_hba.conf change reloads PostgreSQL (its connections stay); a conf.d change restarts it", () => {
+        const s = postgresScratch({ honourCreatecluster: true });
+        expect(s.run("postgres.sh", ["15", "/var/lib/postgresql", "open_webui"], bundle).status).toBe(0);
+        const hba = bundle.map((e) => (e.kind === "file" && e.path.endsWith("pg_hba.conf") ? file(e.path, `${e.content}# one more line\n`, e.mode, e.owner) : e));
+        s.resetCalls();
+        expect(s.run("postgres.sh", ["15", "/var/lib/postgresql", "open_webui"], hba).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl reload postgresql@15-main"]);
+        const confd = hba.map((e) => (e.kind === "file" && e.path.endsWith("ai-dualstack.conf") ? file(e.path, `${e.content}# one more line\n`, e.mode, e.owner) : e));
+        s.resetCalls();
+        expect(s.run("postgres.sh", ["15", "/var/lib/postgresql", "open_webui"], confd).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl restart postgresql@15-main"]);
     });
 
     test("a changed password is set again, and only for that app", () => {

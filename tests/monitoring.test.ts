@@ -8,10 +8,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { dashboardFiles } from "../components/provision/serviceProvisioning";
+import { dashboardFiles, monitoringBundle } from "../components/provision/serviceProvisioning";
 import { file } from "../components/provision/steps";
 import {
-    ALERTMANAGER_CONF, alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
+    alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, EXPORTER_METRICS, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
     grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
 import { environmentTargets } from "../components/services/monitoringTargets";
@@ -19,7 +19,8 @@ import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input } f
 import { scratch } from "./provisionHarness";
 
 const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };
-const rules = alertRules(SETTINGS);
+/** every rule, the pve exporter's too (as if a `pve` job were scraped), so each has its promtool case */
+const rules = alertRules(SETTINGS, Object.keys(EXPORTER_METRICS));
 
 /** Writes files into a fresh directory and runs a tool there. */
 function inDir(files: Record<string, string>, tool: string, args: string[]) {
@@ -70,8 +71,43 @@ describe("alert rules", () => {
     test("cover the issue's list: target, node and guest down, ZFS, disk, GPU heat and VRAM, backups, certificates", () => {
         expect(rules.map((r) => r.alert)).toEqual([
             "TargetDown", "ProxmoxNodeDown", "GuestDown", "ZfsPoolNotOnline", "DiskAlmostFull", "DiskFillsWithin24h",
-            "GpuTemperatureHigh", "GpuVramPressure", "BackupFailed", "BackupMissed", "CertificateExpiresSoon",
+            "GpuTemperatureHigh", "GpuVramPressure", "BackupFailed", "BackupMissed", "PostgresDown", "RedisDown", "SiteProbeFailed", "CertificateExpiresSoon",
         ]);
+        expect(rules.find((r) => r.alert === "SiteProbeFailed")?.expr).toBe(`probe_success{job="certificates"} == 0`);
+        expect(rules.find((r) => r.alert === "PostgresDown")?.expr).toBe("pg_up == 0");
+        expect(rules.find((r) => r.alert === "RedisDown")?.expr).toBe("redis_up == 0");
+    });
+
+    /** The metric names a PromQL expression reads (label matchers, ranges, `on (...)` lists and functions taken out). */
+    const metricsOf = (expr: string): string[] => {
+        const bare = expr.replace(/\{[^}]*\}/g, "").replace(/\[[^\]]*\]/g, "").replace(/\b(on|by|ignoring|without)\s*\([^)]*\)/g, "");
+        const words = bare.replace(/[a-zA-Z_]+\s*\(/g, "(").match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+        return [...new Set(words.filter((w) => !["and", "or", "unless"].includes(w)))];
+    };
+    const jobOf = (expr: string) => /job="([^"]+)"/.exec(expr)?.[1];
+
+    test("every metric the rendered rules read is produced by the exporter of a job the monitoring container scrapes", () => {
+        const jobs = [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
+        const scraped = new Set(["prometheus", "alertmanager", ...jobs.map((j) => j.job)]);
+        // The rule file exactly as the program sends it.
+        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32) });
+        const ruleFile = bundle.find((e) => e.kind === "file" && e.path === PROMETHEUS_RULES);
+        const rendered = (parse(ruleFile?.kind === "file" ? ruleFile.content : "") as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
+        expect(rendered.length).toBeGreaterThan(0);
+        const problems: string[] = [];
+        for (const rule of rendered) {
+            for (const metric of metricsOf(rule.expr)) {
+                const producers = metric === "up" ? [...scraped] : Object.entries(EXPORTER_METRICS).filter(([, e]) => metric in e.metrics).map(([job]) => job);
+                const wanted = jobOf(rule.expr);
+                const live = producers.filter((job) => scraped.has(job) && (wanted === undefined || wanted === job));
+                if (live.length === 0) problems.push(`${rule.alert}: ${metric} (from ${producers.join(", ") || "no exporter"}) is not scraped`);
+            }
+        }
+        expect(problems).toEqual([]);
+        // Without a pve job its rules are not rendered; the check above would name them.
+        expect(rendered.map((r) => r.alert)).not.toContain("GuestDown");
+        expect(metricsOf(rules.find((r) => r.alert === "GuestDown")?.expr ?? "")).toEqual(["pve_up", "pve_onboot_status"]);
+        expect(metricsOf(rules.find((r) => r.alert === "DiskFillsWithin24h")?.expr ?? "")).toEqual(["node_filesystem_avail_bytes", "node_filesystem_readonly"]);
     });
 
     test("pass the real promtool check rules", () => {
@@ -97,7 +133,7 @@ describe("alert rules", () => {
     });
 
     test("the backup and certificate limits come from config", () => {
-        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 });
+        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 }, Object.keys(EXPORTER_METRICS));
         expect(custom.find((r) => r.alert === "BackupMissed")?.expr).toContain("> 50 * 3600");
         expect(custom.find((r) => r.alert === "CertificateExpiresSoon")?.expr).toContain("< 30 * 86400");
         const r = inDir({ "rules.yml": alertRulesFile(custom), "tests.yml": alertRuleTests(custom, "rules.yml") }, "promtool", ["test", "rules", "tests.yml"]);
@@ -137,11 +173,9 @@ describe("Alertmanager and Grafana", () => {
 
 describe("monitoring.sh against a scratch root", () => {
     const jobs = () => scrapeJobs(environmentTargets(privateEnv.config));
-    const bundle = (prometheusYml?: string) => [
-        file(PROMETHEUS_CONF, prometheusYml ?? prometheusConfig({ jobs: jobs(), ruleFiles: [PROMETHEUS_RULES_REF] })),
-        file(PROMETHEUS_RULES, alertRulesFile(rules)),
-        file(ALERTMANAGER_CONF, alertmanagerConfig({})),
-    ];
+    /** the bundle the program sends (serviceProvisioning.ts), its prometheus.yml optionally replaced */
+    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd" })
+        .map((e) => (prometheusYml !== undefined && e.kind === "file" && e.path === PROMETHEUS_CONF ? file(PROMETHEUS_CONF, prometheusYml) : e));
     const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
         const s = scratch({ mounts: ["/var/lib/prometheus"] });
         s.stub("curl", `while [ "$1" != -o ]; do shift; done; echo key >"$2"`);
@@ -155,10 +189,45 @@ describe("monitoring.sh against a scratch root", () => {
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
         expect(s.read("etc/apt/sources.list.d/grafana.list")).toBe("deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main\n");
-        expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart prometheus", "systemctl restart prometheus-alertmanager"]));
+        expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart prometheus", "systemctl start prometheus-alertmanager"]));
         s.resetCalls();
         expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
-        expect(s.calls().filter((c) => /^(apt-get|curl|systemctl restart)/.test(c))).toEqual([]);
+        expect(s.calls().filter((c) => /^(apt-get|curl|systemctl (restart|start|reload))/.test(c))).toEqual([]);
+    });
+
+    test("new scrape targets or rules reload Prometheus (SIGHUP through the unit), never restart it", () => {
+        const s = setup();
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        s.resetCalls();
+        const fewer = prometheusConfig({ jobs: jobs().slice(1), ruleFiles: [PROMETHEUS_RULES_REF] });
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle(fewer)).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl reload prometheus"]);
+    });
+
+    /** the deb package's own file (grafana/grafana packaging/deb/default/grafana-server): its unit's ExecStart reads these */
+    const PACKAGE_DEFAULTS = "GRAFANA_USER=grafana\nGRAFANA_GROUP=grafana\nGRAFANA_HOME=/usr/share/grafana\nLOG_DIR=/var/log/grafana\nDATA_DIR=/var/lib/grafana\n"
+        + "MAX_OPEN_FILES=10000\nCONF_DIR=/etc/grafana\nCONF_FILE=/etc/grafana/grafana.ini\nRESTART_ON_UPGRADE=true\nPLUGINS_DIR=/var/lib/grafana/plugins\n"
+        + "PROVISIONING_CFG_DIR=/etc/grafana/provisioning\nPID_FILE_DIR=/run/grafana\n";
+
+    test("Grafana: the package's /etc/default/grafana-server is left alone; our settings come through a drop-in EnvironmentFile (0600) and daemon-reload", () => {
+        const s = setup();
+        fs.mkdirSync(path.join(s.root, "etc", "default"), { recursive: true });
+        fs.writeFileSync(path.join(s.root, "etc", "default", "grafana-server"), PACKAGE_DEFAULTS);
+        const r = s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(s.read("etc/default/grafana-server")).toBe(PACKAGE_DEFAULTS);
+        expect(s.read("etc/systemd/system/grafana-server.service.d/ai-dualstack.conf")).toContain("[Service]\nEnvironmentFile=/etc/grafana/ai-dualstack.env\n");
+        const env = path.join(s.root, "etc", "grafana", "ai-dualstack.env");
+        expect(fs.statSync(env).mode & 0o777).toBe(0o600);
+        expect(fs.readFileSync(env, "utf8")).toMatch(/^GF_SECURITY_ADMIN_PASSWORD=s3cretGrafanaPassw0rd$/m);
+        const calls = s.calls();
+        expect(calls.indexOf("systemctl daemon-reload")).toBeGreaterThan(-1);
+        expect(calls.indexOf("systemctl daemon-reload")).toBeLessThan(calls.indexOf("systemctl restart grafana-server"));
+        // a second run: no reload, no restart
+        s.resetCalls();
+        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        expect(s.calls().filter((c) => /^systemctl (daemon-reload|restart)/.test(c))).toEqual([]);
     });
 
     test("refuses a Grafana key with another fingerprint, and a config promtool rejects, before restarting", () => {

@@ -21,7 +21,7 @@ const TOKEN = "AABBCCDDEEFFGGHHIIJJKKLLMMNNO";
 function fakeRelease(dir: string, log: string): { archive: string; sha256: string } {
     const src = path.join(dir, "release");
     fs.mkdirSync(path.join(src, "bin"), { recursive: true });
-    fs.writeFileSync(path.join(src, "config.sh"), `#!/usr/bin/env bash\necho "config.sh $* token=\${ACTIONS_RUNNER_INPUT_TOKEN:-none}" >>"${log}"\necho '{}' >.runner\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(src, "config.sh"), `#!/usr/bin/env bash\necho "config.sh $* token=\${ACTIONS_RUNNER_INPUT_TOKEN:-none} HOME=\${HOME:-}" >>"${log}"\necho '{}' >.runner\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(src, "bin", "runsvc.sh"), "#!/bin/sh\n", { mode: 0o755 });
     const archive = path.join(dir, "release.tar.gz");
     execFileSync("tar", ["-czf", archive, "-C", src, "."]);
@@ -36,7 +36,9 @@ describe("runner.sh against a scratch root", () => {
         s.stub("curl", `while [ "$1" != -o ]; do shift; done; cp "${release.archive}" "$2"`);
         s.stub("id", "exit 1");
         for (const tool of ["useradd", "usermod"]) s.stub(tool, "true");
-        s.stub("runuser", `while [ "$1" != -- ]; do shift; done; shift; exec "$@"`);
+        // runuser(1) without --login: the environment stays, but HOME, SHELL, USER and LOGNAME
+        // become the target user's, unless --preserve-environment.
+        s.stub("runuser", `keep=0; while [ "$1" != -- ]; do case $1 in -p|--preserve-environment) keep=1;; esac; shift; done; shift; [ $keep = 1 ] || export HOME=/home/runner USER=runner LOGNAME=runner; exec "$@"`);
         return { s, log, release };
     };
     const args = (sha256: string) => ["2.337.0", sha256, "https://github.com/you/ai-dualstack", "private-ci", "ai-dualstack", "/srv/runner"];
@@ -47,7 +49,7 @@ describe("runner.sh against a scratch root", () => {
         const first = s.run("runner.sh", args(release.sha256), bundle);
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
-        expect(fs.readFileSync(log, "utf8")).toBe(`config.sh --unattended --url https://github.com/you/ai-dualstack --name private-ci --labels ai-dualstack --work _work --replace token=${TOKEN}\n`);
+        expect(fs.readFileSync(log, "utf8")).toBe(`config.sh --unattended --url https://github.com/you/ai-dualstack --name private-ci --labels ai-dualstack --work _work --replace --disableupdate token=${TOKEN} HOME=/home/runner\n`);
         expect(s.calls()).toEqual(expect.arrayContaining([
             "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold docker.io git curl ca-certificates libicu72 libkrb5-3 zlib1g libssl3 liblttng-ust1",
             "usermod -aG docker runner",

@@ -55,12 +55,14 @@ describe("against a scratch root with a stub qm", () => {
             '  status) case " $STOPPED " in *" $2 "*) echo "status: stopped";; *) echo "status: running";; esac ;;',
             "esac",
         ].join("\n") + "\n", { mode: 0o755 });
-        // pct config <vmid>: 113 an unprivileged container with nesting, 114 one already with keyctl, 115 privileged.
+        // pct config <vmid>: 113 an unprivileged container with nesting, 114 one already with keyctl, 115 privileged,
+        // 116 one whose keyctl is only pending (set while it ran, never rebooted): plain `pct config`
+        // shows pending values, `--current` the ones in effect (pve-container API2/LXC/Config.pm `current`).
         fs.writeFileSync(path.join(bin, "pct"), [
             "#!/bin/sh",
             `echo "pct $*" >> "${calls}"`,
             'case "$1" in',
-            '  config) case "$2" in 113) printf "arch: amd64\\nfeatures: nesting=1\\nunprivileged: 1\\n";; 114) printf "features: keyctl=1,nesting=1\\nunprivileged: 1\\n";; 115) printf "features: nesting=1\\n";; *) exit 2;; esac ;;',
+            '  config) case "$2" in 113) printf "arch: amd64\\nfeatures: nesting=1\\nunprivileged: 1\\n";; 114) printf "features: keyctl=1,nesting=1\\nunprivileged: 1\\n";; 115) printf "features: nesting=1\\n";; 116) case "$*" in *--current*) printf "features: nesting=1\\nunprivileged: 1\\n";; *) printf "features: keyctl=1,nesting=1\\nunprivileged: 1\\n";; esac;; *) exit 2;; esac ;;',
             '  status) echo "status: running" ;;',
             "esac",
         ].join("\n") + "\n", { mode: 0o755 });
@@ -121,6 +123,16 @@ describe("against a scratch root with a stub qm", () => {
         expect(tune("private", "keyctl 114").status).toBe(0);
         expect(tune("private", "keyctl 115")).toMatchObject({ status: 2, stderr: "ai-dualstack-vm-tune: refused: container 115 is not unprivileged\n" });
         expect(pct()).toEqual([]);
+    });
+
+    test("keyctl reads the values in effect: a flag only pending (no reboot since it was set) is set again and the container rebooted", () => {
+        fs.writeFileSync(path.join(root, tuneLimitsPath("private")), tuneLimits(stackConfig("private")).replace("KEYCTL_VMIDS=113", "KEYCTL_VMIDS=113,116"));
+        fs.writeFileSync(calls, "");
+        const r = tune("private", "keyctl 116");
+        expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: "" });
+        const lines = fs.readFileSync(calls, "utf8").split("\n");
+        expect(lines).toContain("pct config 116 --current");
+        expect(lines.filter((l) => /^pct (set|reboot)/.test(l))).toEqual(["pct set 116 --features keyctl=1,nesting=1", "pct reboot 116"]);
     });
 
     test("a limits file with a bad keyctl list fails closed", () => {

@@ -21,7 +21,9 @@ export interface AiVmArgs {
 }
 
 /** Where the data disk appears in the guest: the second disk on its own virtio-scsi controller. */
-export const DATA_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
+/** the AI VM's config key for its data disk (the holder's volume, attached by path) */
+export const DATA_DISK_INTERFACE = "scsi1";
+export const DATA_DEVICE = `/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-${DATA_DISK_INTERFACE}`;
 export const DATA_MOUNT = "/srv/ai";
 
 const GiB = 1024;
@@ -125,7 +127,7 @@ export class AiVm extends pulumi.ComponentResource {
                     backup: false,
                 },
                 {
-                    interface: "scsi1",
+                    interface: DATA_DISK_INTERFACE,
                     datastoreId: args.storageId,
                     pathInDatastore: dataPath,
                     size: vm.dataDiskGiB,

@@ -7,7 +7,7 @@ import { proxmoxProvider } from "../provider";
 import { sshConnection } from "../remote";
 import { ClusterFirewall } from "./clusterFirewall";
 import { EnvironmentShare } from "./environmentShare";
-import { hostPreparation } from "./hostPrep";
+import { hostPreparation, nodeMonitoring, VZDUMP_HOOK_PATH } from "./hostPrep";
 import { SharedImages } from "./images";
 import { imageFileIds } from "./names";
 import { environmentPool } from "../access/privileges";
@@ -63,6 +63,24 @@ export class Box extends pulumi.ComponentResource {
         }
         this.preparation = preparation;
 
+        // Per node: the node exporter the monitoring container scrapes (job proxmox-node), the
+        // vzdump hook that writes the backup metrics for it, and the node firewall rule that
+        // admits the monitoring container (the private one: Pulumi.private.yaml) to 9100.
+        const monitoringIp = envs.flatMap((e) => e.containers).find((ct) => ct.role === "monitoring")?.ip;
+        const monitoringInstalls = nodeMonitoring(box.hosts, monitoringIp, box.proxmox.sshUser !== "root").map((m) => new command.remote.Command(`${name}-monitoring-${m.node}`, {
+            connection: sshConnection({
+                host: addressOf.get(m.node) ?? m.node,
+                port: box.proxmox.sshPort,
+                user: box.proxmox.sshUser,
+                privateKey: secrets.sshPrivateKey,
+                hostKey: hostKeyOf.get(m.node),
+            }),
+            create: m.create,
+            // A changed hook or monitoring address converges in place; revert only when the node leaves.
+            update: m.create,
+            delete: m.delete,
+        }, { parent: this }));
+
         new SharedImages(`${name}-images`, { hosts: box.hosts, images: box.images }, child);
 
         this.firewall = new ClusterFirewall(`${name}-firewall`, {
@@ -81,6 +99,7 @@ export class Box extends pulumi.ComponentResource {
                 backup: box.backup,
                 imageDatastore: box.images.datastore,
                 access: box.access,
+                backupHook: { path: VZDUMP_HOOK_PATH, installs: monitoringInstalls },
             }, child));
         }
         this.environments = shares;

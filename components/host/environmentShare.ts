@@ -22,6 +22,8 @@ export interface EnvironmentShareArgs {
     /** the shared image datastore (host file images.datastore): the token may read it */
     readonly imageDatastore: string;
     readonly access: HostStackParsed["access"];
+    /** the vzdump hook the backup job names, and its installs on the nodes */
+    readonly backupHook?: { readonly path: string; readonly installs: readonly pulumi.Resource[] };
 }
 
 /**
@@ -94,6 +96,8 @@ export class EnvironmentShare extends pulumi.ComponentResource {
             environment: env,
             backup: args.backup,
             vmids: backupVmids(config),
+            hookScript: args.backupHook?.path,
+            hookInstalls: args.backupHook?.installs,
         }, child);
 
         this.registerOutputs({

@@ -14,7 +14,7 @@ import type { AiVmConfig, HostConfig, StackConfig } from "../../config/schema";
 import { shellQuote } from "../naming";
 import { heredocCommand } from "../remote";
 
-export type HostScript = "host-prep.sh";
+export type HostScript = "host-prep.sh" | "node-monitoring.sh" | "vzdump-metrics.sh";
 
 export interface NodePreparation {
     readonly node: string;
@@ -100,4 +100,33 @@ export function hostPreparation(hosts: readonly HostConfig[], environments: read
         });
     }
     return plans;
+}
+
+/**
+ * Where node-monitoring.sh installs the vzdump hook (vzdump-metrics.sh) on every node; the
+ * backup jobs name it as their `script`. vzdump refuses to run a job whose script is
+ * missing or not executable (pve-manager PVE/VZDump.pm run_hook_script), so the jobs wait
+ * for the installs.
+ */
+export const VZDUMP_HOOK_PATH = "/usr/local/lib/ai-dualstack/vzdump-metrics";
+
+/** Per node: the node exporter, the vzdump hook and the firewall rule for the monitoring container. */
+export interface NodeMonitoring {
+    readonly node: string;
+    readonly create: string;
+    readonly delete: string;
+}
+
+/**
+ * The node-monitoring.sh runs, one per node. `monitoringIp` is the private monitoring
+ * container's address (admitted to the node exporter, tcp 9100), or undefined when no
+ * environment has one (then no rule, but the exporter and the hook still run).
+ */
+export function nodeMonitoring(hosts: readonly HostConfig[], monitoringIp: string | undefined, sudo: boolean): NodeMonitoring[] {
+    const hook = Buffer.from(scriptText("vzdump-metrics.sh"), "utf8").toString("base64");
+    return hosts.map((host) => ({
+        node: host.name,
+        create: scriptCommand("node-monitoring.sh", ["apply", host.name, monitoringIp ?? "-", hook], sudo),
+        delete: scriptCommand("node-monitoring.sh", ["revert", host.name], sudo),
+    }));
 }

@@ -11,6 +11,15 @@ export interface BackupJobArgs {
     readonly backup: HostStackParsed["backup"];
     /** the guests to back up: the AI VM and the containers, never a data holder */
     readonly vmids: readonly number[];
+    /**
+     * the vzdump hook on every node (components/host/scripts/vzdump-metrics.sh), which
+     * writes the backup metrics; setting `script` is root@pam's alone (pve-manager
+     * PVE/API2/Backup.pm $assert_param_permission: tmpdir, dumpdir, script), which the host
+     * stack logs in as
+     */
+    readonly hookScript?: string;
+    /** what must exist before the job may name the hook (its installs on every node) */
+    readonly hookInstalls?: readonly pulumi.Resource[];
 }
 
 /**
@@ -48,7 +57,8 @@ export class BackupJob extends pulumi.ComponentResource {
                 "keep-monthly": String(backup.keepMonthly),
             },
             notesTemplate: `ai-dualstack ${args.environment} {{guestname}}`,
-        }, { parent: this });
+            ...(args.hookScript !== undefined ? { script: args.hookScript } : {}),
+        }, { parent: this, dependsOn: [...(args.hookInstalls ?? [])] });
         this.registerOutputs({ vmids: args.vmids });
     }
 }

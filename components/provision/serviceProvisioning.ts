@@ -5,14 +5,14 @@ import type { ContainerConfig, ContainerRole, StackConfig } from "../../config/s
 import { typeToken } from "../naming";
 import { pgHba, postgresConf, postgresConfDir, postgresExporterDefaults, postgresUrl } from "../services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn, redisExporterDefaults, redisUrl } from "../services/redis";
-import { CADDYFILE, caddyfile, ProxyRoute } from "../services/caddy";
+import { CADDY_READ_ONLY_DIRS, CADDYFILE, caddyCanWrite, caddyfile, ProxyRoute } from "../services/caddy";
 import { RUNNER_UNIT, runnerUnit } from "../services/runner";
 import * as fs from "fs";
 import * as path from "path";
 import {
     ALERTMANAGER_CONF, alertmanagerConfig, alertRules, alertRulesFile, EnvironmentTargets, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DASHBOARD_DIR,
-    GRAFANA_DASHBOARD_PROVIDER, GRAFANA_DATASOURCE, grafanaDashboardProvider, grafanaDatasource, grafanaEnvironment, PROMETHEUS_CONF,
-    PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, prometheusDefaults, scrapeJobs,
+    GRAFANA_DASHBOARD_PROVIDER, GRAFANA_DATASOURCE, GRAFANA_DROPIN, GRAFANA_ENV_FILE, grafanaDashboardProvider, grafanaDatasource, grafanaDropIn,
+    grafanaEnvironment, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, prometheusDefaults, ScrapeJob, scrapeJobs,
 } from "../services/monitoring";
 import { environmentTargets } from "../services/monitoringTargets";
 import { firstHost } from "../../config/services";
@@ -135,16 +135,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                         script: "monitoring.sh",
                         args: [ct.dataMountPath, GRAFANA_APT_KEY_FINGERPRINT],
                     },
-                    bundle: [
-                        file(PROMETHEUS_CONF, prometheusConfig({ jobs, ruleFiles: [PROMETHEUS_RULES_REF] })),
-                        file(PROMETHEUS_RULES, alertRulesFile(alertRules(services.monitoring))),
-                        file("/etc/default/prometheus", prometheusDefaults(ct.dataMountPath, services.monitoring.retention)),
-                        file(ALERTMANAGER_CONF, alertmanagerConfig({ webhookUrl: services.monitoring.webhookUrl })),
-                        file(GRAFANA_DATASOURCE, grafanaDatasource(), "0640", "root:grafana"),
-                        file(GRAFANA_DASHBOARD_PROVIDER, grafanaDashboardProvider(), "0640", "root:grafana"),
-                        ...dashboardFiles().map((d) => file(`${GRAFANA_DASHBOARD_DIR}/${d.name}`, d.content)),
-                        grafanaPassword.apply((p): BundleEntry => file("/etc/default/grafana-server", grafanaEnvironment(p), "0640", "root:grafana")),
-                    ],
+                    bundle: grafanaPassword.apply((p) => monitoringBundle({ jobs, settings: services.monitoring, dataMountPath: ct.dataMountPath, grafanaAdminPassword: p })),
                 }];
             }
             if (ct === vpn && serverKey) {
@@ -181,8 +172,11 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
             }
             if (ct.role === "security" && config.environment === "public") {
                 const storage = `${ct.dataMountPath}/certificates`;
+                if (!caddyCanWrite(storage)) {
+                    throw new pulumi.ResourceError(`containers[${config.containers.indexOf(ct)}].dataMountPath: ${ct.dataMountPath} is read-only for Caddy (caddy.service has ProtectSystem=full: ${CADDY_READ_ONLY_DIRS.join(", ")}); use /var/lib/caddy`, this);
+                }
                 return [{
-                    step: { id: "caddy", description: `${ct.name}: Caddy for ${args.proxyRoutes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [storage] },
+                    step: { id: "caddy", description: `${ct.name}: Caddy for ${args.proxyRoutes.map((r) => r.host).join(", ") || "(no routes)"}`, script: "caddy.sh", args: [ct.dataMountPath, storage] },
                     bundle: [file(CADDYFILE, caddyfile({ email: services.proxy.email, storageRoot: storage, routes: args.proxyRoutes }))],
                 }];
             }
@@ -230,6 +224,32 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
         this.hostKeys = Object.fromEntries(config.containers.map((ct, i) => [ct.name, this.containers[i].hostKey]));
         this.registerOutputs({ postgresUrls: this.postgresUrls, redisUrls: this.redisUrls, vpnPeers: this.vpnPeers, vpnPublicKey: this.vpnPublicKey, grafanaAdminPassword: this.grafanaAdminPassword });
     }
+}
+
+/** What the monitoring step installs: Prometheus, Alertmanager and Grafana's files. */
+export interface MonitoringBundleInput {
+    readonly jobs: readonly ScrapeJob[];
+    readonly settings: StackConfig["services"]["monitoring"];
+    readonly dataMountPath: string;
+    readonly grafanaAdminPassword: string;
+}
+
+export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
+    const { settings } = input;
+    return [
+        file(PROMETHEUS_CONF, prometheusConfig({ jobs: input.jobs, ruleFiles: [PROMETHEUS_RULES_REF] })),
+        file(PROMETHEUS_RULES, alertRulesFile(alertRules(settings, [...new Set(input.jobs.map((j) => j.job))]))),
+        file("/etc/default/prometheus", prometheusDefaults(input.dataMountPath, settings.retention)),
+        file(ALERTMANAGER_CONF, alertmanagerConfig({ webhookUrl: settings.webhookUrl })),
+        file(GRAFANA_DATASOURCE, grafanaDatasource(), "0640", "root:grafana"),
+        file(GRAFANA_DASHBOARD_PROVIDER, grafanaDashboardProvider(), "0640", "root:grafana"),
+        ...dashboardFiles().map((d) => file(`${GRAFANA_DASHBOARD_DIR}/${d.name}`, d.content)),
+        // The package's /etc/default/grafana-server stays as it is: its unit builds the command
+        // line from it. Our settings (the admin password among them) come in through a drop-in's
+        // second EnvironmentFile, read by systemd as root, so the file is root's alone.
+        file(GRAFANA_ENV_FILE, grafanaEnvironment(input.grafanaAdminPassword), "0600"),
+        file(GRAFANA_DROPIN, grafanaDropIn()),
+    ];
 }
 
 /** Every container: the data volume is mounted, the node exporter runs. */

@@ -23,6 +23,21 @@ export interface CaddyInput {
 
 export const CADDYFILE = "/etc/caddy/Caddyfile";
 
+/**
+ * Directories Debian's caddy.service cannot write: it sets `ProtectSystem=full`
+ * (caddyserver/dist init/caddy.service, shipped as /lib/systemd/system/caddy.service by
+ * Debian's caddy 2.6.2), which systemd.exec(5) defines as /usr, /boot, /efi and /etc
+ * mounted read-only, recursively, for the service. Caddy's certificate storage (ACME
+ * account, keys, certificates) must therefore live elsewhere: the public proxy's data
+ * volume is /var/lib/caddy, the caddy user's home (Debian's caddy.postinst).
+ */
+export const CADDY_READ_ONLY_DIRS = ["/usr", "/boot", "/efi", "/etc"] as const;
+
+/** Whether Caddy, run by Debian's unit, can write under this directory. */
+export function caddyCanWrite(dir: string): boolean {
+    return !CADDY_READ_ONLY_DIRS.some((ro) => dir === ro || dir.startsWith(`${ro}/`));
+}
+
 export function caddyfile(input: CaddyInput): string {
     const global = [
         "{",

@@ -143,16 +143,73 @@ const BACKUP_METRICS = {
 
 const FS = `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs"`;
 
+/** The node exporter's metrics the alerts read, with where each comes from. */
+const NODE_EXPORTER_METRICS = {
+    node_filesystem_avail_bytes: "prometheus/node_exporter collector/filesystem_common.go",
+    node_filesystem_size_bytes: "prometheus/node_exporter collector/filesystem_common.go",
+    node_filesystem_readonly: "prometheus/node_exporter collector/filesystem_common.go",
+} as const;
+
 /**
- * The alerts the issue asks for. Metric names: node_exporter (up, node_filesystem_*,
- * node_zfs_zpool_state from collector/zfs_linux.go, lower-case states), prometheus-pve-exporter
- * (pve_up, pve_onboot_status), utkuozdemir/nvidia_gpu_exporter (nvidia_smi_*, port 9835),
- * blackbox_exporter (probe_ssl_earliest_cert_expiry).
+ * Which scrape job's exporter produces which metric the alert rules read, and where the
+ * name comes from. `up` is Prometheus's own, one per target of every job. A test checks
+ * that every metric in the rules is here for a job the monitoring container scrapes.
  */
-export function alertRules(settings: AlertSettings): AlertRule[] {
+export const EXPORTER_METRICS: Readonly<Record<string, { readonly exporter: string; readonly metrics: Readonly<Record<string, string>> }>> = {
+    "proxmox-node": {
+        exporter: "Debian's prometheus-node-exporter on each node (components/host/scripts/node-monitoring.sh) with its textfile collector",
+        metrics: {
+            ...NODE_EXPORTER_METRICS,
+            node_zfs_zpool_state: "prometheus/node_exporter collector/zfs_linux.go (one series per state, lower case)",
+            [BACKUP_METRICS.lastStatus]: "components/host/scripts/vzdump-metrics.sh (the backup jobs' vzdump hook)",
+            [BACKUP_METRICS.lastSuccess]: "components/host/scripts/vzdump-metrics.sh (the backup jobs' vzdump hook)",
+        },
+    },
+    node: { exporter: "node exporter in every guest (base.sh; the AI VM's node-exporter workload)", metrics: NODE_EXPORTER_METRICS },
+    "nvidia-gpu": {
+        exporter: "utkuozdemir/nvidia_gpu_exporter on the AI VM",
+        metrics: {
+            nvidia_smi_temperature_gpu: "utkuozdemir/nvidia_gpu_exporter: nvidia-smi field temperature.gpu",
+            nvidia_smi_memory_used_bytes: "utkuozdemir/nvidia_gpu_exporter: nvidia-smi field memory.used (MiB, scaled to bytes)",
+            nvidia_smi_memory_total_bytes: "utkuozdemir/nvidia_gpu_exporter: nvidia-smi field memory.total (MiB, scaled to bytes)",
+        },
+    },
+    postgres: { exporter: "Debian's prometheus-postgres-exporter (postgres.sh)", metrics: { pg_up: "prometheus-community/postgres_exporter cmd/postgres_exporter: pg_up" } },
+    redis: { exporter: "Debian's prometheus-redis-exporter (redis.sh)", metrics: { redis_up: "oliver006/redis_exporter exporter/exporter.go: metricDescriptions[\"up\"] in namespace redis" } },
+    certificates: {
+        exporter: "Debian's prometheus-blackbox-exporter (monitoring.sh), module http_2xx",
+        metrics: {
+            probe_success: "prometheus/blackbox_exporter prober/handler.go",
+            probe_ssl_earliest_cert_expiry: "prometheus/blackbox_exporter prober/tls.go",
+        },
+    },
+    pve: {
+        exporter: "prom/prometheus-pve-exporter with a PVEAuditor token (not scraped yet: the host stack does not create its token)",
+        metrics: { pve_up: "prometheus-pve-exporter collector: pve_up", pve_onboot_status: "prometheus-pve-exporter collector: pve_onboot_status" },
+    },
+};
+
+/** Alerts on the pve exporter's metrics: only rendered when a `pve` job is scraped. */
+const PVE_ALERTS: readonly string[] = ["ProxmoxNodeDown", "GuestDown"];
+
+/**
+ * The alerts the issue asks for, for the jobs the monitoring container scrapes. Metric
+ * names and their sources: EXPORTER_METRICS. A rule on an exporter that is not scraped
+ * could never fire, so the pve exporter's (node and guest down as Proxmox sees them) are
+ * left out until a `pve` job exists; meanwhile TargetDown covers a node (job
+ * proxmox-node) and a guest (job node: every guest runs the node exporter).
+ */
+export function alertRules(settings: AlertSettings, scrapedJobs: readonly string[]): AlertRule[] {
+    return allAlertRules(settings).filter((r) => !PVE_ALERTS.includes(r.alert) || scrapedJobs.includes("pve"));
+}
+
+function allAlertRules(settings: AlertSettings): AlertRule[] {
     const target = { job: "node", instance: "10.10.10.20:9100", environment: "private", name: "private-db" };
     const labelText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",");
     const gpu = { job: "nvidia-gpu", instance: "10.10.10.10:9835", environment: "private", name: "private-ai", uuid: "GPU-1" };
+    const pg = { job: "postgres", instance: "10.10.10.20:9187", environment: "private", name: "private-db" };
+    const redis = { job: "redis", instance: "10.10.10.21:9121", environment: "private", name: "private-cache" };
+    const site = { job: "certificates", instance: "https://chat.example.org", environment: "public", name: "chat.example.org" };
     return [
         {
             alert: "TargetDown",
@@ -281,6 +338,33 @@ export function alertRules(settings: AlertSettings): AlertRule[] {
             },
         },
         {
+            alert: "PostgresDown",
+            // The exporter answers (else TargetDown) but cannot reach PostgreSQL.
+            expr: "pg_up == 0",
+            for: "2m",
+            severity: "critical",
+            summary: "PostgreSQL on {{ $labels.name }} ({{ $labels.environment }}) does not accept the exporter's connection",
+            test: { series: [{ series: `pg_up{${labelText(pg)}}`, values: "0x10" }], evalTime: "5m", labels: pg },
+        },
+        {
+            alert: "RedisDown",
+            expr: "redis_up == 0",
+            for: "2m",
+            severity: "critical",
+            summary: "Redis on {{ $labels.name }} ({{ $labels.environment }}) does not answer its exporter",
+            test: { series: [{ series: `redis_up{${labelText(redis)}}`, values: "0x10" }], evalTime: "5m", labels: redis },
+        },
+        {
+            alert: "SiteProbeFailed",
+            // The published site (or the Proxmox API) does not answer over HTTPS with a valid
+            // certificate: its expiry can then not be watched either.
+            expr: `probe_success{job="certificates"} == 0`,
+            for: "10m",
+            severity: "warning",
+            summary: "{{ $labels.instance }} does not answer over HTTPS (its certificate cannot be checked)",
+            test: { series: [{ series: `probe_success{${labelText(site)}}`, values: "0x20" }], evalTime: "15m", labels: site },
+        },
+        {
             alert: "CertificateExpiresSoon",
             expr: `probe_ssl_earliest_cert_expiry - time() < ${settings.certificateWarningDays} * 86400`,
             for: "30m",
@@ -365,7 +449,24 @@ export function grafanaDashboardProvider(): string {
     });
 }
 
-/** Grafana's own settings through its environment file (GF_<SECTION>_<KEY> overrides grafana.ini). */
+/**
+ * Grafana's settings as GF_<SECTION>_<KEY> variables (they override grafana.ini), in a file
+ * of our own. Not /etc/default/grafana-server: Grafana's deb unit
+ * (grafana/grafana packaging/deb/systemd/grafana-server.service) reads that file as its
+ * EnvironmentFile and builds its command line from it (--config=${CONF_FILE},
+ * --pidfile=${PID_FILE_DIR}/..., cfg:default.paths.data=${DATA_DIR}, logs, plugins,
+ * provisioning; packaging/deb/default/grafana-server): replacing it leaves those empty. A
+ * drop-in adds our file as a second EnvironmentFile; systemd.exec(5): a variable set again
+ * by a later file overrides the earlier one.
+ */
+export const GRAFANA_ENV_FILE = "/etc/grafana/ai-dualstack.env";
+export const GRAFANA_DROPIN = "/etc/systemd/system/grafana-server.service.d/ai-dualstack.conf";
+
+export function grafanaDropIn(): string {
+    return `# ai-dualstack: Grafana's settings, after the package's /etc/default/grafana-server\n[Service]\nEnvironmentFile=${GRAFANA_ENV_FILE}\n`;
+}
+
+/** Grafana's own settings through our environment file (GF_<SECTION>_<KEY> overrides grafana.ini). */
 export function grafanaEnvironment(adminPassword: string): string {
     return [`GF_SERVER_HTTP_PORT=${PORTS.grafana}`, "GF_SECURITY_ADMIN_USER=admin", `GF_SECURITY_ADMIN_PASSWORD=${adminPassword}`, "GF_ANALYTICS_REPORTING_ENABLED=false", ""].join("\n");
 }

@@ -8,6 +8,7 @@
  * address (`monitoringSource` of that environment's identity) to exporter ports. Its source
  * is not a finding; any other address of the other side, anywhere, still is.
  */
+import { PORTS } from "../../components/catalog";
 import { MONITORING_RULE } from "../../components/ops/firewallProfiles";
 import { isHostInCidr, isIpv4, parseCidr } from "../../config/net";
 import { Finding, isRecord, Rule } from "./model";
@@ -33,14 +34,25 @@ export interface IsolationConfig {
 
 const VMID_KEYS = new Set(["vmId", "vmid", "containerId", "dataVmid"]);
 
+/** The exporters' ports (components/catalog.ts PORTS): all the monitoring allowance may open. */
+export const EXPORTER_PORTS: ReadonlySet<number> = new Set([PORTS.nodeExporter, PORTS.nvidiaExporter, PORTS.cadvisor, PORTS.postgresExporter, PORTS.redisExporter]);
+
+/** Whether a pve-firewall `dport` is a comma-separated list of single exporter ports (no ranges, no names). */
+function onlyExporterPorts(dport: unknown): boolean {
+    return typeof dport === "string" && dport.length > 0
+        && dport.split(",").every((p) => /^\d+$/.test(p.trim()) && EXPORTER_PORTS.has(Number(p.trim())));
+}
+
 /**
- * The named monitoring allowance: an inbound ACCEPT rule whose comment starts with
- * MONITORING_RULE and whose source is exactly the other environment's monitoring address
- * (no block, no list: one host).
+ * The named monitoring allowance: an inbound ACCEPT rule for tcp to exporter ports only,
+ * whose comment starts with MONITORING_RULE and whose source is exactly the other
+ * environment's monitoring address (no block, no list: one host). A rule with the name but
+ * another protocol, no port or a port that is not an exporter's is no allowance.
  */
 function isMonitoringAllowance(value: Record<string, unknown>, other: EnvironmentIdentity): boolean {
     return other.monitoringSource !== undefined
         && value.type === "in" && value.action === "ACCEPT"
+        && value.proto === "tcp" && onlyExporterPorts(value.dport)
         && typeof value.comment === "string" && value.comment.startsWith(`${MONITORING_RULE}:`)
         && value.source === other.monitoringSource;
 }

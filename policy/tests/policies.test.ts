@@ -137,6 +137,20 @@ describe("environment-isolation: the one named monitoring allowance", () => {
         expect(run("environment-isolation", widened)).toEqual(["public stack: public-db-firewall-rules names 10.10.10.0/24 (an address in the private subnet 10.10.10.0/24)"]);
     });
 
+    test("fails: the named rule opening more than exporter ports over tcp to the monitoring address", () => {
+        const finding = ["public stack: public-db-firewall-rules names 10.10.10.24 (an address in the private subnet 10.10.10.0/24)"];
+        const widen = (change: (rule: Record<string, unknown>) => void) => changed(publicGraph, "public-db-firewall-rules", (r) => {
+            (r.props.rules as Record<string, unknown>[]).forEach((rule) => { if (rule.source === MONITORING) change(rule); });
+        });
+        expect(run("environment-isolation", widen((rule) => { rule.dport = `${String(rule.dport)},5432`; }))).toEqual(finding);
+        expect(run("environment-isolation", widen((rule) => { rule.dport = "1:65535"; }))).toEqual(finding);
+        expect(run("environment-isolation", widen((rule) => { delete rule.dport; }))).toEqual(finding);
+        expect(run("environment-isolation", widen((rule) => { rule.proto = "udp"; }))).toEqual(finding);
+        expect(run("environment-isolation", widen((rule) => { delete rule.proto; }))).toEqual(finding);
+        // the rule as the program writes it passes (tcp, 9100 and 9187 here)
+        expect(rulesOf("public-db-firewall-rules").find((r) => r.source === MONITORING)).toMatchObject({ proto: "tcp", dport: "9100,9187" });
+    });
+
     test("fails: the monitoring address outside the named inbound rule", () => {
         const renamed = changed(publicGraph, "public-cache-firewall-rules", (r) => {
             (r.props.rules as Record<string, unknown>[]).forEach((rule) => { if (rule.source === MONITORING) rule.comment = "metrics"; });

@@ -84,6 +84,10 @@ export function proxmoxDrillApi(config: StackConfig, env: NodeJS.ProcessEnv = pr
                 : await api("POST", `nodes/${node}/lxc`, { vmid, ostemplate: archive, restore: 1, storage, unique: 1 });
             await waitTask(node, upid);
         },
+        async unprotect(node, kind, vmid) {
+            // PUT /nodes/{node}/{qemu|lxc}/{vmid}/config: `delete` takes a list of keys to remove.
+            await api("PUT", `nodes/${node}/${kind}/${vmid}/config`, { delete: "protection", onboot: 0 });
+        },
         async isolate(node, kind, vmid) {
             const config = await api("GET", `nodes/${node}/${kind}/${vmid}/config`) as Json;
             const nets = Object.entries(config).filter(([k]) => /^net\d+$/.test(k));

@@ -9,6 +9,7 @@
  * when a check fails.
  */
 import type { StackConfig } from "../../config/schema";
+import { DATA_DISK_INTERFACE } from "../../components/compute/aiVm";
 
 export type GuestKind = "qemu" | "lxc";
 
@@ -27,8 +28,19 @@ export interface DrillApi {
     backups(node: string, storage: string, vmid: number): Promise<BackupArchive[]>;
     /** every VMID in the cluster */
     usedVmids(): Promise<Set<number>>;
-    /** restores the archive to a new guest (unique MACs) on the storage; waits for the task */
+    /**
+     * restores the archive to a new guest (unique MACs) on the storage; waits for the task.
+     * Proxmox refuses a VMID that exists (qemu-server/pve-container: "already exists"), so a
+     * failed restore never means the VMID is ours.
+     */
     restore(node: string, kind: GuestKind, scratchVmid: number, archive: string, storage: string): Promise<void>;
+    /**
+     * clears `protection` and `onboot` on the restored copy: both come back from the archive
+     * (pve-container Create.pm sanitize_and_merge_config copies every key but a few;
+     * qemu-server's restore copies the config lines) and a protected guest cannot be
+     * destroyed (check_protection in both destroy paths)
+     */
+    unprotect(node: string, kind: GuestKind, scratchVmid: number): Promise<void>;
     /** sets link_down on every network device, so the copy never shows up on the LAN */
     isolate(node: string, kind: GuestKind, scratchVmid: number): Promise<void>;
     /** the guest's disks and mount points: config key -> volume */
@@ -56,14 +68,24 @@ export interface DrillGuest {
     readonly startable: boolean;
     /** a directory that must hold files after the restore (the data mount) */
     readonly dataPath?: string;
+    /** the config key of the volume that holds the guest's data: it must be restored on the pool */
+    readonly dataVolume: string;
+    /** why an empty data mount is fine for this guest (nothing writes to it yet) */
+    readonly emptyDataReason?: string;
 }
 
 /** The guests of an environment the host stack's backup job covers (config/backups.ts backupVmids). */
 export function backedUpGuests(config: StackConfig): DrillGuest[] {
     return [
         // The AI VM, not the stopped holder: the data disk is backed up through the VM that writes it.
-        { vmid: config.aiVm.vmid, name: config.aiVm.name, node: config.aiVm.node, kind: "qemu", startable: false },
-        ...config.containers.map((ct): DrillGuest => ({ vmid: ct.vmid, name: ct.name, node: ct.node, kind: "lxc", startable: true, dataPath: ct.dataMountPath })),
+        { vmid: config.aiVm.vmid, name: config.aiVm.name, node: config.aiVm.node, kind: "qemu", startable: false, dataVolume: DATA_DISK_INTERFACE },
+        // A container's one mount point (components/compute/serviceContainer.ts) is mp0.
+        ...config.containers.map((ct): DrillGuest => ({
+            vmid: ct.vmid, name: ct.name, node: ct.node, kind: "lxc", startable: true, dataPath: ct.dataMountPath, dataVolume: "mp0",
+            // No provisioning step runs in the backup container (components/provision/serviceProvisioning.ts):
+            // its volume holds only what you put there.
+            ...(ct.role === "backup" ? { emptyDataReason: "the backup container runs no service of ai-dualstack, so its data mount holds only what you put there" } : {}),
+        })),
     ];
 }
 
@@ -148,17 +170,29 @@ export async function runDrill(plan: DrillPlan, o: DrillOptions): Promise<DrillR
     progress(`newest backup of ${guest.vmid} (${guest.name}): ${latest.volid} from ${new Date(latest.ctime * 1000).toISOString()}`);
     const scratch = pickScratchVmid(plan, await api.usedVmids());
 
-    let created = false;
+    const tool = guest.kind === "lxc" ? "pct" : "qm";
+    progress(`restoring into scratch VMID ${scratch} on ${plan.storage}...`);
     try {
-        progress(`restoring into scratch VMID ${scratch} on ${plan.storage}...`);
-        created = true;
         await api.restore(guest.node, guest.kind, scratch, latest.volid, plan.storage);
+    } catch (err) {
+        // Not ours to remove: the VMID may have been taken since it was picked (Proxmox then
+        // refuses the restore), and a restore that fails cleans up after itself.
+        throw new Error(`restore into ${scratch} failed (${err instanceof Error ? err.message : String(err)}); the drill removes nothing it did not restore: if ${scratch} exists now, check with ${tool} config ${scratch} whether it is a leftover of this drill before removing it`);
+    }
+    // From here the scratch guest is the drill's own, and it is always removed.
+    try {
         progress(`restored in ${seconds()} s`);
+        await api.unprotect(guest.node, guest.kind, scratch);
         await api.isolate(guest.node, guest.kind, scratch);
 
         const volumes = await api.volumes(guest.node, guest.kind, scratch);
-        const onPool = Object.entries(volumes).filter(([, v]) => v.startsWith(`${plan.storage}:`));
-        checks.push({ name: "volumes restored on the environment's pool", ok: onPool.length > 0, detail: onPool.map(([k, v]) => `${k}=${v}`).join(", ") || "none" });
+        const data = volumes[guest.dataVolume];
+        const onPool = data !== undefined && data.startsWith(`${plan.storage}:`);
+        checks.push({
+            name: `data volume ${guest.dataVolume} restored on the environment's pool`,
+            ok: onPool,
+            detail: `${guest.dataVolume}=${data ?? "missing"}; all: ${Object.entries(volumes).map(([k, v]) => `${k}=${v}`).join(", ") || "none"}`,
+        });
 
         if (guest.startable) {
             await api.start(guest.node, guest.kind, scratch);
@@ -171,7 +205,14 @@ export async function runDrill(plan: DrillPlan, o: DrillOptions): Promise<DrillR
                 }
                 checks.push({ name: "guest agent answers", ok: answered, detail: answered ? "ping ok" : "no answer" });
             }
-            if (guest.dataPath !== undefined) {
+            if (guest.dataPath !== undefined && guest.emptyDataReason !== undefined) {
+                const entries = await api.listDirectory(guest.node, guest.kind, scratch, guest.dataPath).catch(() => undefined);
+                checks.push({
+                    name: `data mount ${guest.dataPath} readable`,
+                    ok: entries !== undefined,
+                    detail: entries === undefined ? "unreadable" : `${entries.length} entries; nothing to check: ${guest.emptyDataReason}`,
+                });
+            } else if (guest.dataPath !== undefined) {
                 let entries: string[] = [];
                 for (let i = 0; i < (o.waitAttempts ?? 30) && entries.length === 0; i += 1) {
                     entries = await api.listDirectory(guest.node, guest.kind, scratch, guest.dataPath).catch(() => []);
@@ -183,12 +224,10 @@ export async function runDrill(plan: DrillPlan, o: DrillOptions): Promise<DrillR
             progress(`${guest.name} is not started (its archive holds the data disk, not the OS disk, and it names the GPU): checked as restored volumes`);
         }
     } finally {
-        if (created) {
-            progress(`removing scratch guest ${scratch}...`);
-            await api.destroy(guest.node, guest.kind, scratch).catch((err: unknown) => {
-                progress(`could not remove scratch guest ${scratch} (${err instanceof Error ? err.message : String(err)}): remove it by hand with ${guest.kind === "lxc" ? "pct" : "qm"} destroy ${scratch} --purge`);
-            });
-        }
+        progress(`removing scratch guest ${scratch}...`);
+        await api.destroy(guest.node, guest.kind, scratch).catch((err: unknown) => {
+            progress(`could not remove scratch guest ${scratch} (${err instanceof Error ? err.message : String(err)}): remove it by hand with ${tool} set ${scratch} --delete protection && ${tool} destroy ${scratch} --purge`);
+        });
     }
     const ok = checks.length > 0 && checks.every((c) => c.ok);
     return { ok, archive: latest.volid, scratchVmid: scratch, checks, seconds: seconds() };

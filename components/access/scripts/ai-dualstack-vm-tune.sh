@@ -112,7 +112,10 @@ case $action in
     keyctl)
         [[ ${#words[@]} -eq 2 ]] || refuse "keyctl takes only a VMID"
         [[ ,$KEYCTL_VMIDS, == *,$vmid,* ]] || refuse "keyctl is only for the $env CI containers (${KEYCTL_VMIDS:-none}), not $vmid"
-        ctconf=$(pct config "$vmid") || fail "container $vmid does not exist"
+        # --current: the values in effect. Plain `pct config` shows pending ones, and a flag set
+        # while the container ran is pending until its reboot (pve-container API2/LXC/Config.pm
+        # vm_config `current`), so a run after a failed reboot would wrongly find keyctl on.
+        ctconf=$(pct config "$vmid" --current) || fail "container $vmid does not exist"
         grep -qx 'unprivileged: 1' <<<"$ctconf" || refuse "container $vmid is not unprivileged"
         features=$(grep -E '^features: ' <<<"$ctconf" || true)
         if [[ ,${features#features: }, == *,keyctl=1,* && ,${features#features: }, == *,nesting=1,* ]]; then

@@ -142,6 +142,24 @@ restart_if_changed() {
     fi
 }
 
+# reload_if_changed <unit> <prefix>...: enables the unit; when its files changed, reloads it
+# (the unit's ExecReload: the service keeps running and its connections) if it runs, and
+# starts it if it does not.
+reload_if_changed() {
+    local unit=$1
+    shift
+    systemctl enable --quiet "$unit"
+    if ! systemctl is-active --quiet "$unit"; then
+        log "starting $unit"
+        systemctl start "$unit"
+    elif changed "$@"; then
+        log "reloading $unit"
+        systemctl reload "$unit"
+    else
+        log "$unit running, configuration unchanged"
+    fi
+}
+
 # require_mount <path>: the data volume must be mounted there, or data would land on the root disk.
 require_mount() {
     mountpoint -q "$ROOT$1" || die "$1 is not a mount point: the container's data volume is missing"

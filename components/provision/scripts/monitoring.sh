@@ -36,9 +36,22 @@ promtool check config "$ROOT/etc/prometheus/prometheus.yml" >/dev/null \
     || die "prometheus.yml does not pass promtool check config; Prometheus keeps its running config"
 amtool check-config "$ROOT/etc/prometheus/alertmanager.yml" >/dev/null \
     || die "alertmanager.yml does not pass amtool check-config; Alertmanager keeps its running config"
+# Grafana's settings come through a drop-in (the package's /etc/default/grafana-server is
+# left alone: its unit builds the command line from it); systemd reads a changed drop-in
+# only after daemon-reload.
+if changed /etc/systemd/system/; then
+    systemctl daemon-reload
+fi
 
-restart_if_changed prometheus /etc/prometheus/prometheus.yml /etc/prometheus/rules/ /etc/default/prometheus
-restart_if_changed prometheus-alertmanager /etc/prometheus/alertmanager.yml
+# Command-line flags (/etc/default/prometheus) need a restart; prometheus.yml and the rules
+# are re-read on SIGHUP (Debian's units: ExecReload=/bin/kill -HUP $MAINPID), which keeps
+# the TSDB head and the alerts' pending state.
+if changed /etc/default/prometheus; then
+    restart_if_changed prometheus /etc/default/prometheus
+else
+    reload_if_changed prometheus /etc/prometheus/prometheus.yml /etc/prometheus/rules/
+fi
+reload_if_changed prometheus-alertmanager /etc/prometheus/alertmanager.yml
 restart_if_changed prometheus-blackbox-exporter /etc/prometheus/blackbox.yml
-restart_if_changed grafana-server /etc/grafana/ /etc/default/grafana-server /var/lib/grafana/dashboards/
+restart_if_changed grafana-server /etc/grafana/ /etc/systemd/system/grafana-server.service.d/ /var/lib/grafana/dashboards/
 log "ready"

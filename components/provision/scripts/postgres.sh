@@ -30,7 +30,14 @@ ensure_packages "postgresql-$major"
 # Packages before files: the exporter's /etc/default file is a conffile of its package.
 ensure_packages prometheus-postgres-exporter
 install_bundle_files
-restart_if_changed "postgresql@$major-main" "/etc/postgresql/$major/main/"
+# conf.d holds settings that need a restart (listen_addresses); pg_hba.conf is re-read on
+# reload (PostgreSQL docs, "The pg_hba.conf File": SIGHUP), which keeps the apps' connections.
+# Debian's postgresql@.service reloads with pg_ctlcluster ... reload.
+if changed "/etc/postgresql/$major/main/conf.d/"; then
+    restart_if_changed "postgresql@$major-main" "/etc/postgresql/$major/main/conf.d/"
+else
+    reload_if_changed "postgresql@$major-main" "/etc/postgresql/$major/main/pg_hba.conf"
+fi
 
 for _ in $(seq 1 30); do
     pg_isready -q -h 127.0.0.1 && break
@@ -58,11 +65,11 @@ REVOKE ALL ON DATABASE :"app" FROM PUBLIC;
 SQL
 done
 # The exporter logs in as the OS user prometheus over the socket (peer), as role prometheus.
-if changed /etc/default/prometheus-postgres-exporter; then
-    runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d postgres <<'SQL'
+# Every run, not only when the exporter's file changed: the statements are idempotent, and
+# a cluster recreated on the volume (or a role dropped by hand) gets the role back.
+runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d postgres <<'SQL'
 SELECT 'CREATE ROLE prometheus LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'prometheus') \gexec
 GRANT pg_monitor TO prometheus;
 SQL
-fi
 restart_if_changed prometheus-postgres-exporter /etc/default/prometheus-postgres-exporter
 log "ready"

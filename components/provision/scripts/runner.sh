@@ -46,9 +46,12 @@ if [[ -f $ROOT$dir/.runner ]]; then
 else
     log "registering $name with $url, labels $labels"
     # The token goes in through the environment (ACTIONS_RUNNER_INPUT_TOKEN, read by the
-    # runner's CommandSettings), not on the command line.
-    (cd "$ROOT$dir" && ACTIONS_RUNNER_INPUT_TOKEN=$(bundle_value token) runuser -u runner --preserve-environment -- \
-        ./config.sh --unattended --url "$url" --name "$name" --labels "$labels" --work _work --replace)
+    # runner's CommandSettings), not on the command line. runuser without --login keeps the
+    # environment but sets HOME, SHELL, USER and LOGNAME to runner's (runuser(1)); with
+    # --preserve-environment the runner would run with root's HOME. --disableupdate: the
+    # release stays the pinned, sha256-checked one (a self-update would replace it unseen).
+    (cd "$ROOT$dir" && ACTIONS_RUNNER_INPUT_TOKEN=$(bundle_value token) runuser -u runner -- \
+        ./config.sh --unattended --url "$url" --name "$name" --labels "$labels" --work _work --replace --disableupdate)
     CHANGED+=("$dir")
 fi
 
