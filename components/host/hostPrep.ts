@@ -28,7 +28,7 @@ export interface NodePreparation {
 const SCRIPT_DIR = path.join(__dirname, "scripts");
 const scriptCache = new Map<HostScript, string>();
 
-function scriptText(script: HostScript): string {
+export function scriptText(script: HostScript): string {
     let text = scriptCache.get(script);
     if (text === undefined) {
         text = fs.readFileSync(path.join(SCRIPT_DIR, script), "utf8");

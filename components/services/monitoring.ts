@@ -134,7 +134,7 @@ export interface AlertSettings {
  * Metrics the backup alerts read. Proxmox's vzdump has no exporter of its own; a vzdump
  * hook on the node (host stack) writes these to the node exporter's textfile collector.
  */
-const BACKUP_METRICS = {
+export const BACKUP_METRICS = {
     /** 1 when the guest's last backup succeeded, 0 when it failed; label vmid */
     lastStatus: "ai_dualstack_backup_last_status",
     /** unix time of the guest's last successful backup; label vmid */
