@@ -3,6 +3,7 @@ import { loadConfig, otherEnvironmentsOf } from "./config/load";
 import { Environment } from "./components/environment";
 import { Box } from "./components/host/box";
 import { HostStackMissingError } from "./components/hostObjects";
+import type { StackOutputs } from "./components/outputs";
 
 /**
  * The Pulumi program: validate config once, then build the stack the config is for: the
@@ -12,7 +13,7 @@ import { HostStackMissingError } from "./components/hostObjects";
  * lines (PreflightError) before its mapping is written. Environment stack: host objects
  * that do not exist yet fail it with one line saying to run the host stack first.
  */
-export async function program(): Promise<Record<string, unknown>> {
+export async function program(): Promise<StackOutputs> {
     const loaded = loadConfig();
     if (loaded.kind === "host") {
         const box = new Box("host", { config: loaded, secrets: loaded.secrets });

@@ -16,6 +16,7 @@ import { monitoringHost, otherEnvironmentTargets } from "./services/monitoringTa
 import { AiServices, generateSecrets } from "./workloads/aiServices";
 import { environmentWorkloads } from "./workloads/catalog";
 import { dataDirs, proxyRoutes, serviceUsers, withConnections, workloadFirewallPorts } from "./workloads/model";
+import type { EnvironmentOutputs } from "./outputs";
 
 export interface EnvironmentArgs {
     readonly config: StackConfig;
@@ -48,7 +49,7 @@ export class Environment extends pulumi.ComponentResource {
      */
     public readonly preflight: Promise<string[]>;
     /** stack outputs: what a user needs to find this environment's parts */
-    public readonly summary: Record<string, pulumi.Input<unknown>>;
+    public readonly summary: EnvironmentOutputs;
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("env", "Environment"), name, {}, opts);
@@ -154,7 +155,7 @@ export class Environment extends pulumi.ComponentResource {
         new GuestFirewall(`${config.aiVm.name}-firewall`, {
             environment: env,
             node: config.aiVm.node,
-            vmId: config.aiVm.vmid,
+            target: { kind: "vm", vmId: config.aiVm.vmid },
             // Exactly the ports the workloads publish, from their declarations: rules of this
             // stack (an app added here needs no host-stack run); SSH and egress are the host's groups.
             guestKind: { kind: "ai", ports: workloadFirewallPorts(this.ai.workloads) },
@@ -165,7 +166,7 @@ export class Environment extends pulumi.ComponentResource {
         config.containers.forEach((ct, i) => new GuestFirewall(`${ct.name}-firewall`, {
             environment: env,
             node: ct.node,
-            containerId: ct.vmid,
+            target: { kind: "container", containerId: ct.vmid },
             guestKind: { kind: "container", role: ct.role },
             ip: ct.ip,
             ...(monitoring !== undefined ? { monitoringSource: monitoring.ip } : {}),

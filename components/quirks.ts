@@ -3,8 +3,10 @@
  * how the Proxmox provider (bpg/terraform-provider-proxmox, bridged as
  * @muhlba91/pulumi-proxmoxve) behaves, each with the upstream issue it comes from.
  *
- * One place on purpose: components take their `ignoreChanges` and special options from
- * here, and `npm run drift` reports differences on these paths as known noise, not drift.
+ * One place on purpose: components take their `ignoreChanges`, the resource options and the
+ * provider inputs a quirk needs from here (`quirkOptions`, `quirkInputs`; tests/quirks.test.ts
+ * fails when a component sets one of them itself), and `npm run drift` reports differences on
+ * these paths as known noise, not drift.
  * When an upstream fix lands, delete the entry and the tests show what changes.
  */
 
@@ -17,11 +19,22 @@ export const QUIRK_TYPES = {
     ipset: "proxmoxve:firewall/ipsetLegacy:IpsetLegacy",
 } as const;
 
+/** The resource options a quirk may need. */
+export interface QuirkResourceOptions {
+    readonly deleteBeforeReplace?: boolean;
+    readonly protect?: boolean;
+    readonly retainOnDelete?: boolean;
+}
+
 export interface Quirk {
     /** the resource types it affects */
     readonly appliesTo: readonly string[];
     /** property paths passed to `ignoreChanges` (and treated as noise by drift) */
     readonly ignoreChanges: readonly string[];
+    /** Pulumi resource options the workaround needs (given by `quirkOptions`) */
+    readonly options?: QuirkResourceOptions;
+    /** provider inputs the workaround needs (given by `quirkInputs`) */
+    readonly inputs?: Readonly<Record<string, boolean>>;
     /** what goes wrong without the workaround */
     readonly why: string;
     /** the upstream issues or docs it comes from */
@@ -111,6 +124,7 @@ export const QUIRKS = {
     vmStopOnDestroy: {
         appliesTo: [QUIRK_TYPES.vm],
         ignoreChanges: [],
+        inputs: { stopOnDestroy: true },
         why: "destroy waits for a graceful shutdown that never comes",
         sources: ["bpg/terraform-provider-proxmox docs/guides/vm-lifecycle.md"],
     },
@@ -121,6 +135,7 @@ export const QUIRKS = {
     fixedVmid: {
         appliesTo: [QUIRK_TYPES.vm, QUIRK_TYPES.container],
         ignoreChanges: [],
+        options: { deleteBeforeReplace: true },
         why: "create-before-delete collides on a fixed VMID",
         sources: ["homelab logs: 'unable to create VM N - config file already exists'"],
     },
@@ -273,8 +288,25 @@ export const GUEST_TIMEOUTS = {
 } as const;
 
 /** All ignored paths for a resource built from these quirks, in a stable order. */
-export function ignoredPaths(...names: QuirkName[]): string[] {
+function ignoredPaths(...names: QuirkName[]): string[] {
     return [...new Set(names.flatMap((n) => QUIRKS[n].ignoreChanges))];
+}
+
+/**
+ * The resource options for a resource the named quirks apply to: their ignored paths and
+ * the options they need (deleteBeforeReplace for a fixed VMID, ...). Spread it into the
+ * resource's options; a component never sets these itself.
+ */
+export function quirkOptions(...names: QuirkName[]): QuirkResourceOptions & { ignoreChanges: string[] } {
+    const options = names.reduce<QuirkResourceOptions>((all, n) => ({ ...all, ...(QUIRKS[n] as Quirk).options }), {});
+    return { ...options, ignoreChanges: ignoredPaths(...names) };
+}
+
+type QuirkInputs<N extends QuirkName> = (typeof QUIRKS)[N] extends { readonly inputs: infer I } ? I : Record<never, never>;
+
+/** The provider inputs a quirk needs (stopOnDestroy, ...), typed, to spread into the resource's args. */
+export function quirkInputs<N extends QuirkName>(name: N): QuirkInputs<N> {
+    return ((QUIRKS[name] as Quirk).inputs ?? {}) as QuirkInputs<N>;
 }
 
 /**

@@ -34,7 +34,7 @@ export function sshConnection(target: SshTarget): command.types.input.remote.Con
 }
 
 /** The heredoc marker of `heredocCommand`: a script must not contain it. */
-export const SCRIPT_END_MARKER = "AI_DUALSTACK_SCRIPT_END";
+const SCRIPT_END_MARKER = "AI_DUALSTACK_SCRIPT_END";
 
 /**
  * A remote command that feeds a script to bash on stdin (nothing is left behind on the

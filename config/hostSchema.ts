@@ -8,8 +8,10 @@
  * environment stack uses.
  */
 import { z } from "zod";
+import { cidr, int, pattern } from "./fields";
 import { got, MISSING } from "./messages";
-import { cidr, ENVIRONMENTS, EnvironmentName, formatPath, hostSchema, imageSchema, int, pattern, proxmoxRules, proxmoxSchema, unique } from "./schema";
+import { proxmoxRules, unique } from "./rules";
+import { ENVIRONMENTS, EnvironmentName, hostSchema, imageSchema, proxmoxSchema } from "./schema";
 
 const storageId = pattern(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "a Proxmox storage id");
 
@@ -81,7 +83,6 @@ export const hostStackSchema = z.strictObject({
 });
 
 export type HostStackParsed = z.output<typeof hostStackSchema>;
-export type HostStackInput = z.input<typeof hostStackSchema>;
 
 /** The host file's own rules (nodes unique); cross-file rules live in crossEnvironment.ts. */
 export function hostStackRules(c: HostStackParsed): { path: (string | number)[]; message: string }[] {
@@ -96,4 +97,3 @@ export function hostStackRules(c: HostStackParsed): { path: (string | number)[];
 /** The environments the host stack serves, in a stable order. */
 export const HOST_ENVIRONMENTS: readonly EnvironmentName[] = ENVIRONMENTS;
 
-export { formatPath };

@@ -6,9 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { boxFactProblems, crossEnvironmentProblems } from "./crossEnvironment";
 import { HOST_ENVIRONMENTS, HostStackParsed, hostStackRules, hostStackSchema } from "./hostSchema";
-import { BoxFacts, ConfigProblem, DEFAULT_HOST_STACK_FILE, EnvironmentName, environmentRules, formatPath, StackConfig, stackConfigSchema, withDefaults } from "./schema";
+import { escapeNonAscii, formatPath, quote } from "./messages";
+import { ConfigProblem, environmentRules } from "./rules";
+import { BoxFacts, DEFAULT_HOST_STACK_FILE, EnvironmentName, StackConfig, stackConfigSchema, withDefaults } from "./schema";
 import { NAMESPACE, plainValues, readConfigSection, resolveStackFile, StackFileError } from "./stackFiles";
-import { escapeNonAscii, quote } from "./messages";
 
 export { NAMESPACE };
 
@@ -57,7 +58,7 @@ export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: V
 
 /** Whether a raw (possibly invalid) `containers` value has a cicd container. */
 export function hasRunnerContainer(rawContainers: unknown): boolean {
-    return Array.isArray(rawContainers) && rawContainers.some((ct) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
+    return Array.isArray(rawContainers) && rawContainers.some((ct: unknown) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -99,7 +100,7 @@ export function environmentOnly(validated: ValidatedConfig, what: string): Stack
 }
 
 /** The host stack file an environment names (`hostStack`), validated; throws a ConfigError naming it. */
-export function hostStackOf(config: StackConfig, dir?: string): HostStackParsed {
+function hostStackOf(config: StackConfig, dir?: string): HostStackParsed {
     const host = readHostStack(config.hostStack, dir);
     if (host.config === undefined) {
         throw new ConfigError(sortProblems(host.problems));
@@ -366,7 +367,7 @@ function validateHostValues(values: Record<string, unknown>, options: ValidateOp
  * explicitly from ai-dualstack: keys), so each one is reported rather than silently ignored.
  * `pulumi:` keys are the engine's own and pass.
  */
-export function namespaceProblems(keys: readonly string[]): string[] {
+function namespaceProblems(keys: readonly string[]): string[] {
     return keys.filter((k) => !k.startsWith("pulumi:")).map((full) => {
         const cut = full.indexOf(":");
         const namespace = cut < 0 ? full : full.slice(0, cut);
@@ -402,7 +403,7 @@ function editDistance(a: string, b: string): number {
  * second copy): evaluating the public file as the private stack would mix their state.
  * The host stack (`environment: host`) is the stack `host` (or `host-<suffix>`).
  */
-export function stackNameProblems(stack: string, environment: string): string[] {
+function stackNameProblems(stack: string, environment: string): string[] {
     if (stack === environment || stack.startsWith(`${environment}-`)) {
         return [];
     }

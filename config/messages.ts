@@ -47,7 +47,11 @@ export function describe(input: unknown): string {
     if (typeof input === "object") {
         return "a mapping";
     }
-    return String(input);
+    if (typeof input === "boolean" || typeof input === "bigint") {
+        return String(input);
+    }
+    // a symbol or a function: only code can pass one, a stack file cannot
+    return typeof input;
 }
 
 function nonFiniteText(n: number): string {
@@ -125,6 +129,16 @@ function sizeMessage(bound: "at least" | "at most", limit: number | bigint, incl
 }
 
 /** zod's error map hook: only used where a schema gives no message of its own. */
-export const projectErrorMap: z.core.$ZodErrorMap = (issue) => projectMessage(issue);
+const projectErrorMap: z.core.$ZodErrorMap = (issue) => projectMessage(issue);
 
 z.config({ customError: projectErrorMap });
+
+/** `["gpu","otherNodes",0,"node"]` -> `gpu.otherNodes[0].node` */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+    return path.reduce<string>((acc, part) => {
+        if (typeof part === "number") {
+            return `${acc}[${part}]`;
+        }
+        return acc === "" ? String(part) : `${acc}.${String(part)}`;
+    }, "");
+}

@@ -1,61 +1,25 @@
 /**
- * The whole stack config of ai-dualstack as one zod schema.
+ * The section schemas of an environment's stack config, and the types the components get.
  *
  * Each top-level key here is one Pulumi config key in the `ai-dualstack:` namespace
  * (`ai-dualstack:gpu`, `ai-dualstack:network`, ...). Secrets are separate keys read as
  * secrets by the loader and never pass through this schema as plain text.
  *
- * Field rules (formats, ranges) live next to the field; rules that relate fields to each
- * other (VMIDs inside the env range, IPs inside the env subnet, nodes that exist, RAM that
- * fits the host) live in `crossFieldRules` below.
+ * The config is split by job: field primitives (formats, ranges) in fields.ts; the sections
+ * here (the host stack's in hostSchema.ts, the services' in services.ts); the rules that
+ * relate fields to each other and to the box (VMIDs inside the range, IPs inside the subnet,
+ * nodes that exist, RAM that fits) in rules.ts, as small named checks over one derived list
+ * of guests.
  */
 import { z } from "zod";
+import { cpuSet, envVarName, guestName, hexId, hostPort, httpsUrl, int, ipv4, mountPath, nodeName, pattern, pciAddress, pinnedImage, sha256, sha512, sshHostKey, sshPublicKey, subsystemId, urlPath } from "./fields";
 import { got, MISSING } from "./messages";
-import { isHostInCidr, isIpv4, parseCidr } from "./net";
-import { AI_SERVICE_PORT_NAMES, AI_SERVICE_PORTS } from "./ports";
-import { hostName, serviceRules, servicesSchema } from "./services";
+import { parseCidr } from "./net";
+import { hostName, servicesSchema } from "./services";
 
-export { got };
-
-export const pattern = (re: RegExp, expected: string) =>
-    z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
-        .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
-
-export const int = (min: number, max: number, what = "a whole number") =>
-    z.number({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${what}, ${got(iss.input)}`) })
-        .int({ error: (iss) => `expected ${what}, ${got(iss.input)}` })
-        .min(min, { error: (iss) => `must be at least ${min}, ${got(iss.input)}` })
-        .max(max, { error: (iss) => `must be at most ${max}, ${got(iss.input)}` });
-
-export const ipv4 = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an IPv4 address, ${got(iss.input)}`) })
-    .refine(isIpv4, { error: (iss) => `expected an IPv4 address like 10.10.0.10, ${got(iss.input)}` });
-
-/** Proxmox node names are host names. */
-export const nodeName = pattern(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a Proxmox node name like pve");
-/** Guest and resource names: DNS labels, so they work as host names and Proxmox names. */
-export const guestName = pattern(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "a lower-case DNS label like private-ai");
-export const pciAddress = pattern(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/, "0000:01:00.0 form");
-const hexId = pattern(/^[0-9a-f]{4}$/, "a 4-digit lower-case hex PCI id like 10de");
-const subsystemId = pattern(/^[0-9a-f]{4}:[0-9a-f]{4}$/, "a subsystem id like 1462:397d");
-const sha256 = pattern(/^[0-9a-f]{64}$/, "a 64-digit hex sha256 checksum");
-const sha512 = pattern(/^[0-9a-f]{128}$/, "a 128-digit hex sha512 checksum");
-export const httpsUrl = pattern(/^https:\/\/[^\s]+$/, "an https:// URL");
-/** `10-15` or `0,2,4-7`: the cpuset syntax Proxmox takes for `affinity`. */
-const cpuSet = pattern(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, "a CPU set like 0-7 or 0,2,4-7");
-const sshPublicKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line");
-/** A node's SSH host key as `ssh-keyscan` prints it, without the host name: `ssh-ed25519 AAAA...`. */
-const sshHostKey = pattern(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/,
-    "the node's SSH host key like ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 <address>, without the host name; compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node's console)");
-
-/**
- * A container mount point: absolute, and free of the `.`/`..` segments pve-container refuses
- * at apply time (`verify_lxc_mp_string` in src/PVE/LXC/Config.pm: "contains illegal character
- * sequences" for `/./`, `/../`, a trailing `/.` or `/..`).
- */
-const mountPath = pattern(/^\/[a-zA-Z0-9_./-]*$/, "an absolute path like /var/lib/postgresql")
-    .refine((p) => !p.split("/").some((seg) => seg === "." || seg === ".."), {
-        error: (iss) => `must not contain . or .. segments (Proxmox refuses them for mount points), ${got(iss.input)}`,
-    });
+// crossEnvironment.ts reads these from here.
+export { cpuList } from "./fields";
+export { formatPath } from "./messages";
 
 export const ENVIRONMENTS = ["private", "public"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -63,7 +27,7 @@ export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 export const CONTAINER_ROLES = ["database", "cache", "security", "cicd", "monitoring", "backup"] as const;
 export type ContainerRole = (typeof CONTAINER_ROLES)[number];
 
-export const AUTH_MODES = ["token", "password"] as const;
+const AUTH_MODES = ["token", "password"] as const;
 
 export const proxmoxSchema = z.strictObject({
     /** Proxmox VE API endpoint, e.g. https://192.168.1.10:8006/ */
@@ -216,42 +180,6 @@ const modelSchema = z.strictObject({
 /** The seed's hardware goal: 50-70+ tokens/s; `npm run verify` holds each model to its lower end unless the model sets its own. */
 export const DEFAULT_TARGET_TOKENS_PER_SECOND = 50;
 
-export const cidr = z.string().refine((v) => parseCidr(v) !== undefined || (isIpv4(v)), {
-    error: (iss) => `expected an IPv4 address or CIDR block like 192.168.1.0/24, ${got(iss.input)}`,
-});
-
-/** A container image with an explicit tag (or digest), never `latest`. */
-/**
- * `[registry[:port]/]name[:tag][@sha256:digest]` with a tag other than latest, a digest, or
- * both (Docker's reference grammar, distribution/reference): a registry may carry a port,
- * so the tag is only what follows the last colon of the last path segment.
- */
-export function isPinnedImage(ref: string): boolean {
-    const [name, digest, ...rest] = ref.split("@");
-    if (rest.length > 0 || (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest))) {
-        return false;
-    }
-    const slash = name.lastIndexOf("/");
-    const lastSegment = name.slice(slash + 1);
-    const colon = lastSegment.indexOf(":");
-    const repository = colon < 0 ? name : name.slice(0, slash + 1 + colon);
-    const tag = colon < 0 ? undefined : lastSegment.slice(colon + 1);
-    const registryAndPath = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?\/)?[a-z0-9]+([._-][a-z0-9]+|__|\/[a-z0-9]+)*$/;
-    if (!registryAndPath.test(repository)) {
-        return false;
-    }
-    if (tag !== undefined && (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag) || tag === "latest")) {
-        return false;
-    }
-    return tag !== undefined || digest !== undefined;
-}
-const pinnedImage = z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected an image reference, ${got(iss.input)}`) })
-    .refine(isPinnedImage, { error: (iss) => `expected an image with a pinned tag like ollama/ollama:0.9.6 (not latest), ${got(iss.input)}` });
-
-const envVarName = pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
-const urlPath = pattern(/^\/[A-Za-z0-9._~\/?=&%-]*$/, "a URL path like /health");
-const hostPort = int(1, 65535, "a TCP port");
-
 const workloadsSchema = z.strictObject({
     /** the Ollama runtime image */
     ollamaImage: pinnedImage,
@@ -274,7 +202,7 @@ const workloadsSchema = z.strictObject({
      * the private key file the Docker provider's ssh uses on the machine running Pulumi
      * (matching one of aiVm.sshPublicKeys); unset: the ssh agent or ~/.ssh defaults
      */
-    sshIdentityFile: pattern(/^[~\/][^\s]*$/, "a path like ~/.ssh/id_ed25519").optional(),
+    sshIdentityFile: pattern(/^[~/][^\s]*$/, "a path like ~/.ssh/id_ed25519").optional(),
 });
 
 const appEnv = z.record(envVarName, z.string()).default({});
@@ -387,7 +315,6 @@ export const stackConfigSchema = z.strictObject({
     services: servicesSchema.prefault({}),
 });
 
-export type StackConfigInput = z.input<typeof stackConfigSchema>;
 export type EnvironmentParsed = z.output<typeof stackConfigSchema>;
 type Parsed = EnvironmentParsed;
 export type HostConfig = z.output<typeof hostSchema>;
@@ -405,11 +332,23 @@ export interface BoxFacts {
     };
 }
 
+/** A ZFS mirror's devices: exactly two (rules.ts `storageMirror` reports any other count). */
+export type MirrorDevices = readonly [string, string];
+
+/** The devices as the pair the mirror rule has already checked them to be. */
+function mirrorPair(devices: readonly string[]): MirrorDevices {
+    if (devices.length !== 2) {
+        // Unreachable: withDefaults runs only on a config the rules passed.
+        throw new Error(`storage.devices: a mirror needs exactly 2 devices, got ${devices.length}`);
+    }
+    return [devices[0], devices[1]];
+}
+
 /** Validated environment config with every optional node filled in, plus the box facts it reads. */
 export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers" | "network" | "workbench"> & BoxFacts & {
     readonly workbench: Parsed["workbench"] & { readonly enabled: boolean };
     readonly network: Parsed["network"] & { readonly dns: string[] };
-    readonly storage: Parsed["storage"] & { readonly node: string };
+    readonly storage: Omit<Parsed["storage"], "devices"> & { readonly node: string; readonly devices: MirrorDevices };
     readonly gpu: Parsed["gpu"] & { readonly node: string };
     readonly aiVm: Parsed["aiVm"] & { readonly node: string };
     readonly containers: ReadonlyArray<Parsed["containers"][number] & { readonly node: string }>;
@@ -417,293 +356,7 @@ export type StackConfig = Omit<Parsed, "storage" | "gpu" | "aiVm" | "containers"
 export type GpuConfig = StackConfig["gpu"];
 export type AiVmConfig = StackConfig["aiVm"];
 export type ContainerConfig = StackConfig["containers"][number];
-export type ModelConfig = StackConfig["models"][number];
-export type WorkloadsConfig = StackConfig["workloads"];
 export type AppConfig = StackConfig["apps"][number];
-
-type Path = (string | number)[];
-
-/** A problem found by a rule: the config path it is about and what is wrong. */
-export interface ConfigProblem {
-    readonly path: Path;
-    readonly message: string;
-}
-
-/**
- * Rules that relate an environment's fields to each other and to the box: VMIDs inside
- * the range, IPs inside the subnet, nodes that exist, guests on the node that holds the
- * environment's pool, RAM and cores that fit. Pure; one problem per broken rule.
- */
-export function environmentRules(c: Parsed, box: Pick<BoxFacts, "hosts">): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const problem = (path: Path, message: string) => problems.push({ path, message });
-    const hostNames = new Set(box.hosts.map((h) => h.name));
-    const defaultNode = box.hosts[0]?.name;
-
-    const knownNode = (node: string | undefined, path: Path) => {
-        if (node !== undefined && !hostNames.has(node)) {
-            problem(path, `names node "${node}", which is not in the host stack's hosts (${[...hostNames].join(", ")})`);
-        }
-    };
-
-    // VMID range. A wrong range is reported once, not once per guest outside it.
-    const { start, end } = c.vmidRange;
-    const vmids = [c.aiVm.vmid, c.aiVm.dataVmid, ...c.containers.map((ct) => ct.vmid)];
-    const outside = (vmid: number) => vmid < start || vmid > end;
-    const rangeWrong = start > end || (vmids.length > 1 && vmids.every(outside));
-    if (start > end) {
-        problem(["vmidRange", "end"], `must not be below vmidRange.start (${start}), got ${end}`);
-    } else if (rangeWrong) {
-        problem(["vmidRange"], `${start}-${end} holds none of this environment's ${vmids.length} VMIDs (${[...vmids].sort((a, b) => a - b).join(", ")}): is the range or are the VMIDs wrong?`);
-    }
-    const inRange = (vmid: number, path: Path) => {
-        if (!rangeWrong && outside(vmid)) {
-            problem(path, `VMID ${vmid} is outside this environment's range ${start}-${end}`);
-        }
-    };
-
-    // Network
-    const subnet = parseCidr(c.network.subnet);
-    const inSubnet = (ip: string, path: Path) => {
-        if (subnet && isIpv4(ip) && !isHostInCidr(ip, subnet)) {
-            problem(path, `${ip} is not a host address inside this environment's subnet ${c.network.subnet}`);
-        }
-    };
-    inSubnet(c.network.gateway, ["network", "gateway"]);
-    for (const host of box.hosts) {
-        const hostIp = host.address;
-        if (subnet && isIpv4(hostIp) && isHostInCidr(hostIp, subnet)) {
-            problem(["network", "subnet"], `${c.network.subnet} contains the management address of node ${host.name} (${hostIp}): an environment needs a subnet of its own`);
-        }
-    }
-
-    // Storage
-    knownNode(c.storage.node, ["storage", "node"]);
-    if (c.storage.devices.length !== 2) {
-        problem(["storage", "devices"], `a mirror needs exactly 2 devices, got ${c.storage.devices.length}`);
-    }
-    unique(c.storage.devices.map((d, i) => ({ value: d, path: ["storage", "devices", i] })), "device", problem);
-    const poolNode = c.storage.node ?? defaultNode;
-
-    // GPU
-    knownNode(c.gpu.node, ["gpu", "node"]);
-    const gpuPrimary = c.gpu.node ?? defaultNode;
-    c.gpu.otherNodes.forEach((other, i) => {
-        knownNode(other.node, ["gpu", "otherNodes", i, "node"]);
-        if (other.node === gpuPrimary) {
-            problem(["gpu", "otherNodes", i, "node"], `node "${other.node}" is already the mapping's primary node (gpu.node)`);
-        }
-    });
-    unique(c.gpu.otherNodes.map((o, i) => ({ value: o.node, path: ["gpu", "otherNodes", i, "node"] })), "node", problem);
-    if (c.gpu.audioDeviceId === c.gpu.deviceId) {
-        problem(["gpu", "audioDeviceId"], `is the same id as gpu.deviceId (${c.gpu.deviceId}); use the audio function's own id from lspci -nn`);
-    }
-
-    // Guests
-    const guests: { vmid: number; ip: string; node: string | undefined; path: Path }[] = [
-        { vmid: c.aiVm.vmid, ip: c.aiVm.ip, node: c.aiVm.node, path: ["aiVm"] },
-        ...c.containers.map((ct, i) => ({ vmid: ct.vmid, ip: ct.ip, node: ct.node, path: ["containers", i] as Path })),
-    ];
-    for (const g of guests) {
-        inRange(g.vmid, [...g.path, "vmid"]);
-        inSubnet(g.ip, [...g.path, "ip"]);
-        knownNode(g.node, [...g.path, "node"]);
-        if (g.ip === c.network.gateway) {
-            problem([...g.path, "ip"], `${g.ip} is the environment's gateway (network.gateway)`);
-        }
-        // pve-storage API2/Disks/ZFS.pm: the zfspool storage that addStorage creates lists
-        // only the node that made the pool, so a guest elsewhere cannot use it.
-        const guestNode = g.node ?? defaultNode;
-        if (guestNode !== undefined && poolNode !== undefined && hostNames.has(guestNode) && guestNode !== poolNode) {
-            problem([...g.path, "node"], `the guest is placed on node ${guestNode}, but this environment's pool ${c.storage.pool} exists only on node ${poolNode} (storage.node)`);
-        }
-    }
-    inRange(c.aiVm.dataVmid, ["aiVm", "dataVmid"]);
-    unique([
-        ...guests.map((g) => ({ value: String(g.vmid), path: [...g.path, "vmid"] })),
-        { value: String(c.aiVm.dataVmid), path: ["aiVm", "dataVmid"] },
-    ], "VMID", problem);
-    unique(guests.map((g) => ({ value: g.ip, path: [...g.path, "ip"] })), "IP address", problem);
-    // Guest names become resource names and host names: the environment's prefix keeps the stacks apart.
-    const envPrefix = `${c.environment}-`;
-    [{ name: c.aiVm.name, path: ["aiVm", "name"] as Path }, ...c.containers.map((ct, i) => ({ name: ct.name, path: ["containers", i, "name"] as Path }))]
-        .filter((g) => !g.name.startsWith(envPrefix))
-        .forEach((g) => problem(g.path, `must start with "${envPrefix}" so the two environments never share a name, got "${g.name}"`));
-    unique(c.containers.map((ct, i) => ({ value: ct.name, path: ["containers", i, "name"] })).concat(
-        [{ value: c.aiVm.name, path: ["aiVm", "name"] }]), "guest name", problem);
-
-    // A GPU VM can only run on a node its mapping covers.
-    const vmNode = c.aiVm.node ?? defaultNode;
-    const mappedNodes = [gpuPrimary, ...c.gpu.otherNodes.map((o) => o.node)];
-    const mappingKnown = mappedNodes.every((n) => n !== undefined && hostNames.has(n));
-    if (vmNode !== undefined && mappingKnown && !mappedNodes.includes(vmNode)) {
-        problem(["aiVm", "node"], `the AI VM is placed on "${vmNode}", but its GPU mapping ${c.gpu.mappingName} only covers ${mappedNodes.join(", ")}`);
-    }
-
-    problems.push(...proxmoxRules(c.proxmox));
-
-    serviceRules(c, problem);
-
-    // The driver must be able to drive the card.
-    const driverProblem = nvidiaDriverProblem(c.gpu, c.aiVm.nvidiaDriver);
-    if (driverProblem !== undefined) {
-        problem(["aiVm", "nvidiaDriver"], driverProblem);
-    }
-
-    // The VLAN interface name and the ZFS storage id against the box's other storages meet
-    // the host file: they are checked there (crossEnvironment.ts, boxFactProblems).
-
-    aiLayerRules(c, problem);
-
-    // Capacity per node: what this environment's guests ask for must fit the node (both
-    // environments together are checked by the host stack, see crossEnvironment.ts).
-    for (const host of box.hosts) {
-        const here = (node: string | undefined) => (node ?? defaultNode) === host.name;
-        const vmMiB = here(c.aiVm.node) ? c.aiVm.memoryGiB * 1024 : 0;
-        const ctMiB = c.containers.filter((ct) => here(ct.node)).reduce((sum, ct) => sum + ct.memoryMiB, 0);
-        const hostMiB = host.memoryGiB * 1024;
-        if (vmMiB + ctMiB > hostMiB) {
-            // Name the guests that fill the node, largest first; the key is the largest one's.
-            const guestsHere = [
-                ...(here(c.aiVm.node) ? [{ name: c.aiVm.name, mib: vmMiB, path: ["aiVm", "memoryGiB"] as Path }] : []),
-                ...c.containers.flatMap((ct, i) => (here(ct.node) ? [{ name: ct.name, mib: ct.memoryMiB, path: ["containers", i, "memoryMiB"] as Path }] : [])),
-            ].sort((a, b) => b.mib - a.mib);
-            const list = guestsHere.map((g) => `${g.name} ${g.mib % 1024 === 0 ? `${g.mib / 1024} GiB` : `${g.mib} MiB`}`).join(", ");
-            problem(guestsHere[0].path, `this environment's guests on node ${host.name} ask for ${Math.ceil((vmMiB + ctMiB) / 1024)} GiB of RAM, more than the node's ${host.memoryGiB} GiB (host stack hosts[].memoryGiB): ${list}`);
-        }
-        if (here(c.aiVm.node) && c.aiVm.hugepages !== "none" && c.aiVm.memoryGiB > host.memoryGiB - 8) {
-            problem(["aiVm", "hugepages"], `reserving ${c.aiVm.memoryGiB} GiB of hugepages leaves the host ${host.name} less than 8 GiB of its ${host.memoryGiB} GiB`);
-        }
-        if (here(c.aiVm.node) && c.aiVm.cores > host.cores) {
-            problem(["aiVm", "cores"], `${c.aiVm.cores} cores is more than node ${host.name} has (${host.cores})`);
-        }
-        if (here(c.aiVm.node) && c.aiVm.cpuAffinity !== undefined) {
-            const highest = Math.max(...cpuList(c.aiVm.cpuAffinity));
-            if (highest >= host.cores) {
-                problem(["aiVm", "cpuAffinity"], `CPU ${highest} does not exist on node ${host.name} (CPUs 0-${host.cores - 1})`);
-            }
-        }
-        c.containers.forEach((ct, i) => {
-            if (here(ct.node) && ct.cores > host.cores) {
-                problem(["containers", i, "cores"], `${ct.cores} cores is more than node ${host.name} has (${host.cores})`);
-            }
-        });
-    }
-    return problems;
-}
-
-/** The API login's own rule, for every stack file (environments and the host). */
-export function proxmoxRules(proxmox: z.output<typeof proxmoxSchema>): ConfigProblem[] {
-    // A password crosses the wire on every login: never to a server whose certificate is not checked.
-    return proxmox.auth === "password" && proxmox.insecure
-        ? [{ path: ["proxmox", "insecure"], message: `must be false with proxmox.auth password: the password would go to an unverified server; trust the cluster CA (/etc/pve/pve-root-ca.pem through SSL_CERT_FILE) or use proxmox.auth token` }]
-        : [];
-}
-
-/** `0-3,8` -> [0, 1, 2, 3, 8]: the CPUs of a Proxmox cpuset. */
-export function cpuList(set: string): number[] {
-    return set.split(",").flatMap((part) => {
-        const [lo, hi] = part.split("-").map(Number);
-        return hi === undefined ? [lo] : Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i);
-    });
-}
-
-/**
- * Blackwell GeForce cards (RTX 50 series; device 10de:2b85 is the RTX 5090) are driven only by
- * NVIDIA's open kernel modules, from the 570 series on: the proprietary flavour does not
- * probe them (NVIDIA open-gpu-kernel-modules README, "Compatible GPUs"; issue #853).
- */
-const BLACKWELL_DEVICE_IDS = new Set(["2b85", "2b87", "2c02", "2c05", "2d04", "2d05", "2f04"]);
-const BLACKWELL_MODEL = /\bRTX\s*50[5-9]0\b/i;
-
-export function nvidiaDriverProblem(gpu: { model: string; deviceId: string }, driver: string): string | undefined {
-    const blackwell = BLACKWELL_DEVICE_IDS.has(gpu.deviceId) || BLACKWELL_MODEL.test(gpu.model);
-    const match = /^nvidia-driver-(\d{3})(-server)?(-open)?$/.exec(driver);
-    if (!blackwell || match === null) {
-        return undefined;
-    }
-    const series = Number(match[1]);
-    if (match[3] === undefined || series < 570) {
-        return `${driver} cannot drive the ${gpu.model} (10de:${gpu.deviceId}): Blackwell cards need NVIDIA's open kernel modules, 570 or later, e.g. nvidia-driver-570-open`;
-    }
-    return undefined;
-}
-
-/** Models, the vector store, apps and workbench ports: what the AI layer asks of the environment. */
-function aiLayerRules(c: Parsed, problem: (path: Path, message: string) => void): void {
-    // A model that does not fit the GPU would run mostly on the CPU: say so unless the user chose it.
-    c.models.forEach((m, i) => {
-        if (m.sizeGiB > c.gpu.vramGiB && !m.allowCpuOffload) {
-            problem(["models", i, "sizeGiB"], `${m.name} needs about ${m.sizeGiB} GiB, more than the ${c.gpu.model}'s ${c.gpu.vramGiB} GiB (gpu.vramGiB): pick a smaller model or quantisation, or set allowCpuOffload: true on it`);
-        }
-    });
-    unique(c.models.map((m, i) => ({ value: m.name, path: ["models", i, "name"] })), "model", problem);
-    // The image must be the store the config says it is (Qdrant's image cannot serve Chroma's API).
-    const imageName = c.workloads.vectorStoreImage.split("@")[0].split("/").pop()?.split(":")[0] ?? "";
-    const expectedStore = c.environment === "private" ? "qdrant" : "chroma";
-    if (c.workloads.vectorStore === expectedStore && !imageName.includes(c.workloads.vectorStore)) {
-        problem(["workloads", "vectorStoreImage"], `${c.workloads.vectorStoreImage} does not look like a ${c.workloads.vectorStore} image (workloads.vectorStore is ${c.workloads.vectorStore}; e.g. ${c.workloads.vectorStore === "qdrant" ? "qdrant/qdrant:v1.14.1" : "chromadb/chroma:1.0.15"})`);
-    }
-    if (c.workloads.vectorStore !== expectedStore) {
-        problem(["workloads", "vectorStore"], `the ${c.environment} environment uses ${expectedStore}, got ${c.workloads.vectorStore}`);
-    }
-    const modelNames = new Set(c.models.map((m) => m.name));
-    const allowed: readonly string[] = APP_PRESETS[c.environment];
-    c.apps.forEach((app, i) => {
-        if (!allowed.includes(app.preset)) {
-            problem(["apps", i, "preset"], `${app.preset} is not an app of the ${c.environment} environment (it has ${allowed.join(", ")})`);
-        }
-        for (const key of ["model", "embeddingModel"] as const) {
-            const value = key in app ? (app as Record<string, unknown>)[key] : undefined;
-            if (typeof value === "string" && !modelNames.has(value)) {
-                problem(["apps", i, key], `${value} is not in ai-dualstack:models (${[...modelNames].join(", ")})`);
-            }
-        }
-    });
-    const seenPresets = new Set<string>();
-    c.apps.forEach((app, i) => {
-        if (app.preset !== "poc" && seenPresets.has(app.preset)) {
-            problem(["apps", i, "preset"], `${app.preset} is listed twice; each preset runs once per environment (use poc for more apps)`);
-        }
-        seenPresets.add(app.preset);
-    });
-    unique(c.apps.flatMap((a, i) => a.preset === "poc" ? [{ value: a.name, path: ["apps", i, "name"] as Path }] : []), "app name", problem);
-    // Host ports on the AI VM: apps and the workbench must not collide with each other or the fixed services.
-    const reserved = new Map<number, string>(Object.entries(AI_SERVICE_PORTS).map(([key, port]) => [port, AI_SERVICE_PORT_NAMES[key as keyof typeof AI_SERVICE_PORTS]]));
-    const ports = [
-        ...c.apps.map((a, i) => ({ value: String(a.port), path: ["apps", i, "port"] as Path })),
-        ...(c.workbench.enabled ?? c.environment === "private" ? [{ value: String(c.workbench.port), path: ["workbench", "port"] as Path }] : []),
-    ];
-    for (const p of ports) {
-        const what = reserved.get(Number(p.value));
-        if (what !== undefined) {
-            problem(p.path, `port ${p.value} is already used by ${what} on the AI VM`);
-        }
-    }
-    unique(ports, "port", problem);
-}
-
-export function unique(items: { value: string; path: Path }[], what: string, problem: (path: Path, message: string) => void): void {
-    const seen = new Map<string, Path>();
-    for (const item of items) {
-        const first = seen.get(item.value);
-        if (first) {
-            problem(item.path, `duplicate ${what} ${JSON.stringify(item.value)}, already used at ${formatPath(first)}`);
-        } else {
-            seen.set(item.value, item.path);
-        }
-    }
-}
-
-/** `["gpu","otherNodes",0,"node"]` -> `gpu.otherNodes[0].node` */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-    return path.reduce<string>((acc, part) => {
-        if (typeof part === "number") {
-            return `${acc}[${part}]`;
-        }
-        return acc === "" ? String(part) : `${acc}.${String(part)}`;
-    }, "");
-}
 
 /** Fills optional nodes with the first host and adds the box facts, so components never guess. */
 export function withDefaults(c: Parsed, box: BoxFacts): StackConfig {
@@ -713,7 +366,7 @@ export function withDefaults(c: Parsed, box: BoxFacts): StackConfig {
         hosts: box.hosts,
         images: box.images,
         network: { ...c.network, dns: c.network.dns ?? [c.network.gateway] },
-        storage: { ...c.storage, node: c.storage.node ?? first },
+        storage: { ...c.storage, node: c.storage.node ?? first, devices: mirrorPair(c.storage.devices) },
         gpu: { ...c.gpu, node: c.gpu.node ?? first },
         aiVm: { ...c.aiVm, node: c.aiVm.node ?? first },
         containers: c.containers.map((ct) => ({ ...ct, node: ct.node ?? first })),

@@ -7,25 +7,23 @@
  * the release rather than by a third-party repository.
  */
 import { z } from "zod";
-import { got, MISSING } from "./messages";
+import { pattern } from "./fields";
+import { got } from "./messages";
 import { isHostInCidr, isIpv4, parseCidr } from "./net";
 
-const text = (re: RegExp, expected: string) =>
-    z.string({ error: (iss) => (iss.input === undefined ? MISSING : `expected ${expected}, ${got(iss.input)}`) })
-        .regex(re, { error: (iss) => `expected ${expected}, ${got(iss.input)}` });
 const port = z.number().int().min(1).max(65535);
 
 const ipv4 = z.string().refine(isIpv4, { error: (iss) => `expected an IPv4 address, ${got(iss.input)}` });
 const cidrBlock = z.string().refine((s) => parseCidr(s) !== undefined, { error: (iss) => `expected a CIDR block like 10.99.10.0/24, ${got(iss.input)}` });
 /** A WireGuard key: 32 bytes, base64 (what `wg genkey | wg pubkey` prints). */
-const wireguardKey = text(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, "a WireGuard public key (44 characters of base64, from wg pubkey)");
+const wireguardKey = pattern(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, "a WireGuard public key (44 characters of base64, from wg pubkey)");
 /** A public DNS name (the reverse proxy gets a certificate for it). */
-export const hostName = text(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name like chat.example.org");
+export const hostName = pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name like chat.example.org");
 
 /** PostgreSQL major versions Debian 12 ships. */
-export const POSTGRES_MAJORS = [15] as const;
+const POSTGRES_MAJORS = [15] as const;
 /** Redis major versions Debian 12 ships (redis-server 5:7.0.x). */
-export const REDIS_MAJORS = [7] as const;
+const REDIS_MAJORS = [7] as const;
 
 const postgresSchema = z.strictObject({
     /** pinned major version (Debian 12: 15) */
@@ -41,7 +39,7 @@ const redisSchema = z.strictObject({
 
 const peerSchema = z.strictObject({
     /** device name, e.g. laptop */
-    name: text(/^[a-z][a-z0-9-]{0,30}$/, "a peer name like laptop"),
+    name: pattern(/^[a-z][a-z0-9-]{0,30}$/, "a peer name like laptop"),
     /** the peer's tunnel address, inside wireguard.subnet */
     address: ipv4,
     /**
@@ -68,19 +66,19 @@ const proxySchema = z.strictObject({
 
 const runnerSchema = z.strictObject({
     /** the repository (or organisation) the runner registers with */
-    url: text(/^https:\/\/github\.com\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?$/, "https://github.com/<owner>[/<repo>]"),
+    url: pattern(/^https:\/\/github\.com\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?$/, "https://github.com/<owner>[/<repo>]"),
     /** labels added to the defaults (self-hosted, Linux, X64); the workflows' runs-on uses them */
-    labels: z.array(text(/^[A-Za-z0-9_.-]+$/, "a runner label")).default(["ai-dualstack"]),
+    labels: z.array(pattern(/^[A-Za-z0-9_.-]+$/, "a runner label")).default(["ai-dualstack"]),
     /** actions/runner release, pinned with the sha256 of actions-runner-linux-x64-<version>.tar.gz */
-    version: text(/^\d+\.\d+\.\d+$/, "a release like 2.336.0"),
-    sha256: text(/^[0-9a-f]{64}$/, "the 64-digit sha256 from the release notes"),
+    version: pattern(/^\d+\.\d+\.\d+$/, "a release like 2.336.0"),
+    sha256: pattern(/^[0-9a-f]{64}$/, "the 64-digit sha256 from the release notes"),
 });
 
 const monitoringSchema = z.strictObject({
     /** how long Prometheus keeps samples */
-    retention: text(/^\d+[dwy]$/, "a duration like 30d").default("30d"),
+    retention: pattern(/^\d+[dwy]$/, "a duration like 30d").default("30d"),
     /** where Alertmanager posts alerts (a webhook receiver: ntfy, Gotify, a chat bridge) */
-    webhookUrl: text(/^https?:\/\/\S+$/, "an http(s) URL").optional(),
+    webhookUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL").optional(),
     /** a backup counts as missed when the last good one is older than this many hours */
     backupMaxAgeHours: z.number().int().min(1).max(24 * 31).default(26),
     /** a certificate alerts when it expires within this many days */
@@ -100,7 +98,6 @@ export const servicesSchema = z.strictObject({
 });
 
 export type ServicesConfig = z.output<typeof servicesSchema>;
-export type WireguardPeerConfig = ServicesConfig["wireguard"]["peers"][number];
 
 type Path = (string | number)[];
 type Problem = (path: Path, message: string) => void;

@@ -11,9 +11,9 @@ import { describe } from "./messages";
 export const NAMESPACE = "ai-dualstack";
 
 /** The project directory: stack files named by other stack files are relative to it. */
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+const PROJECT_DIR = path.resolve(__dirname, "..");
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
@@ -31,7 +31,7 @@ export class StackFileError extends Error {
 }
 
 /** The file as a user would name it: relative to where they run the tool. */
-export function displayName(file: string): string {
+function displayName(file: string): string {
     const relative = path.relative(process.cwd(), file);
     return relative === "" || relative.startsWith("..") ? file : relative;
 }

@@ -12,7 +12,7 @@ import type { BackupJobSpec } from "./rules/data";
 import type { EnvironmentIdentity } from "./rules/isolation";
 import { isRecord } from "./rules/model";
 
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+const PROJECT_DIR = path.resolve(__dirname, "..");
 
 export function stackIdentities(dir: string = PROJECT_DIR): EnvironmentIdentity[] {
     const files = fs.readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).sort();

@@ -3,7 +3,7 @@
  * `policy` array of `npm run plan --json` report. Same rules, same config, as the pack the
  * Pulumi CLI loads.
  */
-import type { PlanGraph, PolicyFinding } from "../tools/lib/graph";
+import type { PlanGraph, PolicyFinding } from "../graph";
 import { RULES } from "./rules";
 import { PolicyResource, StackView, TYPES } from "./rules/model";
 import { readPackConfig, settingsFor } from "./settings";

@@ -9,7 +9,7 @@ import { stackBackupJobs, stackIdentities } from "./identities";
 import type { PackRule } from "./rules";
 import { isRecord, Level } from "./rules/model";
 
-export const CONFIG_DIR = path.join(__dirname, "config");
+const CONFIG_DIR = path.join(__dirname, "config");
 
 /** Config a rule gets unless the user says otherwise. */
 export function packDefaults(): Record<string, Record<string, unknown>> {

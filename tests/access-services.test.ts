@@ -219,7 +219,7 @@ describe("in the graph", () => {
         const { graph, config } = publicEnv;
         const step = byName(graph.resources, "public-proxy-provision-caddy");
         const mount = config.containers.find((c) => c.role === "security")?.dataMountPath;
-        expect(String(input(step, "create"))).toContain(`)\" caddy ${mount} ${mount}/certificates`);
+        expect(String(input(step, "create"))).toContain(`)" caddy ${mount} ${mount}/certificates`);
         expect(graph.resources.some((r) => r.name.endsWith("-provision-wireguard"))).toBe(false);
         expect(graph.outputs.vpnPeers).toBeUndefined();
     });

@@ -64,11 +64,11 @@ describe("the host stack's grants, as its graph creates them", () => {
     /** path -> privileges of one environment's ACLs in the host graph, for its deploy token or its user. */
     const granted = (env: string, holder: "token" | "user") => {
         const roles = new Map(host.graph.resources.filter((r) => r.type === "proxmoxve:index/roleLegacy:RoleLegacy")
-            .map((r) => [String(r.inputs.roleId), r.inputs.privileges as string[]]));
+            .map((r) => [r.inputs.roleId as string, r.inputs.privileges as string[]]));
         return Object.fromEntries(host.graph.resources
-            .filter((r) => r.type === "proxmoxve:index/acl:Acl" && String(r.inputs.roleId).startsWith(`ai-dualstack-${env}-`))
-            .filter((r) => (holder === "token" ? String(r.inputs.tokenId ?? "").startsWith(`${env}-access-token`) : r.inputs.userId === `ai-dualstack-${env}@pve`))
-            .map((r) => [String(r.inputs.path), [...(roles.get(String(r.inputs.roleId)) ?? [])].sort()]));
+            .filter((r) => r.type === "proxmoxve:index/acl:Acl" && (r.inputs.roleId as string).startsWith(`ai-dualstack-${env}-`))
+            .filter((r) => (holder === "token" ? (r.inputs.tokenId as string | undefined ?? "").startsWith(`${env}-access-token`) : r.inputs.userId === `ai-dualstack-${env}@pve`))
+            .map((r) => [r.inputs.path as string, [...(roles.get(r.inputs.roleId as string) ?? [])].sort()]));
     };
 
     test.each(["private", "public"])("%s: the token and its user hold exactly what the environment's graph and preflight need", (env) => {
@@ -101,7 +101,7 @@ describe("the host stack's grants, as its graph creates them", () => {
 
     test("with auditTokens the host stack also makes each environment's read-only token, output as a secret", async () => {
         const e = await evaluateHost((c) => { c["ai-dualstack:access"] = { auditTokens: true }; });
-        expect(e.graph.resources.filter((r) => r.type === "proxmoxve:user/token:Token").map((t) => `${String(t.inputs.userId)}!${String(t.inputs.tokenName)}`).sort())
+        expect(e.graph.resources.filter((r) => r.type === "proxmoxve:user/token:Token").map((t) => `${t.inputs.userId as string}!${t.inputs.tokenName as string}`).sort())
             .toEqual(["ai-dualstack-private@pve!audit", "ai-dualstack-private@pve!deploy", "ai-dualstack-public@pve!audit", "ai-dualstack-public@pve!deploy"]);
         expect(e.graph.outputs.publicAuditApiToken).toBe("[secret]");
     });

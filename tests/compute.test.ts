@@ -2,7 +2,7 @@
  * The guests of each environment: the AI VM with its GPU and tuning, the service LXCs,
  * and how they wait on the host layer but never on each other.
  */
-import type { PlanResource } from "../tools/lib/graph";
+import type { PlanResource } from "../graph";
 import { byName, EnvEvaluation as Evaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 let privateEnv: Evaluation;

@@ -79,10 +79,11 @@ const cases: Case[] = [
         "ai-dualstack:services.wireguard.subnet: 10.10.0.0/16 overlaps the environment's subnet 10.10.10.0/24: the tunnel needs its own block"],
     ["a CI container without a runner", "private", (c) => { delete key(c, "services").runner; },
         "ai-dualstack:services.runner: is required: the cicd container runs a GitHub Actions runner (url, version, sha256)"],
-    ["a published app without the proxy's container", "public", (c) => {
-        c["ai-dualstack:containers"] = key<Record<string, unknown>[]>(c, "containers").filter((ct) => ct.role !== "security");
-        delete key<Record<string, unknown>[]>(c, "apps")[2].publicHost;
-    },
+    ["a published app without the proxy's container", "public",
+        (c) => {
+            c["ai-dualstack:containers"] = key<Record<string, unknown>[]>(c, "containers").filter((ct) => ct.role !== "security");
+            delete key<Record<string, unknown>[]>(c, "apps")[2].publicHost;
+        },
         "ai-dualstack:apps[0].publicHost: needs a security container: the reverse proxy that publishes it runs there"],
     ["proxy routes as a config list (they come from apps[].publicHost)", "public", (c) => { key<Record<string, unknown>>(c, "services").proxy = { routes: [] }; },
         "ai-dualstack:services.proxy.routes: unknown key"],
@@ -272,7 +273,7 @@ describe("semantic checks a careful admin would expect", () => {
         ["ollama/ollama:latest", false],
         ["Ollama/Ollama:1", false],
     ])("image reference %s pinned: %s", async (ref, ok) => {
-        const { isPinnedImage } = await import("../config/schema");
+        const { isPinnedImage } = await import("../config/fields");
         expect(isPinnedImage(ref)).toBe(ok);
     });
 

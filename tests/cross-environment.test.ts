@@ -106,7 +106,7 @@ async function problems(change: { host?: Change; private?: Change; public?: Chan
     const envs = { private: change.private ?? (() => undefined), public: change.public ?? (() => undefined) };
     const error = await evaluateHost(change.host, envs).then(() => undefined, (e: unknown) => e);
     if (error === undefined) return [];
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError)) throw error instanceof Error ? error : new Error(JSON.stringify(error));
     // The host test writes both environment files to scratch directories: name them by role.
     return error.problems.map((p) => p.replace(/\S*Pulumi\.private\.yaml/g, "<private>").replace(/\S*Pulumi\.public\.yaml/g, "<public>"));
 }

@@ -9,8 +9,7 @@ import { stringify } from "yaml";
 import type { HostStackConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { evaluateStack } from "../tools/lib/evaluate";
-import type { PlanGraph } from "../tools/lib/graph";
-import type { PlanResource } from "../tools/lib/graph";
+import type { PlanGraph, PlanResource } from "../graph";
 import type { PciInventory } from "../tools/lib/inventory";
 import { fromConfigSection, readConfigSection, stackFilePath, StackConfigFile } from "../tools/lib/stackFile";
 

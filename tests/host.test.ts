@@ -10,7 +10,7 @@ import * as path from "path";
 import { ConfigError } from "../config/load";
 import { HostStackMissingError } from "../components/hostObjects";
 import { byName, evaluate, evaluateHost, HostEvaluation, input, key, ofType, TYPES } from "./helpers";
-import type { PlanResource } from "../tools/lib/graph";
+import type { PlanResource } from "../graph";
 import { CONTAINER_ROLES } from "../config/schema";
 import { guestRules } from "../components/ops/firewallProfiles";
 

@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { CREATE_TIMES, createSeconds, UNKNOWN_TYPE_SECONDS } from "../tools/lib/createTimes";
-import type { PlanDocument, PlanResource } from "../tools/lib/graph";
+import type { PlanDocument, PlanResource } from "../graph";
 import { criticalPath, customDependencies, graphShape } from "../tools/lib/graphMetrics";
 import { GROUP_RULES, groupOf, renderMermaid } from "../tools/lib/mermaid";
 import { diagramNames, fillDiagrams } from "../tools/lib/readmeDiagrams";

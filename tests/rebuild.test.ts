@@ -4,7 +4,7 @@
  */
 import type { Backend, StateResource, StackOps } from "../tools/lib/automation";
 import { CliMissingError, parseDeployment } from "../tools/lib/automation";
-import type { PlanGraph } from "../tools/lib/graph";
+import type { PlanGraph } from "../graph";
 import { planRebuild } from "../tools/lib/rebuildPlan";
 import { environmentFromStackFile, runRebuild } from "../tools/rebuild";
 import { evaluate } from "./helpers";

@@ -14,7 +14,7 @@ import * as path from "path";
 import { CADDYFILE } from "../components/services/caddy";
 import { evaluateStack, MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
 import type { StackConfig } from "../config/schema";
-import type { PlanGraph } from "../tools/lib/graph";
+import type { PlanGraph } from "../graph";
 import { parseVerifyTargets } from "../tools/lib/verifyTargets";
 import { byName, type ConfigSection, input, key, stackFile, writeStackFile } from "./helpers";
 import { PROJECT_DIR } from "../tools/lib/paths";

@@ -259,7 +259,7 @@ describe("npm run verify against fake services", () => {
         // The real forward: local loopback to the VM's loopback, strict host key, no agent, fail if it cannot forward.
         const args = tunnelArgs(opened[0], 40000, "/k", "/id");
         expect(args).toEqual(expect.arrayContaining(["-N", "ExitOnForwardFailure=yes", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/k", "-L", "127.0.0.1:40000:127.0.0.1:8000", "-l", "ai", "10.20.20.10"]));
-        expect(spawnSync("ssh", ["-G", ...args.filter((a) => a !== "-N"), ].slice(0, -1).concat(["10.20.20.10"]), { encoding: "utf8" }).status).toBe(0);
+        expect(spawnSync("ssh", ["-G", ...args.filter((a) => a !== "-N")].slice(0, -1).concat(["10.20.20.10"]), { encoding: "utf8" }).status).toBe(0);
     });
 
     test("a forward that cannot be opened fails that service, naming why", async () => {

@@ -8,7 +8,7 @@ import { execFileSync } from "child_process";
 import { hostKeyLine } from "../components/provision/remoteStep";
 import { dockerSshOpts } from "../components/workloads/dockerHost";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
-import type { PlanResource } from "../tools/lib/graph";
+import type { PlanResource } from "../graph";
 import { byName, EnvEvaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
 
 const DOCKER = {

@@ -121,8 +121,8 @@ function run(kind: Kind, s: Scale, launcher: readonly string[]): Sample {
     const tool = (script: string, args: string[]) => [process.execPath, [...launcher, path.join(PROJECT_DIR, "tools", script), ...args]] as const;
     const [command, args] = kind === "ours" ? tool("plan.ts", ["--stack", "private", ...(s.configFile ? ["--config", s.configFile] : [])])
         : kind === "replay" ? tool("floor.ts", ["--replay", s.planFile])
-            : kind === "bare" ? tool("floor.ts", ["--bare", String(s.resources)])
-                : ["npm", ["run", "-s", "plan", "--", "--stack", "private"]] as const;
+        : kind === "bare" ? tool("floor.ts", ["--bare", String(s.resources)])
+        : ["npm", ["run", "-s", "plan", "--", "--stack", "private"]] as const;
     const t0 = performance.now();
     const r = spawnSync(command, [...args], { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PULUMI_CONFIG: "", PULUMI_CONFIG_SECRET_KEYS: "" } });
     const wallMs = performance.now() - t0;

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { knownStacks, PROCESS_IO, runMain, toolArgs } from "./lib/cli";
-import type { PlanDocument } from "./lib/graph";
+import type { PlanDocument } from "../graph";
 import { PROJECT_DIR } from "./lib/paths";
 import { diagramNames, fillDiagrams } from "./lib/readmeDiagrams";
 

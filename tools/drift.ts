@@ -9,7 +9,7 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { Backend, CliMissingError, explainAutomationError, pulumiBackend } from "./lib/automation";
-import { PROCESS_IO, stackToolArgs, ToolIO } from "./lib/cli";
+import { PROCESS_IO, runMain, stackToolArgs, ToolIO } from "./lib/cli";
 import { buildDriftReport, DriftReport, driftExitCode } from "./lib/driftReport";
 
 const USAGE = "usage: npm run drift -- --stack <name> [--json]";
@@ -63,5 +63,5 @@ export function renderDrift(report: DriftReport): string {
 }
 
 if (require.main === module) {
-    runDrift(process.argv.slice(2), pulumiBackend(), PROCESS_IO).then((code) => { process.exitCode = code; });
+    runMain(() => runDrift(process.argv.slice(2), pulumiBackend(), PROCESS_IO));
 }

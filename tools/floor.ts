@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import { performance } from "perf_hooks";
 import { parseFlags, runMain, UsageError } from "./lib/cli";
-import type { PlanGraph } from "./lib/graph";
+import type { PlanGraph } from "../graph";
 
 const USAGE = "usage: node -r ./tools/register.js tools/floor.ts --replay PLAN.json | --bare N [--stack S]";
 

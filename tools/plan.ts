@@ -14,7 +14,7 @@
  */
 import * as fs from "fs";
 import { knownStacks, loadStackFile, PROCESS_IO, runMain, stackToolArgs, ToolIO, UsageError } from "./lib/cli";
-import type { PlanDocument } from "./lib/graph";
+import type { PlanDocument } from "../graph";
 
 const USAGE = "usage: npm run plan -- --stack <host|private|public|all> [--format text|json|mermaid] [--json] [--config FILE] [--pci-inventory FILE]";
 const FORMATS = ["text", "json", "mermaid"] as const;

@@ -6,7 +6,7 @@
  * mandatory. The same rules run under the Pulumi CLI with --policy-pack policy.
  */
 import { knownStacks, loadStackFile, PROCESS_IO, runMain, toolArgs, ToolIO, UsageError } from "./lib/cli";
-import type { PolicyFinding } from "./lib/graph";
+import type { PolicyFinding } from "../graph";
 import type { StackConfigFile } from "./lib/stackFile";
 
 const USAGE = "usage: npm run policy [-- --stack <host|private|public> [--config FILE]] [--json]";

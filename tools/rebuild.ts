@@ -13,7 +13,7 @@
 import * as fs from "fs";
 import { performance } from "perf_hooks";
 import { Backend, CliMissingError, explainAutomationError, pulumiBackend } from "./lib/automation";
-import { PROCESS_IO, stackToolArgs, ToolIO } from "./lib/cli";
+import { PROCESS_IO, runMain, stackToolArgs, ToolIO } from "./lib/cli";
 import { planRebuild } from "./lib/rebuildPlan";
 import { readStackFile, stackFilePath } from "./lib/stackFile";
 
@@ -95,9 +95,9 @@ export function environmentFromStackFile(stack: string): string | undefined {
 }
 
 if (require.main === module) {
-    runRebuild(process.argv.slice(2), {
+    runMain(() => runRebuild(process.argv.slice(2), {
         backend: pulumiBackend(),
         io: PROCESS_IO,
         environmentOf: environmentFromStackFile,
-    }).then((code) => { process.exitCode = code; });
+    }));
 }

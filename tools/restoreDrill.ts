@@ -10,7 +10,7 @@
 import { performance } from "perf_hooks";
 import { backupStorageOf, environmentOnly, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
-import { PROCESS_IO, stackToolArgs, ToolIO, loadStackFile } from "./lib/cli";
+import { loadStackFile, PROCESS_IO, runMain, stackToolArgs, ToolIO } from "./lib/cli";
 import { proxmoxDrillApi } from "./lib/proxmoxApi";
 import { DrillApi, DrillRefusal, planDrill, runDrill } from "./lib/restoreDrill";
 
@@ -70,6 +70,5 @@ export async function stackConfigOf(stack: string): Promise<StackConfig> {
 }
 
 if (require.main === module) {
-    runRestoreDrill(process.argv.slice(2), { io: PROCESS_IO, configOf: stackConfigOf, api: (c) => proxmoxDrillApi(c) })
-        .then((code) => { process.exitCode = code; });
+    runMain(() => runRestoreDrill(process.argv.slice(2), { io: PROCESS_IO, configOf: stackConfigOf, api: (c) => proxmoxDrillApi(c) }));
 }

@@ -12,7 +12,7 @@
 import { adminSourcesOf, ConfigError, environmentOnly, NAMESPACE, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { CliMissingError, explainAutomationError, pulumiReader, ReaderBackend } from "./lib/automation";
-import { PROCESS_IO, stackToolArgs, ToolIO } from "./lib/cli";
+import { PROCESS_IO, runMain, stackToolArgs, ToolIO } from "./lib/cli";
 import { CommandRunner, processRunner } from "./lib/runner";
 import { readStackFile, stackFilePath } from "./lib/stackFile";
 import { checkPostgres, checkRedis } from "./lib/verify/databases";
@@ -99,8 +99,9 @@ async function runChecks(stack: string, given: VerifyTargets, config: StackConfi
  * The targets with every URL on the AI VM's loopback (Chroma) replaced by the local end of
  * an SSH forward; a forward that cannot be opened becomes a failed check of that service.
  */
-async function tunnelled(targets: VerifyTargets, config: StackConfig, sshPrivateKey: string | undefined, open: OpenTunnel, tunnels: Tunnel[], progress: (line: string) => void):
-    Promise<{ targets: VerifyTargets; problems: Map<string, string> }> {
+async function tunnelled(
+    targets: VerifyTargets, config: StackConfig, sshPrivateKey: string | undefined, open: OpenTunnel, tunnels: Tunnel[], progress: (line: string) => void,
+): Promise<{ targets: VerifyTargets; problems: Map<string, string> }> {
     const ports = new Map<number, number>();
     const problems = new Map<string, string>();
     const hostKey = targets.sshHostKeys[config.aiVm.name];
@@ -205,5 +206,5 @@ function otherStackConfig(environment: StackConfig["environment"]): StackConfig 
 }
 
 if (require.main === module) {
-    runVerify(process.argv.slice(2), { reader: pulumiReader(), runner: processRunner, io: PROCESS_IO }).then((code) => { process.exitCode = code; });
+    runMain(() => runVerify(process.argv.slice(2), { reader: pulumiReader(), runner: processRunner, io: PROCESS_IO }));
 }

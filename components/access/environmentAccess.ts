@@ -15,10 +15,10 @@ export interface EnvironmentAccessArgs {
 }
 
 /** The Pulumi user realm for the environments' API users: no Linux account, no password, tokens only. */
-export const ENV_USER_REALM = "pve";
+const ENV_USER_REALM = "pve";
 
 /** `ai-dualstack-private@pve` */
-export const environmentUser = (env: EnvironmentName): string => `ai-dualstack-${env}@${ENV_USER_REALM}`;
+const environmentUser = (env: EnvironmentName): string => `ai-dualstack-${env}@${ENV_USER_REALM}`;
 
 /** The kind of ACL path, for role names: `/pool/x` -> pool, `/sdn/zones/localnetwork/vmbr10` -> sdn. */
 const pathKind = (path: string, scope: EnvironmentScope): string =>

@@ -33,17 +33,16 @@
  *   and storages, not propagated further; a privilege-separated token gets the
  *   intersection of its own and its user's privileges).
  */
+import { text } from "../../graph";
 import { PACKAGE } from "../naming";
 
 /** The privilege names this program ever needs (PVE 9 names; see `forPveMajor`). */
-export const PRIVILEGES = [
-    "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
-    "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.GuestAgent.Audit", "VM.PowerMgmt",
-    "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-    "SDN.Use", "Mapping.Use", "Mapping.Modify", "Sys.Audit", "Sys.Modify", "Pool.Allocate", "Pool.Audit",
-    "Permissions.Modify", "User.Modify",
-] as const;
-export type Privilege = (typeof PRIVILEGES)[number];
+export type Privilege =
+    "VM.Allocate" | "VM.Audit" | "VM.Config.CPU" | "VM.Config.Cloudinit" | "VM.Config.Disk"
+    | "VM.Config.HWType" | "VM.Config.Memory" | "VM.Config.Network" | "VM.Config.Options"
+    | "VM.GuestAgent.Audit" | "VM.PowerMgmt" | "Datastore.Allocate" | "Datastore.AllocateSpace"
+    | "Datastore.AllocateTemplate" | "Datastore.Audit" | "SDN.Use" | "Mapping.Use" | "Mapping.Modify"
+    | "Sys.Audit" | "Sys.Modify" | "Pool.Allocate" | "Pool.Audit" | "Permissions.Modify" | "User.Modify";
 
 /**
  * The privileges of the built-in PVEAuditor role (pve-access-control `create_roles`: every
@@ -96,7 +95,7 @@ const list = (v: unknown): Inputs[] => (Array.isArray(v) ? v.map(rec) : []);
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" && !v.startsWith("[") ? v : undefined);
 
 /** A guest's own ACL path; `deriveAccess` folds it into the guest's pool when it joins one. */
-const guestPath = (inputs: Inputs, idKey: string): string => `/vms/${String(inputs[idKey])}`;
+const guestPath = (inputs: Inputs, idKey: string): string => `/vms/${text(inputs[idKey])}`;
 
 /** The storage of a volume id like `local:import/x.qcow2`, or the image datastore when it is an Output. */
 function volumeStorage(volume: unknown, ctx: AccessContext): string {
@@ -170,14 +169,14 @@ function containerNeeds(inputs: Inputs, ctx: AccessContext): Need[] {
 function firewallNeeds(inputs: Inputs): Need[] {
     const id = inputs.vmId ?? inputs.containerId;
     if (id !== undefined) {
-        return [{ path: `/vms/${String(id)}`, privileges: ["VM.Config.Network", "VM.Audit"], why: "pve-firewall rules_modify_permissions(vm|ct)" }];
+        return [{ path: `/vms/${text(id)}`, privileges: ["VM.Config.Network", "VM.Audit"], why: "pve-firewall rules_modify_permissions(vm|ct)" }];
     }
     return str(inputs.nodeName) !== undefined
         ? [{ path: `/nodes/${String(inputs.nodeName)}`, privileges: ["Sys.Modify", "Sys.Audit"], why: "node firewall (rules_modify_permissions host)" }]
         : [{ path: "/", privileges: ["Sys.Modify", "Sys.Audit"], why: "cluster firewall (rules_modify_permissions cluster)" }];
 }
 
-const nodePath = (inputs: Inputs) => `/nodes/${String(inputs.nodeName ?? inputs.node ?? "*")}`;
+const nodePath = (inputs: Inputs) => `/nodes/${text(inputs.nodeName ?? inputs.node ?? "*")}`;
 
 /** The table. Keys are Pulumi type tokens of @muhlba91/pulumi-proxmoxve 8.x and @pulumi/command. */
 export const PRIVILEGE_TABLE: Readonly<Record<string, Row>> = {
@@ -304,7 +303,7 @@ export function deriveAccess(resources: readonly GraphResource[], ctx: AccessCon
     const poolOf = new Map<string, string>();
     for (const r of resources) {
         const pool = str(r.inputs.poolId);
-        if (pool !== undefined && r.inputs.vmId !== undefined) poolOf.set(`/vms/${String(r.inputs.vmId)}`, `/pool/${pool}`);
+        if (pool !== undefined && r.inputs.vmId !== undefined) poolOf.set(`/vms/${text(r.inputs.vmId)}`, `/pool/${pool}`);
     }
     const needs = new Map<string, Set<Privilege>>();
     const hostOnly: { name: string; type: string }[] = [];

@@ -25,10 +25,10 @@ export const TUNE_SCRIPT_PATH = "/usr/local/sbin/ai-dualstack-vm-tune";
 export const tuneLimitsPath = (env: EnvironmentName): string => `/etc/ai-dualstack/vm-tune/${env}.conf`;
 
 /** Seconds Proxmox waits after starting the AI VM before the next guest in the boot order. */
-export const AI_VM_UP_DELAY = 30;
+const AI_VM_UP_DELAY = 30;
 
 /** The qm value of `hugepages` for a config value. */
-export function hugepagesValue(hugepages: AiVmConfig["hugepages"]): "2" | "1024" | "none" {
+function hugepagesValue(hugepages: AiVmConfig["hugepages"]): "2" | "1024" | "none" {
     return hugepages === "1G" ? "1024" : hugepages === "2M" ? "2" : "none";
 }
 

@@ -2,7 +2,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { AiVmConfig, EnvironmentName, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
-import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
+import { GUEST_TIMEOUTS, quirkInputs, quirkOptions } from "../quirks";
 
 export interface AiVmArgs {
     readonly environment: EnvironmentName;
@@ -71,14 +71,13 @@ export class AiVm extends pulumi.ComponentResource {
                 // is writing, a crash-inconsistent copy at best.
                 backup: false,
             }],
-            stopOnDestroy: true,
+            ...quirkInputs("vmStopOnDestroy"),
             timeoutCreate: GUEST_TIMEOUTS.create,
         }, {
             parent: this,
             protect: true,
             retainOnDelete: true,
-            deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmVga", "dataHolderDiskSize"),
+            ...quirkOptions("fixedVmid", "vmDiskSpeed", "vmVga", "dataHolderDiskSize"),
         });
         const dataPath = this.dataHolder.disks.apply((disks) => {
             const path = disks?.[0]?.pathInDatastore;
@@ -162,15 +161,14 @@ export class AiVm extends pulumi.ComponentResource {
             // reservation (quirk vmStartedByTune).
             started: false,
             // Destroy otherwise waits for a guest shutdown that may never come.
-            stopOnDestroy: true,
+            ...quirkInputs("vmStopOnDestroy"),
             timeoutCreate: GUEST_TIMEOUTS.create,
             timeoutClone: GUEST_TIMEOUTS.clone,
             timeoutStopVm: GUEST_TIMEOUTS.stop,
             timeoutShutdownVm: GUEST_TIMEOUTS.shutdown,
         }, {
             parent: this,
-            deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions", "vmStartedByTune", "dataDiskSize"),
+            ...quirkOptions("fixedVmid", "vmDiskSpeed", "vmCloudInit", "vmMappedHostpci", "vmVga", "vmRootOnlyOptions", "vmStartedByTune", "dataDiskSize"),
         });
 
         this.registerOutputs({ vmId: vm.vmid, dataVmId: vm.dataVmid, ip: vm.ip });

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ContainerConfig, ContainerRole, EnvironmentName, StackConfig } from "../../config/schema";
 import { roleProfile } from "../catalog";
 import { typeToken } from "../naming";
-import { GUEST_TIMEOUTS, ignoredPaths } from "../quirks";
+import { GUEST_TIMEOUTS, quirkOptions } from "../quirks";
 import { prefixLength } from "./aiVm";
 
 export interface ServiceContainerArgs {
@@ -73,8 +73,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
             parent: this,
             protect: true,
             retainOnDelete: true,
-            deleteBeforeReplace: true,
-            ignoreChanges: ignoredPaths("containerDisk", "containerUserAccount", "containerPool", "containerRootOnlyFeatures"),
+            ...quirkOptions("fixedVmid", "containerDisk", "containerUserAccount", "containerPool", "containerRootOnlyFeatures"),
         });
 
         this.registerOutputs({ vmId: ct.vmid, ip: ct.ip, role: ct.role });
@@ -94,7 +93,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
  *   set flags other than nesting (src/PVE/LXC.pm, check_ct_modify_config_perm), so it is
  *   not sent here: the tune key turns it on (quirk containerRootOnlyFeatures).
  */
-export function containerFeatures(): { nesting: boolean } {
+function containerFeatures(): { nesting: boolean } {
     return { nesting: true };
 }
 

@@ -12,6 +12,7 @@ import { SharedImages } from "./images";
 import { imageFileIds } from "./names";
 import { environmentPool } from "../access/privileges";
 import { tuneKeysInstall, tuneNodeInstall } from "../access/vmTune";
+import type { HostOutputs } from "../outputs";
 
 export interface BoxArgs {
     readonly config: HostStackConfig;
@@ -28,7 +29,7 @@ export class Box extends pulumi.ComponentResource {
     public readonly firewall: ClusterFirewall;
     public readonly preparation: ReadonlyMap<string, command.remote.Command>;
     /** stack outputs */
-    public readonly summary: Record<string, pulumi.Input<unknown>>;
+    public readonly summary: HostOutputs;
 
     constructor(name: string, args: BoxArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "Box"), name, {}, opts);
@@ -151,12 +152,12 @@ export class Box extends pulumi.ComponentResource {
                 apiUser: (shares.get(e.environment) as EnvironmentShare).access.userId,
             }])),
             // What each environment stack sets as its secrets (README "Order of operations").
-            ...Object.fromEntries(config.environments.flatMap((e) => {
+            ...Object.fromEntries(config.environments.flatMap((e): (readonly [string, pulumi.Output<string>])[] => {
                 const share = shares.get(e.environment) as EnvironmentShare;
                 return [
                     [`${e.environment}ApiToken`, pulumi.secret(share.access.apiToken)],
                     [`${e.environment}VmTuneKey`, pulumi.secret(share.tuneKey.privateKeyOpenssh)],
-                    ...(share.access.auditApiToken !== undefined ? [[`${e.environment}AuditApiToken`, pulumi.secret(share.access.auditApiToken)]] : []),
+                    ...(share.access.auditApiToken !== undefined ? [[`${e.environment}AuditApiToken`, pulumi.secret(share.access.auditApiToken)] as const] : []),
                 ];
             })),
         };

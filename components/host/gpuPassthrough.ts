@@ -44,7 +44,8 @@ export class GpuPassthrough extends pulumi.ComponentResource {
         this.preflight = Promise.all(placements.map(async (placement) => {
             const inventory = await proxmoxve.hardware.getPci({ nodeName: placement.node, pciClassBlacklists: [] }, { parent: this });
             const result = checkGpuOnNode(inventory.devices, gpu, placement);
-            result.warnings.forEach((w) => pulumi.log.warn(args.configFile === undefined ? w : `${args.configFile} ${w}`, this));
+            // pulumi.log.warn queues the message with the engine; nothing waits on its promise.
+            result.warnings.forEach((w) => { void pulumi.log.warn(args.configFile === undefined ? w : `${args.configFile} ${w}`, this); });
             const inFile = (line: string) => (args.configFile === undefined ? line : `${args.configFile} ${line}`);
             return result.errors.map(inFile);
         })).then((errors) => errors.flat());

@@ -8,7 +8,7 @@ import type { BoxFacts, EnvironmentName } from "../../config/schema";
 import type { ContainerRole } from "../../config/schema";
 
 /** `https://.../ubuntu-24.04-server-cloudimg-amd64.img` -> `ubuntu-24.04-server-cloudimg-amd64` */
-export function fileStem(url: string): string {
+function fileStem(url: string): string {
     const base = url.split("/").pop() ?? "image";
     return base.replace(/\.(img|qcow2|raw|tar\.zst|tar\.gz|tar\.xz)$/, "");
 }

@@ -1,6 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { ignoredPaths } from "../quirks";
+import type { MirrorDevices } from "../../config/schema";
+import { quirkOptions } from "../quirks";
 import { typeToken } from "../naming";
 
 export interface ZfsMirrorArgs {
@@ -9,7 +10,7 @@ export interface ZfsMirrorArgs {
     /** pool name, also the Proxmox storage id guests' disks use */
     readonly pool: string;
     /** the two devices, by /dev/disk/by-id/ */
-    readonly devices: readonly string[];
+    readonly devices: MirrorDevices;
     /** sector size exponent; 12 for 4 KiB NVMe sectors */
     readonly ashift: number;
     readonly compression: string;
@@ -26,9 +27,6 @@ export class ZfsMirror extends pulumi.ComponentResource {
 
     constructor(name: string, args: ZfsMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("host", "ZfsMirror"), name, {}, opts);
-        if (args.devices.length !== 2) {
-            throw new pulumi.ResourceError(`a mirror needs exactly two devices, got ${args.devices.length}`, this);
-        }
         this.pool = new proxmoxve.node.disk.Zfs(`${name}-pool`, {
             nodeName: args.node,
             name: args.pool,
@@ -44,7 +42,7 @@ export class ZfsMirror extends pulumi.ComponentResource {
             parent: this,
             protect: true,
             retainOnDelete: true,
-            ignoreChanges: ignoredPaths("zfsPool"),
+            ...quirkOptions("zfsPool"),
         });
         this.storageId = this.pool.name;
         this.registerOutputs({ storageId: this.storageId });

@@ -4,12 +4,15 @@ import type { EnvironmentName } from "../../config/schema";
 import { typeToken } from "../naming";
 import { EGRESS_RESTRICTED, GuestKind, guestRules } from "./firewallProfiles";
 
+/** The guest a firewall belongs to: a VM (which also gets its ipfilter set) or a container. */
+export type FirewallTarget =
+    | { readonly kind: "vm"; readonly vmId: number }
+    | { readonly kind: "container"; readonly containerId: number };
+
 export interface GuestFirewallArgs {
     readonly environment: EnvironmentName;
     readonly node: string;
-    /** exactly one of vmId (VM) or containerId (LXC) */
-    readonly vmId?: number;
-    readonly containerId?: number;
+    readonly target: FirewallTarget;
     /** what the guest is: its security groups follow */
     readonly guestKind: GuestKind;
     /** the guest's address: a VM's ipfilter set must hold it */
@@ -38,16 +41,14 @@ export class GuestFirewall extends pulumi.ComponentResource {
 
     constructor(name: string, args: GuestFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("ops", "GuestFirewall"), name, {}, opts);
-        if ((args.vmId === undefined) === (args.containerId === undefined)) {
-            throw new pulumi.ResourceError("a guest firewall needs exactly one of vmId or containerId", this);
-        }
-        const target = args.vmId !== undefined ? { vmId: args.vmId } : { containerId: args.containerId };
+        // The provider's firewall resources take the guest as vmId or containerId.
+        const target = args.target.kind === "vm" ? { vmId: args.target.vmId } : { containerId: args.target.containerId };
         const childOpts = { parent: this, dependsOn: [args.guest] };
 
-        if (args.vmId !== undefined) {
+        if (args.target.kind === "vm") {
             this.ipFilter = new proxmoxve.firewall.IpsetLegacy(`${name}-ipfilter`, {
                 nodeName: args.node,
-                vmId: args.vmId,
+                vmId: args.target.vmId,
                 name: "ipfilter-net0",
                 comment: "the addresses net0 may send from (ipfilter)",
                 cidrs: [{ name: args.ip, comment: "the VM's static address" }],

@@ -61,7 +61,7 @@ function read(file: string): string {
     return text;
 }
 
-export function provisionScriptText(script: ProvisionScript | "lib.sh"): string {
+function provisionScriptText(script: ProvisionScript | "lib.sh"): string {
     return read(path.join(SCRIPT_DIR, script));
 }
 

@@ -7,7 +7,7 @@
  */
 
 /** Labels every runner gets unless --no-default-labels: self-hosted, the OS, the architecture. */
-export const RUNNER_DEFAULT_LABELS = ["self-hosted", "Linux", "X64"] as const;
+const RUNNER_DEFAULT_LABELS = ["self-hosted", "Linux", "X64"] as const;
 
 export const RUNNER_UNIT = "/etc/systemd/system/actions-runner.service";
 

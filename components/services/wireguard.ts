@@ -6,7 +6,6 @@
  * let the real `wg` parse the rendered config.
  */
 import { createPrivateKey, createPublicKey } from "crypto";
-import { PORTS } from "../catalog";
 
 /** PKCS#8 DER header of an X25519 private key (RFC 8410), followed by the 32 key bytes. */
 const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
@@ -40,7 +39,7 @@ export interface WireguardServerInput {
     readonly peers: readonly WireguardPeer[];
 }
 
-export const WIREGUARD_INTERFACE = "wg0";
+const WIREGUARD_INTERFACE = "wg0";
 export const WIREGUARD_CONF = `/etc/wireguard/${WIREGUARD_INTERFACE}.conf`;
 
 /** /etc/wireguard/wg0.conf on the VPN container. */
@@ -96,5 +95,3 @@ export function wireguardClientConf(input: WireguardClientInput): string {
         "",
     ].join("\n");
 }
-
-export const WIREGUARD_DEFAULT_PORT = PORTS.wireguard;

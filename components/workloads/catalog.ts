@@ -49,7 +49,7 @@ const subnetPort = (container: number, host: number, comment: string): WorkloadP
 /** An exporter's port: it answers only the monitoring container (components/ops/firewallProfiles.ts monitoringRule). */
 const monitoringPort = (container: number, host: number, comment: string): WorkloadPort => ({ container, host, from: "monitoring", comment });
 
-export function ollamaWorkload(config: StackConfig): Workload {
+function ollamaWorkload(config: StackConfig): Workload {
     const w = config.workloads;
     return {
         name: `${config.environment}-ollama`,
@@ -78,7 +78,7 @@ export function ollamaWorkload(config: StackConfig): Workload {
     };
 }
 
-export function vectorStoreWorkload(config: StackConfig, secrets: GeneratedSecrets): Workload {
+function vectorStoreWorkload(config: StackConfig, secrets: GeneratedSecrets): Workload {
     const env = config.environment;
     if (config.workloads.vectorStore === "qdrant") {
         if (secrets.qdrantApiKey === undefined) {
@@ -164,7 +164,7 @@ function openWebUi(config: StackConfig, secrets: GeneratedSecrets, name: string,
 }
 
 /** One app of ai-dualstack:apps, wired to this environment's Ollama and vector store. */
-export function appWorkload(config: StackConfig, secrets: GeneratedSecrets, app: AppConfig): Workload {
+function appWorkload(config: StackConfig, secrets: GeneratedSecrets, app: AppConfig): Workload {
     const env = config.environment;
     const urls = internalUrls(env, config.workloads.vectorStore);
     const chatModel = (m: string | undefined) => m ?? config.models[0].name;
@@ -267,10 +267,10 @@ function privateGptSettings(qdrantUrl: string): string {
     ].join("\n");
 }
 
-export const WORKBENCH_DIR = path.join(__dirname, "workbench");
+const WORKBENCH_DIR = path.join(__dirname, "workbench");
 
 /** JupyterLab with LangChain, LlamaIndex and CrewAI, built on the VM from workbench/Dockerfile. */
-export function workbenchWorkload(config: StackConfig, secrets: GeneratedSecrets): Workload {
+function workbenchWorkload(config: StackConfig, secrets: GeneratedSecrets): Workload {
     if (secrets.jupyterToken === undefined) {
         throw new Error("the workbench needs its generated Jupyter token");
     }
@@ -305,7 +305,7 @@ export function workbenchWorkload(config: StackConfig, secrets: GeneratedSecrets
  * Metrics of the AI VM: the VM (node exporter), its containers (cAdvisor) and the GPU.
  * Open only to the monitoring container (the private one, for both environments).
  */
-export function exporterWorkloads(config: StackConfig): Workload[] {
+function exporterWorkloads(config: StackConfig): Workload[] {
     const env = config.environment;
     return [
         {

@@ -52,7 +52,7 @@ export class DockerHost extends pulumi.ComponentResource {
     }
 }
 
-export function dockerSshHost(user: string, ip: string): string {
+function dockerSshHost(user: string, ip: string): string {
     return `ssh://${user}@${ip}:22`;
 }
 

@@ -120,10 +120,6 @@ export function dataDirs(workloads: readonly Workload[]): string[] {
     return [...new Set(workloads.flatMap((w) => w.volumes.flatMap((v) => (v.dataDir ? [v.ownerUid !== undefined ? `${v.dataDir}:${v.ownerUid}` : v.dataDir] : []))))].sort();
 }
 
-export function imageRef(w: Workload): string {
-    return "ref" in w.image ? w.image.ref : w.image.build.tag;
-}
-
 /**
  * The name an app's database, role and Redis slot go by: the workload name without the
  * environment prefix, `-` as `_` (`public-poc-hello` -> `poc_hello`).

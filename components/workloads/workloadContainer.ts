@@ -11,7 +11,7 @@ export interface WorkloadContainerArgs {
 }
 
 /** Log rotation for every container: at most 3 x 10 MB of logs each. */
-export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
+const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
 
 /**
  * One workload as Docker resources on its environment's VM: the image (pulled by tag, or

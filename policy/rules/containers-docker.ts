@@ -1,8 +1,8 @@
 /** Workload containers: hygiene of each container, and a firewall that opens exactly what they publish. */
 import { DATA_MOUNT } from "../../components/compute/aiVm";
 import { LABELS } from "../../components/workloads/model";
-import { SECRET_MASK, UNKNOWN_MASK } from "../../tools/lib/values";
-import { get, ofType, records, Rule, TYPES } from "./model";
+import { SECRET_MASK, UNKNOWN_MASK } from "../../graph";
+import { get, ofType, records, Rule, text, TYPES } from "./model";
 import { publishedPorts, workloadContainers } from "./workloads";
 
 const SECRET_ENV = /(PASSWORD|PASSWD|TOKEN|API_KEY|SECRET)/i;
@@ -16,7 +16,7 @@ export const containerHygiene: Rule = {
     check(stack) {
         return ofType(stack, TYPES.dockerContainer).flatMap((c) => {
             const wrong: string[] = [];
-            if (!RESTARTS.has(String(c.props.restart ?? "no"))) wrong.push(`restart policy is ${String(c.props.restart ?? "no")}`);
+            if (!RESTARTS.has(text(c.props.restart ?? "no"))) wrong.push(`restart policy is ${text(c.props.restart ?? "no")}`);
             const tests = get(c.props, "healthcheck.tests");
             if (!Array.isArray(tests) || tests.length === 0) wrong.push("has no health check");
             if (c.props.logDriver !== "local" && get(c.props, "logOpts.max-size") === undefined) wrong.push("has no log rotation (logOpts max-size)");
@@ -28,7 +28,7 @@ export const containerHygiene: Rule = {
             });
             const dataDirs = records(c.props.labels).find((l) => l.label === LABELS.dataDirs)?.value;
             const dirs = typeof dataDirs === "string" ? dataDirs.split(",").filter(Boolean) : [];
-            const hostPaths = records(c.props.volumes).map((v) => String(v.hostPath ?? ""));
+            const hostPaths = records(c.props.volumes).map((v) => text(v.hostPath ?? ""));
             dirs.forEach((d) => {
                 if (!hostPaths.some((p) => p.endsWith(`/${d}`) && p.startsWith(`${DATA_MOUNT}/`))) wrong.push(`data directory ${d} is not mounted from the data disk`);
             });
@@ -38,7 +38,7 @@ export const containerHygiene: Rule = {
 };
 
 /** The ports a rule's dport names: `22`, `9100,8080`, `8000:8002`. */
-export function dportList(dport: unknown): number[] {
+function dportList(dport: unknown): number[] {
     return String(dport).split(",").flatMap((item) => {
         const range = /^(\d+):(\d+)$/.exec(item);
         if (range === null) return [Number(item)];

@@ -1,6 +1,6 @@
 /** GPU passthrough: one VM per card, the settings passthrough needs, models that fit. */
 import { modelDeclarations } from "./workloads";
-import { Finding, get, ofType, records, Rule, TYPES } from "./model";
+import { Finding, get, ofType, records, Rule, text, TYPES } from "./model";
 
 export const gpuMappingExclusive: Rule = {
     name: "gpu-mapping-exclusive",
@@ -42,12 +42,12 @@ export const gpuVmSettings: Rule = {
                 return [];
             }
             const wrong: string[] = [];
-            if (vm.props.machine !== "q35") wrong.push(`machine is ${String(vm.props.machine ?? "unset")}, needs q35`);
-            if (vm.props.bios !== "ovmf") wrong.push(`bios is ${String(vm.props.bios ?? "unset (SeaBIOS)")}, needs ovmf`);
-            if (get(vm.props, "cpu.type") !== "host") wrong.push(`CPU type is ${String(get(vm.props, "cpu.type") ?? "unset")}, needs host`);
+            if (vm.props.machine !== "q35") wrong.push(`machine is ${text(vm.props.machine ?? "unset")}, needs q35`);
+            if (vm.props.bios !== "ovmf") wrong.push(`bios is ${text(vm.props.bios ?? "unset (SeaBIOS)")}, needs ovmf`);
+            if (get(vm.props, "cpu.type") !== "host") wrong.push(`CPU type is ${text(get(vm.props, "cpu.type") ?? "unset")}, needs host`);
             if (get(vm.props, "memory.floating") !== 0) wrong.push("ballooning is on (memory.floating must be 0)");
             pcis.forEach((p, i) => {
-                if (p.id !== undefined) wrong.push(`hostpcis[${i}] uses the raw PCI id ${String(p.id)}; use a PCI mapping`);
+                if (p.id !== undefined) wrong.push(`hostpcis[${i}] uses the raw PCI id ${text(p.id)}; use a PCI mapping`);
                 if (typeof p.mapping !== "string") wrong.push(`hostpcis[${i}] has no mapping`);
                 if (p.pcie !== true) wrong.push(`hostpcis[${i}] has PCIe off`);
             });

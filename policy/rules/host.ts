@@ -2,7 +2,7 @@
  * The split between the host stack and the environments: the box's firewall is really on
  * and only admins reach the nodes; environment stacks hold no host-level resource.
  */
-import { Finding, isRecord, ofType, records, Rule, TYPES } from "./model";
+import { Finding, isRecord, ofType, records, Rule, text, TYPES } from "./model";
 
 const MANAGEMENT_SOURCES = new Set(["+management", "+dc/management"]);
 const NODE_PORTS = ["8006", "22"];
@@ -23,7 +23,7 @@ export const clusterFirewallEnforced: Rule = {
         }
         for (const o of options) {
             if (o.props.enabled !== true) findings.push({ urn: o.urn, message: "the cluster firewall is not enabled: every guest rule is inert" });
-            if (o.props.inputPolicy !== "DROP") findings.push({ urn: o.urn, message: `the cluster input policy is ${String(o.props.inputPolicy ?? "unset")}, needs DROP` });
+            if (o.props.inputPolicy !== "DROP") findings.push({ urn: o.urn, message: `the cluster input policy is ${text(o.props.inputPolicy ?? "unset")}, needs DROP` });
         }
         const management = ofType(stack, TYPES.ipset).find((s) => s.props.name === "management" && s.props.vmId === undefined && s.props.containerId === undefined && s.props.nodeName === undefined);
         if (management === undefined) {
@@ -36,10 +36,10 @@ export const clusterFirewallEnforced: Rule = {
         for (const r of nodeRules) {
             for (const rule of records(r.props.rules)) {
                 if (rule.type !== "in" || rule.action !== "ACCEPT") continue;
-                const dports = String(rule.dport ?? "").split(",");
+                const dports = text(rule.dport ?? "").split(",");
                 for (const port of NODE_PORTS.filter((p) => rule.dport === undefined || dports.includes(p))) {
-                    if (!MANAGEMENT_SOURCES.has(String(rule.source ?? ""))) {
-                        findings.push({ urn: r.urn, message: `node ${String(r.props.nodeName)} admits port ${port} from ${String(rule.source ?? "anywhere")}, not only from the management IP set` });
+                    if (!MANAGEMENT_SOURCES.has(text(rule.source ?? ""))) {
+                        findings.push({ urn: r.urn, message: `node ${text(r.props.nodeName)} admits port ${port} from ${text(rule.source ?? "anywhere")}, not only from the management IP set` });
                     }
                 }
             }

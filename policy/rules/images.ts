@@ -1,6 +1,6 @@
 /** Container images carry a pinned tag or digest, never none and never `latest`. */
-import { isPinnedImage } from "../../config/schema";
-import { ofType, PolicyResource, Rule, TYPES } from "./model";
+import { isPinnedImage } from "../../config/fields";
+import { ofType, PolicyResource, Rule, text, TYPES } from "./model";
 
 /** `repo:tag` or `repo@sha256:…`, with the tag not `latest` (a registry port is not a tag): the config's own rule. */
 export const isPinned = isPinnedImage;
@@ -12,9 +12,9 @@ export const imagesPinned: Rule = {
     config: {},
     check(stack) {
         const images: { resource: PolicyResource; image: string; where: string }[] = [
-            ...ofType(stack, TYPES.dockerContainer).map((r) => ({ resource: r, image: String(r.props.image ?? ""), where: "image" })),
-            ...ofType(stack, TYPES.dockerImage).map((r) => ({ resource: r, image: String(r.props.name ?? ""), where: "name" })),
-            ...ofType(stack, TYPES.dockerBuild).map((r) => ({ resource: r, image: String(r.props.imageName ?? ""), where: "imageName" })),
+            ...ofType(stack, TYPES.dockerContainer).map((r) => ({ resource: r, image: text(r.props.image ?? ""), where: "image" })),
+            ...ofType(stack, TYPES.dockerImage).map((r) => ({ resource: r, image: text(r.props.name ?? ""), where: "name" })),
+            ...ofType(stack, TYPES.dockerBuild).map((r) => ({ resource: r, image: text(r.props.imageName ?? ""), where: "imageName" })),
         ];
         return images
             .filter(({ image }) => image !== "[unknown]" && !isPinned(image))

@@ -49,7 +49,7 @@ function onlyExporterPorts(dport: unknown): boolean {
  * environment's monitoring address (no block, no list: one host). A rule with the name but
  * another protocol, no port or a port that is not an exporter's is no allowance.
  */
-export function isMonitoringAllowance(value: Record<string, unknown>, other: EnvironmentIdentity): boolean {
+function isMonitoringAllowance(value: Record<string, unknown>, other: EnvironmentIdentity): boolean {
     return other.monitoringSource !== undefined
         && value.type === "in" && value.action === "ACCEPT"
         && value.proto === "tcp" && onlyExporterPorts(value.dport)
@@ -58,7 +58,7 @@ export function isMonitoringAllowance(value: Record<string, unknown>, other: Env
 }
 const VLAN_KEYS = new Set(["vlan", "vlanId", "tag"]);
 
-export function isolationFindings(urn: string, props: Record<string, unknown>, other: EnvironmentIdentity, allow: ReadonlySet<string>): string[] {
+function isolationFindings(urn: string, props: Record<string, unknown>, other: EnvironmentIdentity, allow: ReadonlySet<string>): string[] {
     const found = new Set<string>();
     const subnet = parseCidr(other.subnet);
     const names = new Map<string, string>([

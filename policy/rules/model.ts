@@ -4,9 +4,9 @@
  * JSON) both hand every rule the same view of the stack. Rules are pure functions.
  */
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
-import { isRecord } from "../../tools/lib/values";
+import { isRecord, text } from "../../graph";
 
-export { isRecord };
+export { isRecord, text };
 
 export type Level = "mandatory" | "advisory" | "disabled";
 
@@ -69,7 +69,7 @@ export const TYPES = {
 /** Builds a rule's config from its schema defaults and what the user set. */
 export function configOf<C extends object>(rule: Rule<C>, given: Record<string, unknown> = {}): C {
     const out: Record<string, unknown> = {};
-    for (const [key, schema] of Object.entries(rule.config) as [string, JsonSchema][]) {
+    for (const [key, schema] of Object.entries<JsonSchema>(rule.config)) {
         out[key] = key in given ? given[key] : schema.default;
     }
     return out as C;
@@ -90,7 +90,7 @@ export function get(props: Record<string, unknown>, path: string): unknown {
 }
 
 /** A VM that owns data disks: a disk that is neither the OS image nor attached from elsewhere. */
-export function ownsDataDisk(vm: PolicyResource): boolean {
+function ownsDataDisk(vm: PolicyResource): boolean {
     return records(vm.props.disks).some((d) => d.importFrom === undefined && d.fileId === undefined && d.pathInDatastore === undefined);
 }
 

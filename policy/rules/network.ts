@@ -1,5 +1,5 @@
 /** Guests of the listed environments have the firewall on with input policy DROP. */
-import { guestId, ofType, records, Rule, TYPES } from "./model";
+import { guestId, ofType, records, Rule, text, TYPES } from "./model";
 
 export const publicDefaultDeny: Rule<{ environments: string[] }> = {
     name: "public-default-deny",
@@ -27,8 +27,8 @@ export const publicDefaultDeny: Rule<{ environments: string[] }> = {
                 wrong.push("has no firewall options (enabled, input and output DROP)");
             } else {
                 if (opts.props.enabled !== true) wrong.push("firewall is not enabled");
-                if (opts.props.inputPolicy !== "DROP") wrong.push(`input policy is ${String(opts.props.inputPolicy ?? "unset (ACCEPT)")}, needs DROP`);
-                if (opts.props.outputPolicy !== "DROP") wrong.push(`output policy is ${String(opts.props.outputPolicy ?? "unset (ACCEPT)")}, needs DROP (out only to its subnet, DNS and the internet)`);
+                if (opts.props.inputPolicy !== "DROP") wrong.push(`input policy is ${text(opts.props.inputPolicy ?? "unset (ACCEPT)")}, needs DROP`);
+                if (opts.props.outputPolicy !== "DROP") wrong.push(`output policy is ${text(opts.props.outputPolicy ?? "unset (ACCEPT)")}, needs DROP (out only to its subnet, DNS and the internet)`);
             }
             return wrong.map((w) => ({ urn: g.urn, message: `${stack.environment} guest ${g.name}: ${w}` }));
         });

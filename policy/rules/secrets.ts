@@ -2,7 +2,7 @@
  * Secret-bearing inputs (passwords, tokens, API keys, private keys) must be secrets, so
  * they are encrypted in state and masked in every output and plan.
  */
-import { SECRET_MASK, UNKNOWN_MASK } from "../../tools/lib/values";
+import { SECRET_MASK, UNKNOWN_MASK } from "../../graph";
 import { isRecord, Rule } from "./model";
 
 const SECRET_KEY = /^(password|passwd|token|apiToken|apiKey|secret|clientSecret|privateKey|privateKeyPassword|secretKey|accessKey|authTicket)$/i;
@@ -13,7 +13,7 @@ export function isSecretBearingKey(key: string): boolean {
 }
 
 /** Paths of secret-bearing values that are not secret; `isSecret` says what a secret looks like where the rule runs. */
-export function plainSecretPaths(props: Record<string, unknown>, isSecret: (value: unknown) => boolean): string[] {
+function plainSecretPaths(props: Record<string, unknown>, isSecret: (value: unknown) => boolean): string[] {
     const paths: string[] = [];
     const visit = (value: unknown, path: string, key: string | undefined) => {
         if (isSecret(value) || value === undefined || value === null || value === "") {

@@ -4,7 +4,7 @@
  */
 import { Secret } from "@pulumi/policy";
 import { evaluate, evaluateHost, key } from "../../tests/helpers";
-import type { PlanGraph } from "../../tools/lib/graph";
+import type { PlanGraph } from "../../graph";
 import { runPolicies, stackViewOf } from "../offline";
 import { secretsRemediation, POLICIES } from "../pack";
 import { RULES } from "../rules";

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
 import { PROJECT_DIR } from "./stackFile";
-import { isRecord } from "./values";
+import { isRecord } from "../../graph";
 
 /** A resource as the stack's state records it (`pulumi stack export`). */
 export interface StateResource {

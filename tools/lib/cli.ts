@@ -21,7 +21,7 @@ export type FlagValues<T extends FlagSpec> = { [K in keyof T]?: T[K]["type"] ext
 
 export function parseFlags<T extends FlagSpec>(argv: string[], flags: T, usage: string): FlagValues<T> {
     try {
-        return parseArgs({ args: argv, options: { ...flags, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values as FlagValues<T>;
+        return parseArgs({ args: argv, options: { ...flags, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values;
     } catch (err) {
         throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${usage}`);
     }
@@ -84,7 +84,7 @@ export async function loadStackFile(stack: string, configFile: string | undefine
  * (no "error:", no stack trace), the message for a usage error. The program's error
  * classes are loaded only here: an error of theirs means they are loaded already.
  */
-export async function describeError(err: unknown): Promise<string> {
+async function describeError(err: unknown): Promise<string> {
     if (err instanceof UsageError) {
         return err.message;
     }
@@ -110,7 +110,8 @@ export async function runTool(main: () => Promise<number>, io: ToolIO): Promise<
 
 /** Runs a tool's main as the process: its exit code becomes the process's. */
 export function runMain(main: () => Promise<number>): void {
-    runTool(main, PROCESS_IO).then((code) => {
+    // runTool settles with an exit code and never rejects: nothing is left to handle.
+    void runTool(main, PROCESS_IO).then((code) => {
         process.exitCode = code;
     });
 }

@@ -11,7 +11,7 @@
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { isKnownNoise } from "../../components/quirks";
 import { isSecretBearingKey } from "../../policy/rules/secrets";
-import { isRecord, SECRET_MASK } from "./values";
+import { isRecord, SECRET_MASK } from "../../graph";
 
 /** The engine's marker for a serialized secret value. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -146,7 +146,7 @@ function leafDifferences(a: unknown, b: unknown, path: string, keys?: readonly s
 }
 
 /** Reads `disks[0].speed.read` from outputs. */
-export function valueAt(root: unknown, path: string): unknown {
+function valueAt(root: unknown, path: string): unknown {
     const parts = path.match(/[^.[\]]+/g) ?? [];
     return parts.reduce<unknown>((v, part) => {
         if (Array.isArray(v) && /^\d+$/.test(part)) return v[Number(part)];

@@ -10,9 +10,10 @@
  * - bare floor: the same number of resources with no inputs, parents or dependencies.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { JsonValue, PlanGraph, PlanResource } from "./graph";
-import { offlineMocks, underOfflineRuntime } from "./evaluate";
-import { SECRET_MASK } from "./values";
+import { type JsonValue, type PlanGraph, type PlanResource, SECRET_MASK } from "../../graph";
+import { underOfflineRuntime } from "./evaluate";
+import { offlineMocks } from "./offline/mocks";
+import { runAsStack } from "./offline/sdkInternals";
 
 const STACK_TYPE = "pulumi:pulumi:Stack";
 const PROVIDER_PREFIX = "pulumi:providers:";
@@ -50,6 +51,7 @@ export function sdkClassFor(type: string): SdkClass | undefined {
     if (parts.length > 1 && parts[parts.length - 1] === name.charAt(0).toLowerCase() + name.slice(1)) {
         parts.pop();
     }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK is named by the plan at run time and loads synchronously here
     let at: unknown = require(sdk);
     for (const part of [...parts.filter((p) => p !== "index"), name]) {
         at = at !== null && typeof at === "object" ? (at as Record<string, unknown>)[part] : undefined;
@@ -132,7 +134,7 @@ export async function replayFloor(graph: PlanGraph): Promise<number> {
         created.set(r.urn, resource);
         return resource;
     };
-    await underOfflineRuntime(graph.stack, offlineMocks(() => []), () => pulumi.runtime.runInPulumiStack(async () => {
+    await underOfflineRuntime(graph.stack, offlineMocks(() => []), () => runAsStack(async () => {
         graph.resources.forEach(create);
         await registered([...created.values()]);
         return {};
@@ -142,7 +144,7 @@ export async function replayFloor(graph: PlanGraph): Promise<number> {
 
 /** Registers `count` custom resources with no inputs, parents or dependencies. */
 export async function bareFloor(stack: string, count: number): Promise<number> {
-    await underOfflineRuntime(stack, offlineMocks(() => []), () => pulumi.runtime.runInPulumiStack(async () => {
+    await underOfflineRuntime(stack, offlineMocks(() => []), () => runAsStack(async () => {
         const resources = Array.from({ length: count }, (_, i) => new ReplayedCustom("bench:index:Bare", `bare-${i}`, {}, {}));
         await registered(resources);
         return {};

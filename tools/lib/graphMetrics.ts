@@ -2,7 +2,7 @@
  * Shape of a plan graph: how many resources Proxmox could create at once, and the longest
  * chain of resources that must wait on each other (the critical path of `pulumi up`).
  */
-import type { PlanGraph, PlanResource } from "./graph";
+import type { PlanGraph, PlanResource } from "../../graph";
 
 /** Custom resources each custom resource waits on, with component dependencies expanded to their custom descendants. */
 export function customDependencies(graph: PlanGraph): Map<string, Set<string>> {

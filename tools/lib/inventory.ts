@@ -5,7 +5,7 @@
  */
 import type { PciDevice } from "../../components/host/gpuPreflight";
 import type { StackConfig } from "../../config/schema";
-import { isRecord } from "./values";
+import { isRecord, text } from "../../graph";
 
 export type PciInventory = (node: string) => PciDevice[];
 
@@ -55,14 +55,14 @@ export function inventoryFromPvesh(json: unknown, source: string): PciInventory 
             throw new Error(`${source}: has no PCI list for node ${node}`);
         }
         return list.filter(isRecord).map((d) => ({
-            id: String(d.id ?? ""),
-            class: String(d.class ?? ""),
-            vendor: String(d.vendor ?? ""),
-            device: String(d.device ?? ""),
-            deviceName: String(d.device_name ?? ""),
+            id: text(d.id ?? ""),
+            class: text(d.class ?? ""),
+            vendor: text(d.vendor ?? ""),
+            device: text(d.device ?? ""),
+            deviceName: text(d.device_name ?? ""),
             iommuGroup: typeof d.iommugroup === "number" ? d.iommugroup : Number(d.iommugroup ?? -1),
-            subsystemVendor: String(d.subsystem_vendor ?? ""),
-            subsystemDevice: String(d.subsystem_device ?? ""),
+            subsystemVendor: text(d.subsystem_vendor ?? ""),
+            subsystemDevice: text(d.subsystem_device ?? ""),
         }));
     };
 }

@@ -5,12 +5,12 @@
  * arrow A --> B means B waits on A, with waits implied by other arrows left out.
  * Protected resources are drawn as cylinders; each stack is coloured by its environment.
  */
-import type { PlanGraph, PlanResource } from "./graph";
+import type { PlanGraph, PlanResource } from "../../graph";
 import { customDependencies } from "./graphMetrics";
 
 export type Group = "host" | "storage" | "gpu" | "vms" | "lxcs" | "workloads" | "data";
 
-export const GROUP_TITLES: Readonly<Record<Group, string>> = {
+const GROUP_TITLES: Readonly<Record<Group, string>> = {
     host: "host: network, host prep, firewall",
     storage: "storage and images",
     gpu: "GPU",

@@ -50,7 +50,7 @@ export function proxmoxDrillApi(config: StackConfig, env: NodeJS.ProcessEnv = pr
             }
             throw new Error("set PROXMOX_VE_API_TOKEN (user@realm!id=uuid) or PROXMOX_VE_PASSWORD for the drill's API calls");
         })();
-        return auth as Promise<Record<string, string>>;
+        return auth;
     };
     const api = async (method: string, path: string, body?: Record<string, string | number>) => call(method, path, body, await headers());
 
@@ -66,7 +66,7 @@ export function proxmoxDrillApi(config: StackConfig, env: NodeJS.ProcessEnv = pr
     };
     const ssh = (node: string, args: string[]) => new Promise<string>((resolve, reject) => {
         const address = config.hosts.find((h) => h.name === node)?.address ?? node;
-        execFile("ssh", ["-p", String(config.proxmox.sshPort), `${config.proxmox.sshUser}@${address}`, "--", ...args], { encoding: "utf8" }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+        execFile("ssh", ["-p", String(config.proxmox.sshPort), `${config.proxmox.sshUser}@${address}`, "--", ...args], { encoding: "utf8" }, (err, stdout) => (err instanceof Error ? reject(err) : resolve(stdout)));
     });
 
     return {

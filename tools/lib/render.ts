@@ -2,7 +2,7 @@
  * Human-readable plan: resources as a tree under their parents, counts by type, and the
  * policy verdicts.
  */
-import type { PlanDocument, PlanResource } from "./graph";
+import type { PlanDocument, PlanResource } from "../../graph";
 import { duration } from "./summary";
 
 export function renderPlan(graph: PlanDocument, notes: readonly string[] = []): string {

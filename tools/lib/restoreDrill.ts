@@ -121,7 +121,7 @@ export function planDrill(config: StackConfig, backupStorage: string, vmid: numb
 }
 
 /** The highest free VMID of the range (away from the guests, which sit at the bottom). */
-export function pickScratchVmid(plan: DrillPlan, used: ReadonlySet<number>): number {
+function pickScratchVmid(plan: DrillPlan, used: ReadonlySet<number>): number {
     if (plan.scratchVmid !== undefined) {
         if (used.has(plan.scratchVmid)) {
             throw new DrillRefusal(`scratch VMID ${plan.scratchVmid} is in use: pick a free one in ${plan.range.start}-${plan.range.end} or leave --scratch-vmid out`);

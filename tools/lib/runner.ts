@@ -22,7 +22,7 @@ export interface CommandRunner {
     run(command: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
 }
 
-export const TIMED_OUT = 124;
+const TIMED_OUT = 124;
 
 /** Runs programs for real, without a shell: arguments are passed as they are. */
 export const processRunner: CommandRunner = {

@@ -5,7 +5,7 @@
  */
 import { authOf, ConfigError, hasRunnerContainer, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 import { configSectionOf as sectionOf, readConfigSection as readSection, StackFileError } from "../../config/stackFiles";
-import { isRecord } from "./values";
+import { isRecord } from "../../graph";
 
 export { PROJECT_DIR, stackFilePath } from "./paths";
 

@@ -2,7 +2,7 @@
  * The plan's summary: counts, policy verdicts, the critical path and the rebuild estimate.
  */
 import { CREATE_TIMES, createSeconds } from "./createTimes";
-import type { PlanGraph, PlanSummary } from "./graph";
+import type { PlanGraph, PlanSummary } from "../../graph";
 import { criticalPath, graphShape } from "./graphMetrics";
 
 export function summarize(graph: PlanGraph): PlanSummary {

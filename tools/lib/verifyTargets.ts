@@ -16,7 +16,8 @@
  * | `sshHostKeys`   | `{ <guest name>: "ssh-ed25519 AAAA..." }`: each guest's pinned host key |
  */
 import { z } from "zod";
-import { formatPath } from "../../config/schema";
+import type { EnvironmentOutputs } from "../../components/outputs";
+import { formatPath } from "../../config/messages";
 
 const got = (input: unknown): string => (input === undefined ? "it is missing" : `got ${JSON.stringify(input)}`);
 
@@ -53,8 +54,12 @@ export const verifyTargetsSchema = z.object({
 });
 
 export type VerifyTargets = z.output<typeof verifyTargetsSchema>;
-/** The output keys verify reads (the docs test holds the README to them). */
-export const VERIFY_OUTPUT_KEYS = Object.keys(verifyTargetsSchema.shape);
+/**
+ * The output keys verify reads (the docs test holds the README to them). Typed as keys of
+ * what an environment stack's program returns: a key verify reads that the program does not
+ * export fails the type check.
+ */
+export const VERIFY_OUTPUT_KEYS: readonly (keyof EnvironmentOutputs)[] = Object.keys(verifyTargetsSchema.shape) as (keyof VerifyTargets)[];
 
 /** The outputs are not what verify needs: one line per problem, each naming the output. */
 export class TargetsError extends Error {

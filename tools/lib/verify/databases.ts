@@ -16,7 +16,7 @@ import type { Check } from "./report";
 const TIMEOUT_MS = 8_000;
 
 /** host:port of a connection string, never its credentials. */
-export function endpointOf(connectionString: string, defaultPort: number): string {
+function endpointOf(connectionString: string, defaultPort: number): string {
     try {
         const u = new URL(connectionString);
         return `${u.hostname}:${u.port || defaultPort}`;
@@ -43,7 +43,7 @@ export async function checkPostgres(app: string, connectionString: string): Prom
 }
 
 /** One RESP array of bulk strings. */
-export function respCommand(args: readonly string[]): string {
+function respCommand(args: readonly string[]): string {
     return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
 }
 

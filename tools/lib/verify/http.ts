@@ -3,7 +3,7 @@
  * a clear difference between "the server said no" (a response) and "nothing answered"
  * (NetworkError), which is how verify tells a dead service from no route at all.
  */
-import { isRecord } from "../values";
+import { isRecord } from "../../../graph";
 
 /** Nothing answered: refused, unreachable, reset, or timed out. */
 export class NetworkError extends Error {

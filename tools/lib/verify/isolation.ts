@@ -20,7 +20,7 @@ import type { CommandRunner } from "../runner";
 import type { Check } from "./report";
 
 /** Proxmox VE's API and web UI port (pve-manager's pveproxy). */
-export const PROXMOX_API_PORT = 8006;
+const PROXMOX_API_PORT = 8006;
 
 export const PROBE_SCRIPT = path.join(PROJECT_DIR, "tools", "scripts", "tcp-probe.sh");
 
@@ -58,7 +58,7 @@ function guestPorts(config: StackConfig): { name: string; ip: string; ports: Ser
 }
 
 /** Whether an address is inside one of the admin sources (a CIDR or a single address). */
-export function isAdminSource(ip: string, adminSources: readonly string[]): boolean {
+function isAdminSource(ip: string, adminSources: readonly string[]): boolean {
     return adminSources.some((src) => {
         if (isIpv4(src)) {
             return src === ip;

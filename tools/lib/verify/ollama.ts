@@ -14,7 +14,7 @@
  *   are `omitempty` in `api.Metrics`, so an absent count means "not measured".
  */
 import { DEFAULT_TARGET_TOKENS_PER_SECOND } from "../../../config/schema";
-import { isRecord } from "../values";
+import { isRecord } from "../../../graph";
 import { describeStatus, NetworkError, Reachability, request } from "./http";
 import type { Check } from "./report";
 
@@ -37,7 +37,7 @@ export interface OllamaCheckOptions {
 }
 
 /** The fixed benchmark prompt: long enough to measure prompt speed, same every time. */
-export const BENCHMARK_PROMPT = "Explain in about 150 words how a graphics card speeds up the inference of a large language model, "
+const BENCHMARK_PROMPT = "Explain in about 150 words how a graphics card speeds up the inference of a large language model, "
     + "and why the whole model should fit in the card's memory. Answer in plain prose.";
 
 const GiB = 1024 ** 3;

@@ -22,14 +22,14 @@
  */
 import { randomBytes } from "crypto";
 import type { VerifyTargets } from "../verifyTargets";
-import { isRecord } from "../values";
+import { isRecord, text } from "../../../graph";
 import { describeStatus, HttpResponse, Reachability, request } from "./http";
 import type { Check } from "./report";
 
 /** Two unit vectors far apart; the query is close to the first. */
 const VECTORS = { near: [0.9, 0.1, 0.0, 0.1], far: [0.0, 0.1, 0.9, 0.1], query: [0.8, 0.2, 0.0, 0.1] };
 
-export const SCRATCH_PREFIX = "ai-dualstack-verify-";
+const SCRATCH_PREFIX = "ai-dualstack-verify-";
 
 class StepFailed extends Error {}
 
@@ -41,11 +41,11 @@ function expectOk(step: string, r: HttpResponse, ok: (json: unknown) => boolean)
 
 /** Runs the steps on the scratch collection, then deletes it whatever happened; the first failure wins. */
 async function thenDelete(collection: string, steps: () => Promise<void>, del: () => Promise<HttpResponse>): Promise<void> {
-    let failure: unknown;
+    let failure: Error | undefined;
     try {
         await steps();
     } catch (err) {
-        failure = err;
+        failure = err instanceof Error ? err : new Error(text(err));
     }
     const deleted = await del().catch((err: Error) => err);
     if (failure !== undefined) {
@@ -109,7 +109,7 @@ async function chromaRoundTrip(url: string, collection: string, reach?: Reachabi
         const query = await request("POST", `${base}/${id}/query`, { body: { query_embeddings: [VECTORS.query], n_results: 1, include: ["distances"] } }, reach);
         expectOk("query", query, (j) => isRecord(j) && Array.isArray(j.ids));
         const ids = (query.json as { ids: unknown[] }).ids;
-        const top = Array.isArray(ids[0]) ? ids[0][0] : undefined;
+        const top: unknown = Array.isArray(ids[0]) ? ids[0][0] : undefined;
         if (top !== "near") {
             throw new StepFailed(`query: expected "near" nearest, got ${JSON.stringify(top)}`);
         }

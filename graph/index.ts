@@ -1,5 +1,9 @@
 /**
- * The offline graph: what `npm run plan -- --json` prints (contract in docs/plan-json.md).
+ * The plan's shared model, imported by the tools and the policy pack alike (it imports
+ * nothing of either): the offline graph that `npm run plan -- --json` prints (contract in
+ * docs/plan-json.md), how values that must not be revealed are shown, and small facts about
+ * plain values. Imports run one way: tools/ and policy/ read this; policy/, components/ and
+ * config/ never import tools/ (tests/imports.test.ts).
  */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -64,4 +68,21 @@ export interface PlanSummary {
 /** What `npm run plan -- --json` prints: the graph, its policy verdicts and its summary. */
 export interface PlanDocument extends PlanGraph {
     readonly summary: PlanSummary;
+}
+
+// Values in the plan and in policy messages.
+
+/** How a secret is shown in the plan, its outputs and every message. */
+export const SECRET_MASK = "[secret]";
+/** How a value not known until deployment is shown. */
+export const UNKNOWN_MASK = "[unknown]";
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** A plan value in a message: a scalar as it is, anything else as JSON (never "[object Object]"). */
+export function text(value: unknown): string {
+    if (value === null || typeof value !== "object") return String(value);
+    return JSON.stringify(value);
 }
