@@ -268,6 +268,9 @@ export const QUIRKS = {
     ipsetReplacedOnChange: {
         appliesTo: [QUIRK_TYPES.ipset],
         ignoreChanges: [],
+        // for the sets whose gap locks admins out (management): a change fails the preview
+        // instead, and destroying the stack leaves the set
+        options: { protect: true, retainOnDelete: true },
         why: "any change to an IP set's entries deletes and re-creates the set, with a gap in between",
         sources: [
             "bpg/terraform-provider-proxmox proxmoxtf/resource/firewall/ipset.go: cidr, nomatch, comment ForceNew; ipSetCreate adopts an existing set; ipSetDelete empties then deletes",

@@ -54,7 +54,7 @@ const slot = (address: string) => address.replace(/\.[0-7]$/, "");
 const gib = (mib: number) => `${Math.round((mib / 1024) * 10) / 10} GiB`;
 
 /** What one environment's guests take on a node, in MiB: AI VM (hugepages or not) and containers. */
-export function environmentMemoryMiB(c: StackConfig, node: string): number {
+function environmentMemoryMiB(c: StackConfig, node: string): number {
     const vm = c.aiVm.node === node ? c.aiVm.memoryGiB * 1024 : 0;
     return vm + c.containers.filter((ct) => ct.node === node).reduce((sum, ct) => sum + ct.memoryMiB, 0);
 }

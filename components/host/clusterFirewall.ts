@@ -1,5 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
+import { quirkOptions } from "../quirks";
 import type { HostConfig, StackConfig } from "../../config/schema";
 import { typeToken } from "../naming";
 import { IPSETS, subnetIpSet } from "./names";
@@ -15,7 +16,7 @@ export interface ClusterFirewallArgs {
 }
 
 /** Ranges that are not the internet: RFC 1918, CGNAT (RFC 6598) and link-local. */
-export const NON_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] as const;
+const NON_INTERNET = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] as const;
 
 /**
  * The cluster firewall, on. Proxmox ignores every VM and container rule while the
@@ -51,7 +52,7 @@ export class ClusterFirewall extends pulumi.ComponentResource {
         ipSet(IPSETS.management, "ai-dualstack: admin sources and the nodes; Proxmox admits 8006, 22, VNC, SPICE, migration from here", [
             ...args.adminSources.map((cidr) => ({ name: cidr, comment: "admin source" })),
             ...args.hosts.map((h) => ({ name: h.address, comment: `node ${h.name}` })),
-        ], { protect: true, retainOnDelete: true });
+        ], quirkOptions("ipsetReplacedOnChange"));
         ipSet(IPSETS.admins, "ai-dualstack: admin sources (guests admit SSH and admin UIs from here)",
             args.adminSources.map((cidr) => ({ name: cidr, comment: "admin source" })));
         ipSet(IPSETS.nonInternet, "ai-dualstack: what is not the internet (public guests may not go there)",
@@ -119,6 +120,6 @@ export class ClusterFirewall extends pulumi.ComponentResource {
  * What `local_network` is pinned to: the first node's address, a single host (what
  * pve-docs pve-firewall.adoc advises for a single host), never a block around several.
  */
-export function localNetworkAddress(hosts: readonly Pick<HostConfig, "address">[]): string {
+function localNetworkAddress(hosts: readonly Pick<HostConfig, "address">[]): string {
     return hosts[0].address;
 }

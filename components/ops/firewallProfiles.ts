@@ -37,7 +37,7 @@ export interface SecurityGroupSpec {
  * ACCEPT rules for service ports, sources named by cluster IP set. Exporter ports (`from:
  * "monitoring"`) are not among them: they open only in a guest's monitoring rule.
  */
-export function portRules(ports: readonly ServicePort[], env: EnvironmentName): FirewallRule[] {
+function portRules(ports: readonly ServicePort[], env: EnvironmentName): FirewallRule[] {
     return ports.filter((p) => p.from !== "monitoring").map((p) => ({
         type: "in",
         action: "ACCEPT",
@@ -54,7 +54,7 @@ export function portRules(ports: readonly ServicePort[], env: EnvironmentName): 
  * servers, then nothing private (RFC 1918, CGNAT, link-local), then the internet. The
  * guest's output policy is DROP, so only these leave.
  */
-export function egressRules(env: Pick<StackConfig, "environment" | "network">): FirewallRule[] {
+function egressRules(env: Pick<StackConfig, "environment" | "network">): FirewallRule[] {
     const subnet = parseCidr(env.network.subnet);
     const outsideDns = env.network.dns.filter((ip) => subnet === undefined || !isHostInCidr(ip, subnet));
     return [
@@ -74,7 +74,7 @@ export function egressRules(env: Pick<StackConfig, "environment" | "network">): 
 export const MONITORING_RULE = "monitoring-scrape";
 
 /** The exporter ports of a guest: what only the monitoring container may reach. */
-export function monitoringPorts(env: EnvironmentName, guest: GuestKind): ServicePort[] {
+function monitoringPorts(env: EnvironmentName, guest: GuestKind): ServicePort[] {
     const ports = guest.kind === "ai" ? guest.ports : roleProfile(guest.role, env).ports;
     return ports.filter((p) => p.from === "monitoring");
 }
