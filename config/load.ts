@@ -274,22 +274,28 @@ export function boxFacts(host: HostStackParsed): BoxFacts {
     return { hosts: host.hosts, images: host.images };
 }
 
+/** Another stack's `config:` section: its YAML problems as they are, an unreadable file as `unreadable`. */
+function readSiblingSection(file: string, dir: string | undefined, unreadable: string): { section: Record<string, unknown> } | { problems: string[] } {
+    try {
+        return { section: readConfigSection(resolveStackFile(file, dir), file) };
+    } catch (err) {
+        if (err instanceof StackFileError && !err.unreadable) {
+            return { problems: [...err.problems] };
+        }
+        return { problems: [unreadable] };
+    }
+}
+
 /**
  * Reads and validates the host stack's settings file (its box-level facts only; the host
  * stack's secrets are not read). Problems are prefixed with the file's name.
  */
 export function readHostStack(file: string, dir?: string): Checked<HostStackParsed> {
-    const where = `ai-dualstack:hostStack: ${file}`;
-    let section: Record<string, unknown>;
-    try {
-        section = readConfigSection(resolveStackFile(file, dir), file);
-    } catch (err) {
-        if (err instanceof StackFileError && !err.unreadable) {
-            return { problems: [...err.problems] };
-        }
-        return { problems: [`${where} cannot be read: write the host stack's settings file first (see the README, "Order of operations")`] };
+    const read = readSiblingSection(file, dir, `ai-dualstack:hostStack: ${file} cannot be read: write the host stack's settings file first (see the README, "Order of operations")`);
+    if ("problems" in read) {
+        return read;
     }
-    const values = plainValues(section);
+    const values = plainValues(read.section);
     const parsed = hostStackSchema.safeParse(values);
     if (!parsed.success) {
         return { problems: inFile(file, issueLines(parsed.error.issues)) };
@@ -313,16 +319,11 @@ export function readEnvironmentStack(file: string, box: BoxFacts, dir?: string, 
 }
 
 function checkEnvironmentFile(file: string, box: BoxFacts, dir: string | undefined, expected: EnvironmentName | undefined): Checked<StackConfig> {
-    let section: Record<string, unknown>;
-    try {
-        section = readConfigSection(resolveStackFile(file, dir), file);
-    } catch (err) {
-        if (err instanceof StackFileError && !err.unreadable) {
-            return { problems: [...err.problems] };
-        }
-        return { problems: [`${file}: cannot be read; the host stack reads each environment's stack file (host file key environments)`] };
+    const read = readSiblingSection(file, dir, `${file}: cannot be read; the host stack reads each environment's stack file (host file key environments)`);
+    if ("problems" in read) {
+        return read;
     }
-    const values = plainValues(section);
+    const values = plainValues(read.section);
     const parsed = stackConfigSchema.safeParse(values);
     if (!parsed.success) {
         return { problems: inFile(file, issueLines(parsed.error.issues)) };

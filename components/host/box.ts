@@ -51,7 +51,7 @@ export class Box extends pulumi.ComponentResource {
                     port: box.proxmox.sshPort,
                     user: box.proxmox.sshUser,
                     privateKey: secrets.sshPrivateKey,
-                    // The node's pinned host key: any other key is refused.
+                    // The node's pinned host key; a different key is refused.
                     hostKey: hostKeyOf.get(prep.node),
                 }),
                 create: prep.create,
