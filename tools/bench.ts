@@ -50,7 +50,8 @@ export function scaledSection(count: number): Record<string, unknown> {
         vmid: 1100 + i,
         ip: `10.10.${9 + Math.floor(i / 200)}.${(i % 200) + 20}`,
         cores: 1,
-        memoryMiB: 512,
+        // small, so 16x the guests still fit the node next to the public environment (cross-environment RAM check)
+        memoryMiB: 128,
         rootDiskGiB: 4,
         dataDiskGiB: 4,
         dataMountPath: "/srv/data",
@@ -127,7 +128,10 @@ function run(kind: Kind, s: Scale, launcher: readonly string[]): Sample {
     const r = spawnSync(command, [...args], { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PULUMI_CONFIG: "", PULUMI_CONFIG_SECRET_KEYS: "" } });
     const wallMs = performance.now() - t0;
     const evalMs = reportedEvalMs(r.stderr ?? "");
-    if (r.status !== 0 || evalMs === undefined) {
+    // Exit 2 is a plan that printed with a mandatory policy finding: the generated stacks have
+    // guests the committed host stack's backup job does not list. The evaluation still ran whole.
+    const planned = r.status === 0 || (kind === "ours" && r.status === 2);
+    if (!planned || evalMs === undefined) {
         throw new Error(`bench: ${kind} at scale ${s.scale} failed (exit ${r.status}):\n${r.stderr}`);
     }
     return { wallMs, evalMs };
