@@ -70,6 +70,8 @@ export interface HostOutputs extends EnvironmentSecretOutputs {
     readonly images: { readonly cloudImage: string; readonly lxcTemplate: string };
     readonly firewall: { readonly enabled: boolean; readonly ipSets: readonly string[]; readonly securityGroups: readonly string[] };
     readonly environments: Readonly<Record<string, HostEnvironmentFacts>>;
+    /** the read-only PVEAuditor token for prometheus-pve-exporter (a secret), with a monitoring container */
+    readonly monitoringAuditToken?: pulumi.Output<string>;
 }
 
 /** What `program()` returns. */

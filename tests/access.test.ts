@@ -99,10 +99,27 @@ describe("the host stack's grants, as its graph creates them", () => {
         expect(JSON.stringify(host.graph)).not.toContain(MOCK_GENERATED_SECRET);
     });
 
+    test("the monitoring identity: a user and its privilege-separated token metrics, PVEAuditor on / for both, the token a secret output", () => {
+        const user = host.graph.resources.filter((r) => r.type === "proxmoxve:index/userLegacy:UserLegacy" && r.inputs.userId === "ai-dualstack-monitoring@pve");
+        expect(user).toHaveLength(1);
+        const tokens = host.graph.resources.filter((r) => r.type === "proxmoxve:user/token:Token" && r.inputs.userId === "ai-dualstack-monitoring@pve");
+        expect(tokens.map((t) => [t.inputs.tokenName, t.inputs.privilegesSeparation])).toEqual([["metrics", true]]);
+        const acls = host.graph.resources.filter((r) => r.type === "proxmoxve:index/acl:Acl" && r.inputs.roleId === "PVEAuditor");
+        expect(acls.map((a) => ({ path: a.inputs.path, propagate: a.inputs.propagate, who: (a.inputs.userId ?? a.inputs.tokenId) as string })).sort((a, b) => a.who.localeCompare(b.who)))
+            .toEqual([
+                { path: "/", propagate: true, who: "ai-dualstack-monitoring@pve" },
+                // the token's id (the offline mock's id of the metrics token)
+                { path: "/", propagate: true, who: `${tokens[0].name}-id` },
+            ]);
+        // Nothing else is granted on "/": the environments' ACLs stay on their own paths.
+        expect(host.graph.resources.filter((r) => r.type === "proxmoxve:index/acl:Acl" && r.inputs.path === "/")).toHaveLength(2);
+        expect(host.graph.outputs.monitoringAuditToken).toBe("[secret]");
+    });
+
     test("with auditTokens the host stack also makes each environment's read-only token, output as a secret", async () => {
         const e = await evaluateHost((c) => { c["ai-dualstack:access"] = { auditTokens: true }; });
         expect(e.graph.resources.filter((r) => r.type === "proxmoxve:user/token:Token").map((t) => `${t.inputs.userId as string}!${t.inputs.tokenName as string}`).sort())
-            .toEqual(["ai-dualstack-private@pve!audit", "ai-dualstack-private@pve!deploy", "ai-dualstack-public@pve!audit", "ai-dualstack-public@pve!deploy"]);
+            .toEqual(["ai-dualstack-monitoring@pve!metrics", "ai-dualstack-private@pve!audit", "ai-dualstack-private@pve!deploy", "ai-dualstack-public@pve!audit", "ai-dualstack-public@pve!deploy"]);
         expect(e.graph.outputs.publicAuditApiToken).toBe("[secret]");
     });
 

@@ -10,6 +10,7 @@ import { EnvironmentShare } from "./environmentShare";
 import { hostPreparation, nodeMonitoring, VZDUMP_HOOK_PATH } from "./hostPrep";
 import { SharedImages } from "./images";
 import { imageFileIds } from "./names";
+import { MonitoringAccess } from "../access/monitoringAccess";
 import { environmentPool } from "../access/privileges";
 import { tuneKeysInstall, tuneNodeInstall } from "../access/vmTune";
 import type { HostOutputs } from "../outputs";
@@ -80,6 +81,9 @@ export class Box extends pulumi.ComponentResource {
             update: m.create,
             delete: m.delete,
         }, { parent: this }));
+
+        // The read-only token prometheus-pve-exporter scrapes Proxmox with, when a monitoring container exists.
+        const monitoringAccess = monitoringIp !== undefined ? new MonitoringAccess(`${name}-monitoring-access`, child) : undefined;
 
         new SharedImages(`${name}-images`, { hosts: box.hosts, images: box.images }, child);
 
@@ -160,6 +164,8 @@ export class Box extends pulumi.ComponentResource {
                     ...(share.access.auditApiToken !== undefined ? [[`${e.environment}AuditApiToken`, pulumi.secret(share.access.auditApiToken)] as const] : []),
                 ];
             })),
+            // The private stack's pveAuditToken (README "Order of operations").
+            ...(monitoringAccess !== undefined ? { monitoringAuditToken: pulumi.secret(monitoringAccess.apiToken) } : {}),
         };
         this.registerOutputs(this.summary);
     }
