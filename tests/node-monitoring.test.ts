@@ -65,7 +65,7 @@ test("both node scripts pass shellcheck", () => {
 });
 
 describe("node-monitoring.sh", () => {
-    test("installs the node exporter, its textfile directory and the hook, and admits the monitoring container to 9100; a second run changes nothing", () => {
+    test("installs the node exporter, its textfile directory and the hook, and admits the monitoring container to 9100 and the API (8006); a second run changes nothing", () => {
         const s = scratch([{ type: "in", action: "ACCEPT", proto: "tcp", dport: "8080", source: "192.168.1.50", comment: "the admin's own" }]);
         const r = s.node(applyArgs("10.10.10.24"));
         expect(r.stderr).toBe("");
@@ -76,7 +76,7 @@ describe("node-monitoring.sh", () => {
         expect(fs.readFileSync(hook, "utf8")).toBe(scriptText("vzdump-metrics.sh"));
         expect(fs.statSync(hook).mode & 0o777).toBe(0o755);
         expect(s.rules()).toEqual([
-            { type: "in", action: "ACCEPT", proto: "tcp", dport: "9100", source: "10.10.10.24", enable: "1", comment: "ai-dualstack: node exporter for the monitoring container" },
+            { type: "in", action: "ACCEPT", proto: "tcp", dport: "9100,8006", source: "10.10.10.24", enable: "1", comment: "ai-dualstack: node exporter and API for the monitoring container" },
             expect.objectContaining({ comment: "the admin's own" }),
         ]);
         s.resetCalls();
@@ -92,12 +92,18 @@ describe("node-monitoring.sh", () => {
         expect(s.node(applyArgs("10.10.10.24")).status).toBe(0);
         expect(s.node(applyArgs("10.10.10.30")).status).toBe(0);
         expect(s.rules().map((r) => [r.source, r.comment])).toEqual([
-            ["10.10.10.30", "ai-dualstack: node exporter for the monitoring container"],
+            ["10.10.10.30", "ai-dualstack: node exporter and API for the monitoring container"],
             ["192.168.1.50", "the admin's own"],
         ]);
         expect(s.node(["revert", "pve"]).status).toBe(0);
         expect(s.rules().map((r) => r.comment)).toEqual(["the admin's own"]);
         expect(fs.existsSync(path.join(s.root, VZDUMP_HOOK_PATH))).toBe(false);
+    });
+
+    test("an earlier rule for 9100 alone is replaced by the one that also admits the API", () => {
+        const s = scratch([{ type: "in", action: "ACCEPT", proto: "tcp", dport: "9100", source: "10.10.10.24", enable: "1", comment: "ai-dualstack: node exporter for the monitoring container" }]);
+        expect(s.node(applyArgs("10.10.10.24")).status).toBe(0);
+        expect(s.rules().map((r) => [r.dport, r.source])).toEqual([["9100,8006", "10.10.10.24"]]);
     });
 
     test("refuses a bad monitoring address before touching the node", () => {

@@ -2,8 +2,9 @@
 # Monitoring on one Proxmox node: Debian's node exporter (port 9100, scraped by the
 # private monitoring container as job proxmox-node), its textfile collector directory,
 # the vzdump hook that writes the backup metrics there (vzdump-metrics.sh), and one node
-# firewall rule admitting the monitoring container to 9100. The host stack runs it once
-# per node:
+# firewall rule admitting the monitoring container to 9100 and to the API on 8006 (its
+# prometheus-pve-exporter reads the API with the read-only monitoring token; the built-in
+# rules admit 8006 only from the `management` IP set). The host stack runs it once per node:
 #
 #   node-monitoring.sh apply <node> <monitoring-ip|-> <hook-script-base64>
 #   node-monitoring.sh revert <node>
@@ -26,6 +27,9 @@ readonly ROOT=${AI_DUALSTACK_ROOT:-}
 readonly TEXTFILE_DIR=/var/lib/prometheus/node-exporter
 readonly HOOK=/usr/local/lib/ai-dualstack/vzdump-metrics
 readonly COMMENT_PREFIX="ai-dualstack: node exporter"
+# A comma list is one rule (pve-firewall's dport: "you can use comma separated list to match
+# several ports or ranges", the API schema of /nodes/{node}/firewall/rules).
+readonly PORTS="9100,8006"
 export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "node-monitoring: $*"; }
@@ -35,24 +39,24 @@ die() { echo "node-monitoring: $*" >&2; exit 1; }
 our_rules() {
     pvesh get "/nodes/$1/firewall/rules" --output-format json | perl -MJSON::PP -e '
         my $rules = JSON::PP::decode_json(join("", <STDIN>));
-        print "$_->{pos} $_->{source}\n"
+        print "$_->{pos} $_->{source} $_->{dport}\n"
             for sort { $b->{pos} <=> $a->{pos} } grep { ($_->{comment} // "") =~ /^\Q'"$COMMENT_PREFIX"'\E/ } @$rules;'
 }
 
 converge_rule() {
-    local node=$1 source=$2 pos from kept=0
-    while read -r pos from; do
-        if [[ $from == "$source" && $kept -eq 0 ]]; then
+    local node=$1 source=$2 pos from dport kept=0
+    while read -r pos from dport; do
+        if [[ $from == "$source" && $dport == "$PORTS" && $kept -eq 0 ]]; then
             kept=1
             continue
         fi
-        log "removing firewall rule $pos (9100 from $from)"
+        log "removing firewall rule $pos ($dport from $from)"
         pvesh delete "/nodes/$node/firewall/rules/$pos"
     done < <(our_rules "$node")
     if [[ $source != - && $kept -eq 0 ]]; then
-        log "admitting $source to the node exporter (tcp 9100)"
-        pvesh create "/nodes/$node/firewall/rules" --type in --action ACCEPT --proto tcp --dport 9100 \
-            --source "$source" --enable 1 --comment "$COMMENT_PREFIX for the monitoring container"
+        log "admitting $source to the node exporter and the API (tcp $PORTS)"
+        pvesh create "/nodes/$node/firewall/rules" --type in --action ACCEPT --proto tcp --dport "$PORTS" \
+            --source "$source" --enable 1 --comment "$COMMENT_PREFIX and API for the monitoring container"
     elif [[ $kept -eq 1 ]]; then
         log "firewall rule for $source in place"
     fi
