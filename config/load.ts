@@ -24,6 +24,11 @@ export const SECRET_KEYS = {
     /** GitHub Actions runner registration token (an environment with a cicd container) */
     githubRunnerToken: "githubRunnerToken",
     /**
+     * read-only Proxmox API token `user@realm!tokenid=uuid` for prometheus-pve-exporter (an
+     * environment with a monitoring container): the host stack's output monitoringAuditToken
+     */
+    pveAuditToken: "pveAuditToken",
+    /**
      * private key whose public half root's authorized_keys on the nodes restricts to
      * `ai-dualstack-vm-tune <env>` (from the host stack): hugepages, affinity, boot order
      */
@@ -42,6 +47,8 @@ export interface Secrets extends HostSecrets {
     readonly vmTuneKey: pulumi.Output<string>;
     /** set when the stack has a cicd container */
     readonly githubRunnerToken?: pulumi.Output<string>;
+    /** set when the stack has a monitoring container */
+    readonly pveAuditToken?: pulumi.Output<string>;
 }
 
 type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
@@ -49,16 +56,31 @@ type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
 /**
  * The secret keys a config needs: the SSH key, the credential of its auth mode and, for an
  * environment, its tune key (the host stack generates the tune keys, so it needs none) and
- * the runner token when it has a cicd container.
+ * the runner token when it has a cicd container, the read-only pve token when it has a
+ * monitoring container.
  */
-export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment", hasRunner = false): SecretKey[] {
+export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment", hasRunner = false, hasMonitoring = false): SecretKey[] {
     const keys: SecretKey[] = [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
-    return kind === "host" ? keys : [...keys, SECRET_KEYS.vmTuneKey, ...(hasRunner ? [SECRET_KEYS.githubRunnerToken] : [])];
+    return kind === "host" ? keys : [
+        ...keys, SECRET_KEYS.vmTuneKey,
+        ...(hasRunner ? [SECRET_KEYS.githubRunnerToken] : []),
+        ...(hasMonitoring ? [SECRET_KEYS.pveAuditToken] : []),
+    ];
+}
+
+/** Whether a raw (possibly invalid) `containers` value has a container of this role. */
+function hasContainerRole(rawContainers: unknown, role: string): boolean {
+    return Array.isArray(rawContainers) && rawContainers.some((ct: unknown) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === role);
 }
 
 /** Whether a raw (possibly invalid) `containers` value has a cicd container. */
 export function hasRunnerContainer(rawContainers: unknown): boolean {
-    return Array.isArray(rawContainers) && rawContainers.some((ct: unknown) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === "cicd");
+    return hasContainerRole(rawContainers, "cicd");
+}
+
+/** Whether a raw (possibly invalid) `containers` value has a monitoring container. */
+export function hasMonitoringContainer(rawContainers: unknown): boolean {
+    return hasContainerRole(rawContainers, "monitoring");
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -174,8 +196,8 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
     const values: Record<string, unknown> = {};
     const isHost = raw.environment === "host";
     const shape = isHost ? hostStackSchema.shape : stackConfigSchema.shape;
-    // The host stack generates the tune keys and runs no runner; it reads neither.
-    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || (k !== SECRET_KEYS.vmTuneKey && k !== SECRET_KEYS.githubRunnerToken));
+    // The host stack generates the tune keys and the monitoring token and runs no runner; it reads none of them.
+    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || (k !== SECRET_KEYS.vmTuneKey && k !== SECRET_KEYS.githubRunnerToken && k !== SECRET_KEYS.pveAuditToken));
     const known = new Set<string>([...Object.keys(shape), ...secretNames]);
 
     for (const [key, text] of Object.entries(raw)) {
@@ -192,14 +214,16 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
     const auth = authOf(values.proxmox);
     const hasRunner = !isHost && hasRunnerContainer(values.containers);
+    const hasMonitoring = !isHost && hasMonitoringContainer(values.containers);
     for (const key of secretNames) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
-            if ((requiredSecretKeys(auth, isHost ? "host" : "environment", hasRunner) as string[]).includes(key)) {
+            if ((requiredSecretKeys(auth, isHost ? "host" : "environment", hasRunner, hasMonitoring) as string[]).includes(key)) {
                 const env = values.environment === "private" || values.environment === "public" ? values.environment : "<environment>";
                 const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)`
                     : key === SECRET_KEYS.sshPrivateKey ? ""
                     : key === SECRET_KEYS.githubRunnerToken ? " with a cicd container (a registration token from the repository's Settings, Actions, Runners)"
+                    : key === SECRET_KEYS.pveAuditToken ? " with a monitoring container (the host stack's output monitoringAuditToken)"
                     : ` with proxmox.auth ${auth}`;
                 problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
@@ -207,10 +231,12 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
             problems.push(`${where}: must be stored as a secret; set it again with: pulumi config set --secret ${key} <value>`);
         }
     }
-    const token = raw[SECRET_KEYS.proxmoxApiToken];
-    if (token !== undefined && !API_TOKEN.test(token) && !token.startsWith(PLACEHOLDER_PREFIX)) {
-        // The value itself is never printed.
-        problems.push(`${NAMESPACE}:${SECRET_KEYS.proxmoxApiToken}: expected the form user@realm!tokenid=<uuid> (value not shown)`);
+    for (const key of [SECRET_KEYS.proxmoxApiToken, SECRET_KEYS.pveAuditToken]) {
+        const token = raw[key];
+        if (token !== undefined && !API_TOKEN.test(token) && !token.startsWith(PLACEHOLDER_PREFIX)) {
+            // The value itself is never printed.
+            problems.push(`${NAMESPACE}:${key}: expected the form user@realm!tokenid=<uuid> (value not shown)`);
+        }
     }
 
     const result = isHost ? validateHostValues(values, options) : validateEnvironmentValues(values, options);
@@ -443,6 +469,7 @@ export function loadConfig(): LoadedConfig {
                 ...secrets,
                 vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey),
                 ...(validated.stack.containers.some((ct) => ct.role === "cicd") ? { githubRunnerToken: config.requireSecret(SECRET_KEYS.githubRunnerToken) } : {}),
+                ...(validated.stack.containers.some((ct) => ct.role === "monitoring") ? { pveAuditToken: config.requireSecret(SECRET_KEYS.pveAuditToken) } : {}),
             },
         };
 }

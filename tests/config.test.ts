@@ -42,9 +42,9 @@ const cases: Case[] = [
     ["typo in a key", "public", (c) => { key(c, "gpu").iommuGrop = 3; },
         "ai-dualstack:gpu.iommuGrop: unknown key"],
     ["unknown top-level key", "private", (c) => { c["ai-dualstack:gpus"] = {}; },
-        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
+        "ai-dualstack:gpus: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, pveAuditToken, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["a box-level key left in an environment file", "public", (c) => { c["ai-dualstack:hosts"] = []; },
-        "ai-dualstack:hosts: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
+        "ai-dualstack:hosts: unknown config key (known: aiVm, apps, containers, environment, githubRunnerToken, gpu, hostStack, models, network, proxmox, proxmoxApiToken, proxmoxPassword, pveAuditToken, services, sshPrivateKey, storage, vmTuneKey, vmidRange, workbench, workloads)"],
     ["container role misspelt", "private", (c) => { key<Record<string, unknown>[]>(c, "containers")[0].role = "db"; },
         `ai-dualstack:containers[0].role: expected one of database, cache, security, cicd, monitoring, backup, got "db"`],
     ["guest name without the environment prefix", "public", (c) => { key(c, "aiVm").name = "private-ai"; },
@@ -180,6 +180,18 @@ describe("bad config gives one clear line naming the key", () => {
             "ai-dualstack:proxmoxApiToken: must be stored as a secret; set it again with: pulumi config set --secret proxmoxApiToken <value>",
         ]);
         expect(error.message).not.toContain("hunter2");
+    });
+
+    test("a stack with a monitoring container needs pveAuditToken, as a secret of the API token form; one without does not", async () => {
+        const raw = Object.fromEntries(Object.entries(stackSection("private")).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
+        const secrets = { proxmoxApiToken: "plan-placeholder:t", sshPrivateKey: "plan-placeholder:k", vmTuneKey: "plan-placeholder:v", githubRunnerToken: "plan-placeholder:g" };
+        expect(() => validateRawConfig({ ...raw, ...secrets }, new Set(Object.keys(secrets)))).toThrow(
+            "ai-dualstack:pveAuditToken: is required with a monitoring container (the host stack's output monitoringAuditToken); set it with: pulumi config set --secret pveAuditToken <value>");
+        const malformed = { ...secrets, pveAuditToken: "root@pam:hunter2" };
+        expect(() => validateRawConfig({ ...raw, ...malformed }, new Set(Object.keys(malformed)))).toThrow(
+            "ai-dualstack:pveAuditToken: expected the form user@realm!tokenid=<uuid> (value not shown)");
+        // The public stack has no monitoring container: its committed file sets no pveAuditToken and is valid.
+        await expect(evaluate("public")).resolves.toBeDefined();
     });
 
     test("an environment without its tune key is told where the key comes from", () => {

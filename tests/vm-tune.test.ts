@@ -18,7 +18,7 @@ const SCRIPT = path.join(__dirname, "..", "components", "access", "scripts", "ai
 /** The validated config of an environment's stack file, without secrets. */
 function stackConfig(stack: string): StackConfig {
     const raw = Object.fromEntries(Object.entries(stackSection(stack)).map(([k, v]) => [k.replace(/^ai-dualstack:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
-    const validated = validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x", githubRunnerToken: "plan-placeholder:x" }, undefined);
+    const validated = validateRawConfig({ ...raw, proxmoxApiToken: "plan-placeholder:x", proxmoxPassword: "plan-placeholder:x", sshPrivateKey: "plan-placeholder:x", vmTuneKey: "plan-placeholder:x", githubRunnerToken: "plan-placeholder:x", pveAuditToken: "plan-placeholder:x" }, undefined);
     if (validated.kind !== "environment") {
         throw new Error(`${stack} is not an environment stack`);
     }

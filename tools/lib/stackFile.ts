@@ -3,7 +3,7 @@
  * to a program: every value a string (objects as JSON), `secure:` values encrypted. Offline
  * we cannot decrypt, so secrets become placeholders the program treats as secrets.
  */
-import { authOf, ConfigError, hasRunnerContainer, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { authOf, ConfigError, hasMonitoringContainer, hasRunnerContainer, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 import { configSectionOf as sectionOf, readConfigSection as readSection, StackFileError } from "../../config/stackFiles";
 import { isRecord } from "../../graph";
 
@@ -64,8 +64,10 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
     }
     const placeholders: string[] = [];
     const kind = (section[`${NAMESPACE}:environment`] ?? section.environment) === "host" ? "host" : "environment";
-    const hasRunner = kind === "environment" && hasRunnerContainer(section[`${NAMESPACE}:containers`] ?? section.containers);
-    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), kind, hasRunner)) {
+    const containers = section[`${NAMESPACE}:containers`] ?? section.containers;
+    const hasRunner = kind === "environment" && hasRunnerContainer(containers);
+    const hasMonitoring = kind === "environment" && hasMonitoringContainer(containers);
+    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), kind, hasRunner, hasMonitoring)) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;
