@@ -20,6 +20,8 @@ export const PORTS = {
     redisExporter: 9121,
     alertmanager: 9093,
     blackboxExporter: 9115,
+    /** prometheus-pve-exporter's default (pve_exporter/cli.py --web.listen-address [::]:9221) */
+    pveExporter: 9221,
 } as const;
 
 export interface ServicePort {

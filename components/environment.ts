@@ -137,6 +137,7 @@ export class Environment extends pulumi.ComponentResource {
             apps: serviceUsers(workloads),
             proxyRoutes: proxyRoutes(workloads, config.aiVm.ip),
             runnerToken: secrets.githubRunnerToken,
+            pveAuditToken: secrets.pveAuditToken,
             // The monitoring container here also scrapes the other environments' exporters.
             ...(hasMonitoring && others.length > 0 ? { otherEnvironmentTargets: others.map(otherEnvironmentTargets) } : {}),
         }, { parent: this });

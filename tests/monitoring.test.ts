@@ -4,6 +4,7 @@
  * through the real promtool and amtool; monitoring.sh against a scratch root.
  */
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,10 +15,18 @@ import {
     alertmanagerConfig, alertRules, alertRulesFile, alertRuleTests, EXPORTER_METRICS, GRAFANA_APT_KEY_FINGERPRINT, GRAFANA_DATASOURCE_UID,
     grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
-import { environmentTargets } from "../components/services/monitoringTargets";
-import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input } from "./helpers";
+import { environmentTargets, otherEnvironmentTargets } from "../components/services/monitoringTargets";
+import { PVE_EXPORTER, PVE_EXPORTER_CONF, pveExporterConfig } from "../components/services/pveExporter";
+import { evaluateStack } from "../tools/lib/evaluate";
+import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, stackFile, TYPES } from "./helpers";
 import { scratch } from "./provisionHarness";
 
+/** a made-up token of the monitoring user's form */
+const TOKEN = "ai-dualstack-monitoring@pve!metrics=0b6a4d5e-1c2f-4a3b-9d8e-7f6a5b4c3d2e";
+const PVE_YML = pveExporterConfig(TOKEN, true);
+/** what the stubbed curl serves as the exporter's lock, and its sha256 */
+const LOCK = "proxmoxer==2.3.0 --hash=sha256:0123";
+const LOCK_SHA256 = createHash("sha256").update(LOCK).digest("hex");
 const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };
 /** every rule, the pve exporter's too (as if a `pve` job were scraped), so each has its promtool case */
 const rules = alertRules(SETTINGS, Object.keys(EXPORTER_METRICS));
@@ -48,6 +57,29 @@ describe("Prometheus", () => {
         const r = inDir({ "prometheus.yml": prometheusConfig({ jobs: both(), ruleFiles: [PROMETHEUS_RULES_REF] }), [PROMETHEUS_RULES_REF]: alertRulesFile(rules) }, "promtool", ["check", "config", "prometheus.yml"]);
         expect(r.out).toContain("SUCCESS: prometheus.yml is valid prometheus config file syntax");
         expect(r.status).toBe(0);
+    });
+
+    test("Proxmox itself is scraped through prometheus-pve-exporter on localhost, one target per node, as its README's relabeling does", () => {
+        const conf = parse(prometheusConfig({ jobs: scrapeJobs(environmentTargets(privateEnv.config)), ruleFiles: [PROMETHEUS_RULES_REF] })) as { scrape_configs: Record<string, unknown>[] };
+        const pve = conf.scrape_configs.find((c) => c.job_name === "pve");
+        expect(pve).toEqual({
+            job_name: "pve",
+            metrics_path: "/pve",
+            params: { module: ["default"], cluster: ["1"], node: ["1"] },
+            static_configs: privateEnv.config.hosts.map((h) => ({ targets: [h.address], labels: { environment: "private", name: h.name } })),
+            relabel_configs: [
+                { source_labels: ["__address__"], target_label: "__param_target" },
+                { source_labels: ["__param_target"], target_label: "instance" },
+                { target_label: "__address__", replacement: "localhost:9221" },
+            ],
+        });
+        // The public side's nodes are the same box: scraped once, from the private side.
+        expect(scrapeJobs(otherEnvironmentTargets(publicEnv.config)).map((j) => j.job)).not.toContain("pve");
+    });
+
+    test("pve.yml: the token split as the exporter wants it (user, token_name = the token id, token_value = the uuid)", () => {
+        expect(parse(PVE_YML)).toEqual({ default: { user: "ai-dualstack-monitoring@pve", token_name: "metrics", token_value: "0b6a4d5e-1c2f-4a3b-9d8e-7f6a5b4c3d2e", verify_ssl: true } });
+        expect(() => pveExporterConfig("root@pam:hunter2", true)).toThrow("ai-dualstack:pveAuditToken: expected the form user@realm!tokenid=<uuid> (value not shown)");
     });
 
     test("it scrapes every exporter of both environments, labelled with the environment", () => {
@@ -90,7 +122,7 @@ describe("alert rules", () => {
         const jobs = [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
         const scraped = new Set(["prometheus", "alertmanager", ...jobs.map((j) => j.job)]);
         // The rule file exactly as the program sends it.
-        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32) });
+        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32), pveExporterConfig: PVE_YML });
         const ruleFile = bundle.find((e) => e.kind === "file" && e.path === PROMETHEUS_RULES);
         const rendered = (parse(ruleFile?.kind === "file" ? ruleFile.content : "") as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
         expect(rendered.length).toBeGreaterThan(0);
@@ -104,8 +136,11 @@ describe("alert rules", () => {
             }
         }
         expect(problems).toEqual([]);
-        // Without a pve job its rules are not rendered; the check above would name them.
-        expect(rendered.map((r) => r.alert)).not.toContain("GuestDown");
+        // The pve job is scraped, so Proxmox's own view of nodes and guests is alerted on.
+        expect(jobs.some((j) => j.job === "pve")).toBe(true);
+        expect(rendered.map((r) => r.alert)).toEqual(expect.arrayContaining(["ProxmoxNodeDown", "GuestDown"]));
+        // Without a pve job its rules are not rendered (they could never fire).
+        expect(alertRules(SETTINGS, jobs.filter((j) => j.job !== "pve").map((j) => j.job)).map((r) => r.alert)).not.toContain("GuestDown");
         expect(metricsOf(rules.find((r) => r.alert === "GuestDown")?.expr ?? "")).toEqual(["pve_up", "pve_onboot_status"]);
         expect(metricsOf(rules.find((r) => r.alert === "DiskFillsWithin24h")?.expr ?? "")).toEqual(["node_filesystem_avail_bytes", "node_filesystem_readonly"]);
     });
@@ -172,35 +207,68 @@ describe("Alertmanager and Grafana", () => {
 });
 
 describe("monitoring.sh against a scratch root", () => {
+    const ARGS = ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT, PVE_EXPORTER.commit, LOCK_SHA256];
     const jobs = () => scrapeJobs(environmentTargets(privateEnv.config));
     /** the bundle the program sends (serviceProvisioning.ts), its prometheus.yml optionally replaced */
-    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd" })
+    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd", pveExporterConfig: PVE_YML })
         .map((e) => (prometheusYml !== undefined && e.kind === "file" && e.path === PROMETHEUS_CONF ? file(PROMETHEUS_CONF, prometheusYml) : e));
     const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
         const s = scratch({ mounts: ["/var/lib/prometheus"] });
-        s.stub("curl", `while [ "$1" != -o ]; do shift; done; echo key >"$2"`);
+        // curl: the lock for the exporter's requirements.txt URL, the Grafana key otherwise
+        s.stub("curl", `while [ "$1" != -o ]; do shift; done; case $3 in *requirements.txt) printf '%s' ${JSON.stringify(LOCK)} >"$2" ;; *) echo key >"$2" ;; esac`);
+        // python3 -m venv <dir>: a venv whose pip records its calls
+        s.stub("python3", `[ "$1 $2" = "-m venv" ] || exit 1; mkdir -p "$3/bin"; printf '#!/usr/bin/env bash\\nprintf "%%s\\\\n" "pip $*" >>"${s.state}/calls"\\n' >"$3/bin/pip"; chmod +x "$3/bin/pip"`);
         s.stub("gpg", `echo "pub:-:4096:1:963FA27710458545:::::::scESC::::::23::0:"; echo "fpr:::::::::${fingerprint}:"`);
         return s;
     };
 
     test("checks the configs with the real promtool and amtool, restarts once; a second run changes nothing", () => {
         const s = setup();
-        const first = s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        const first = s.run("monitoring.sh", ARGS, bundle());
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
         expect(s.read("etc/apt/sources.list.d/grafana.list")).toBe("deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main\n");
         expect(s.calls()).toEqual(expect.arrayContaining(["systemctl restart prometheus", "systemctl start prometheus-alertmanager"]));
         s.resetCalls();
-        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
         expect(s.calls().filter((c) => /^(apt-get|curl|systemctl (restart|start|reload))/.test(c))).toEqual([]);
+    });
+
+    test("prometheus-pve-exporter: the lock checked, dependencies by hash, the exporter from the pinned commit, its config 0640; once", () => {
+        const s = setup();
+        const r = s.run("monitoring.sh", ARGS, bundle());
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const pip = s.calls().filter((c) => c.startsWith("pip "));
+        expect(pip).toEqual([
+            expect.stringMatching(/^pip install .*--require-hashes -r \S+\/requirements.txt$/),
+            `pip install --quiet --disable-pip-version-check --no-deps git+https://github.com/prometheus-pve/prometheus-pve-exporter@${PVE_EXPORTER.commit}`,
+        ]);
+        expect(s.calls().filter((c) => c.includes("requirements.txt") && c.startsWith("curl")).map((c) => c.split(" ").pop()))
+            .toEqual([`https://raw.githubusercontent.com/prometheus-pve/prometheus-pve-exporter/${PVE_EXPORTER.commit}/requirements.txt`]);
+        expect(s.read(PVE_EXPORTER_CONF.slice(1))).toBe(PVE_YML);
+        expect(fs.statSync(path.join(s.root, PVE_EXPORTER_CONF)).mode & 0o777).toBe(0o640);
+        expect(s.read("etc/systemd/system/prometheus-pve-exporter.service")).toContain(`ExecStart=/opt/prometheus-pve-exporter/bin/pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:9221`);
+        expect(s.calls()).toContain("systemctl restart prometheus-pve-exporter");
+        s.resetCalls();
+        expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
+        expect(s.calls().filter((c) => /^(pip|python3|curl)|prometheus-pve-exporter$/.test(c) && !c.startsWith("systemctl enable") && !c.startsWith("systemctl is-active"))).toEqual([]);
+    });
+
+    test("prometheus-pve-exporter: a lock with another checksum is refused before pip runs", () => {
+        const s = setup();
+        const r = s.run("monitoring.sh", [...ARGS.slice(0, 3), "0".repeat(64)], bundle());
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`prometheus-pve-exporter's requirements.txt has sha256 ${LOCK_SHA256}, expected ${"0".repeat(64)}`);
+        expect(s.calls().filter((c) => /^(pip|python3)/.test(c))).toEqual([]);
     });
 
     test("new scrape targets or rules reload Prometheus (SIGHUP through the unit), never restart it", () => {
         const s = setup();
-        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
         s.resetCalls();
         const fewer = prometheusConfig({ jobs: jobs().slice(1), ruleFiles: [PROMETHEUS_RULES_REF] });
-        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle(fewer)).status).toBe(0);
+        expect(s.run("monitoring.sh", ARGS, bundle(fewer)).status).toBe(0);
         expect(s.calls().filter((c) => /^systemctl (restart|start|reload)/.test(c))).toEqual(["systemctl reload prometheus"]);
     });
 
@@ -213,7 +281,7 @@ describe("monitoring.sh against a scratch root", () => {
         const s = setup();
         fs.mkdirSync(path.join(s.root, "etc", "default"), { recursive: true });
         fs.writeFileSync(path.join(s.root, "etc", "default", "grafana-server"), PACKAGE_DEFAULTS);
-        const r = s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        const r = s.run("monitoring.sh", ARGS, bundle());
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(s.read("etc/default/grafana-server")).toBe(PACKAGE_DEFAULTS);
@@ -226,19 +294,19 @@ describe("monitoring.sh against a scratch root", () => {
         expect(calls.indexOf("systemctl daemon-reload")).toBeLessThan(calls.indexOf("systemctl restart grafana-server"));
         // a second run: no reload, no restart
         s.resetCalls();
-        expect(s.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle()).status).toBe(0);
+        expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
         expect(s.calls().filter((c) => /^systemctl (daemon-reload|restart)/.test(c))).toEqual([]);
     });
 
     test("refuses a Grafana key with another fingerprint, and a config promtool rejects, before restarting", () => {
         const wrongKey = setup("0".repeat(40));
-        const r = wrongKey.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle());
+        const r = wrongKey.run("monitoring.sh", ARGS, bundle());
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(`Grafana's signing key has fingerprint ${"0".repeat(40)}, expected ${GRAFANA_APT_KEY_FINGERPRINT}`);
         expect(wrongKey.exists("etc/apt/keyrings/grafana.asc")).toBe(false);
 
         const badConfig = setup();
-        const b = badConfig.run("monitoring.sh", ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT], bundle("global:\n  scrape_interval: often\n"));
+        const b = badConfig.run("monitoring.sh", ARGS, bundle("global:\n  scrape_interval: often\n"));
         expect(b).toMatchObject({ status: 1, stderr: expect.stringContaining("prometheus.yml does not pass promtool check config") });
         expect(badConfig.calls().filter((c) => c.startsWith("systemctl restart"))).toEqual([]);
     });
@@ -251,5 +319,29 @@ describe("in the graph", () => {
         expect(String(input(step, "create"))).toContain(`monitoring /var/lib/prometheus ${GRAFANA_APT_KEY_FINGERPRINT}`);
         expect(privateEnv.graph.outputs.grafanaAdminPassword).toBe("[secret]");
         expect(publicEnv.graph.resources.some((r) => r.name.endsWith("-provision-monitoring"))).toBe(false);
+    });
+
+    test("the monitoring step's secret bundle holds pve.yml (0640 root:prometheus, the pveAuditToken's user and id) and the prometheus.yml with the pve job", async () => {
+        let stdin: unknown;
+        await evaluateStack({
+            stack: "private",
+            file: stackFile("private"),
+            onMockResource: (a) => {
+                if (a.type === TYPES.command && a.name === "private-monitoring-provision-monitoring") {
+                    // The engine receives a secret input wrapped: { <signature>: ..., value: ... }.
+                    const v: unknown = a.inputs.stdin;
+                    stdin = v !== null && typeof v === "object" && "value" in v ? v.value : v;
+                }
+                return undefined;
+            },
+        });
+        const records = String(stdin).split("\n").filter((l) => l.startsWith("file "))
+            .map((l) => l.split(" ")).map(([, p, mode, owner, b64]) => ({ path: p, mode, owner, content: Buffer.from(b64, "base64").toString("utf8") }));
+        const pveYml = records.find((r) => r.path === PVE_EXPORTER_CONF);
+        expect(pveYml).toMatchObject({ mode: "0640", owner: "root:prometheus" });
+        // The offline plan cannot decrypt the token: it renders a stand-in of the same form.
+        expect(parse(pveYml?.content ?? "")).toEqual({ default: expect.objectContaining({ user: "ai-dualstack-monitoring@pve", token_name: "metrics" }) });
+        const prom = parse(records.find((r) => r.path === PROMETHEUS_CONF)?.content ?? "") as { scrape_configs: { job_name: string }[] };
+        expect(prom.scrape_configs.map((c) => c.job_name)).toContain("pve");
     });
 });

@@ -15,6 +15,7 @@ import {
     grafanaEnvironment, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, prometheusDefaults, ScrapeJob, scrapeJobs,
 } from "../services/monitoring";
 import { environmentTargets } from "../services/monitoringTargets";
+import { PVE_EXPORTER, PVE_EXPORTER_CONF, PVE_EXPORTER_UNIT, pveExporterConfig, pveExporterUnit } from "../services/pveExporter";
 import { firstHost } from "../../config/services";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../services/wireguard";
 import { ContainerProvisioning, StepWithBundle } from "./containerProvisioning";
@@ -34,6 +35,8 @@ export interface ServiceProvisioningArgs {
     readonly containerSetup?: Readonly<Record<string, pulumi.Resource>>;
     /** the GitHub Actions runner's registration token (a secret), with a cicd container */
     readonly runnerToken?: pulumi.Input<string>;
+    /** the read-only Proxmox token prometheus-pve-exporter uses (a secret), with a monitoring container */
+    readonly pveAuditToken?: pulumi.Input<string>;
     /**
      * what the monitoring container scrapes in the other environment (the public side's
      * exporters, from the public stack); without it, only this environment is scraped
@@ -127,15 +130,21 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
 
         const roleSteps = (ct: ContainerConfig): StepWithBundle[] => {
             if (ct === monitoring && grafanaPassword) {
+                if (args.pveAuditToken === undefined) {
+                    throw new pulumi.ResourceError("the monitoring container needs the secret pveAuditToken", this);
+                }
                 const jobs = [...scrapeJobs(environmentTargets(config)), ...(args.otherEnvironmentTargets ?? []).flatMap(scrapeJobs)];
                 return [{
                     step: {
                         id: "monitoring",
-                        description: `${ct.name}: Prometheus (${jobs.length} jobs), Alertmanager, Grafana`,
+                        description: `${ct.name}: Prometheus (${jobs.length} jobs), Alertmanager, Grafana, prometheus-pve-exporter ${PVE_EXPORTER.version}`,
                         script: "monitoring.sh",
-                        args: [ct.dataMountPath, GRAFANA_APT_KEY_FINGERPRINT],
+                        args: [ct.dataMountPath, GRAFANA_APT_KEY_FINGERPRINT, PVE_EXPORTER.commit, PVE_EXPORTER.requirementsSha256],
                     },
-                    bundle: grafanaPassword.apply((p) => monitoringBundle({ jobs, settings: services.monitoring, dataMountPath: ct.dataMountPath, grafanaAdminPassword: p })),
+                    bundle: pulumi.secret(pulumi.all([grafanaPassword, args.pveAuditToken]).apply(([p, token]) => monitoringBundle({
+                        jobs, settings: services.monitoring, dataMountPath: ct.dataMountPath, grafanaAdminPassword: p,
+                        pveExporterConfig: pveExporterConfig(token, !config.proxmox.insecure),
+                    }))),
                 }];
             }
             if (ct === vpn && serverKey) {
@@ -232,6 +241,8 @@ export interface MonitoringBundleInput {
     readonly settings: StackConfig["services"]["monitoring"];
     readonly dataMountPath: string;
     readonly grafanaAdminPassword: string;
+    /** the rendered /etc/prometheus/pve.yml (it holds the read-only API token) */
+    readonly pveExporterConfig: string;
 }
 
 export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
@@ -249,6 +260,9 @@ export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
         // second EnvironmentFile, read by systemd as root, so the file is root's alone.
         file(GRAFANA_ENV_FILE, grafanaEnvironment(input.grafanaAdminPassword), "0600"),
         file(GRAFANA_DROPIN, grafanaDropIn()),
+        // The exporter runs as prometheus and reads its token from here; nobody else may.
+        file(PVE_EXPORTER_CONF, input.pveExporterConfig, "0640", "root:prometheus"),
+        file(PVE_EXPORTER_UNIT, pveExporterUnit()),
     ];
 }
 

@@ -26,12 +26,16 @@ export interface ScrapeJob {
     readonly targets: readonly ScrapeTarget[];
     /** probe through the blackbox exporter with this module (targets are URLs) */
     readonly probeModule?: string;
+    /** scrape through prometheus-pve-exporter (targets are Proxmox nodes' addresses) */
+    readonly pve?: true;
 }
 
 export interface EnvironmentTargets {
     readonly environment: EnvironmentName;
     /** Proxmox nodes (node exporter on the host) */
     readonly nodes: readonly ScrapeTarget[];
+    /** Proxmox nodes' API addresses, read through prometheus-pve-exporter (with its token) */
+    readonly pve: readonly ScrapeTarget[];
     /** guests running the node exporter: the AI VM and every service container */
     readonly guests: readonly ScrapeTarget[];
     /** the AI VM's cAdvisor and NVIDIA GPU exporter */
@@ -49,6 +53,7 @@ export function scrapeJobs(t: EnvironmentTargets): ScrapeJob[] {
         targets.length > 0 ? [{ job: name, environment: t.environment, targets, ...(probeModule ? { probeModule } : {}) }] : [];
     return [
         ...job("proxmox-node", t.nodes),
+        ...(t.pve.length > 0 ? [{ job: "pve", environment: t.environment, targets: t.pve, pve: true as const }] : []),
         ...job("node", t.guests),
         ...job("cadvisor", t.containerMetrics),
         ...job("nvidia-gpu", t.gpus),
@@ -85,6 +90,24 @@ export function prometheusConfig(input: PrometheusInput): string {
         ...[...byJob].map(([jobName, jobs]) => {
             const probe = jobs[0].probeModule;
             const staticConfigs = jobs.flatMap((j) => j.targets.map((t) => ({ targets: [t.address], labels: { environment: j.environment, name: t.name } })));
+            if (jobs[0].pve === true) {
+                // prometheus-pve-exporter's README, "Example config for PVE exporter running on
+                // Prometheus host": the node's address becomes ?target= (the exporter calls
+                // ProxmoxAPI(target, **module), pve_exporter/collector/__init__.py); module
+                // `default` is pve.yml's one section; cluster=1 for node/guest status (pve_up),
+                // node=1 for the guests' onboot flag (pve_onboot_status).
+                return {
+                    job_name: jobName,
+                    metrics_path: "/pve",
+                    params: { module: ["default"], cluster: ["1"], node: ["1"] },
+                    static_configs: staticConfigs,
+                    relabel_configs: [
+                        { source_labels: ["__address__"], target_label: "__param_target" },
+                        { source_labels: ["__param_target"], target_label: "instance" },
+                        { target_label: "__address__", replacement: `localhost:${PORTS.pveExporter}` },
+                    ],
+                };
+            }
             return probe === undefined
                 ? { job_name: jobName, static_configs: staticConfigs }
                 : {
@@ -184,8 +207,11 @@ export const EXPORTER_METRICS: Readonly<Record<string, { readonly exporter: stri
         },
     },
     pve: {
-        exporter: "prom/prometheus-pve-exporter with a PVEAuditor token (not scraped yet: the host stack does not create its token)",
-        metrics: { pve_up: "prometheus-pve-exporter collector: pve_up", pve_onboot_status: "prometheus-pve-exporter collector: pve_onboot_status" },
+        exporter: "prometheus-pve-exporter in the monitoring container (monitoring.sh) with the host stack's read-only PVEAuditor token",
+        metrics: {
+            pve_up: "prometheus-pve-exporter src/pve_exporter/collector/cluster.py (cluster=1)",
+            pve_onboot_status: "prometheus-pve-exporter src/pve_exporter/collector/node.py (node=1)",
+        },
     },
 };
 

@@ -43,7 +43,7 @@ export function monitoringHost(config: StackConfig, others: readonly StackConfig
  * monitoring container's own environment's (the same hosts in every file).
  */
 export function otherEnvironmentTargets(config: StackConfig): EnvironmentTargets {
-    return { ...environmentTargets(config), nodes: [] };
+    return { ...environmentTargets(config), nodes: [], pve: [] };
 }
 
 export function environmentTargets(config: StackConfig): EnvironmentTargets {
@@ -54,6 +54,8 @@ export function environmentTargets(config: StackConfig): EnvironmentTargets {
     return {
         environment: config.environment,
         nodes: config.hosts.map((h) => at(h.address, PORTS.nodeExporter, h.name)),
+        // the API on each node (the exporter adds :8006), read with the read-only monitoring token
+        pve: config.hosts.map((h) => ({ address: h.address, name: h.name })),
         guests: [...onVm("node"), ...config.containers.map((ct) => at(ct.ip, PORTS.nodeExporter, ct.name))],
         containerMetrics: onVm("containers"),
         gpus: onVm("gpu"),
