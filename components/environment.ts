@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Secrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { environmentPool } from "./access/privileges";
-import { containerKeyctlCommand, vmTuneCommand } from "./access/vmTune";
+import { clusterCaCommand, containerKeyctlCommand, vmTuneCommand } from "./access/vmTune";
 import { AiVm } from "./compute/aiVm";
 import { needsKeyctl, ServiceContainer } from "./compute/serviceContainer";
 import { imageFileIds } from "./host/names";
@@ -128,6 +128,13 @@ export class Environment extends pulumi.ComponentResource {
             }, { parent: this })]]
             : []));
 
+        // The cluster CA for the monitoring container's pve exporter: read through the tune
+        // key from the node the monitoring container runs on (its host key pinned).
+        const monitoringCt = config.containers.find((ct) => ct.role === "monitoring");
+        const clusterCa = monitoringCt !== undefined
+            ? clusterCaCommand(`${name}-cluster-ca`, { node: nodeOf(config, monitoringCt.node), sshPort: config.proxmox.sshPort, tuneKey: secrets.vmTuneKey }, { parent: this })
+            : undefined;
+
         this.services = new ServiceProvisioning(`${name}-services`, {
             config,
             guests: this.containers.map((c) => c.container),
@@ -138,6 +145,7 @@ export class Environment extends pulumi.ComponentResource {
             proxyRoutes: proxyRoutes(workloads, config.aiVm.ip),
             runnerToken: secrets.githubRunnerToken,
             pveAuditToken: secrets.pveAuditToken,
+            ...(clusterCa !== undefined ? { clusterCa: clusterCa.stdout } : {}),
             // The monitoring container here also scrapes the other environments' exporters.
             ...(hasMonitoring && others.length > 0 ? { otherEnvironmentTargets: others.map(otherEnvironmentTargets) } : {}),
         }, { parent: this });

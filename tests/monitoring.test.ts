@@ -16,7 +16,9 @@ import {
     grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
 import { environmentTargets, otherEnvironmentTargets } from "../components/services/monitoringTargets";
-import { PVE_EXPORTER, PVE_EXPORTER_CONF, pveExporterConfig } from "../components/services/pveExporter";
+import { clusterCaCertificate, PVE_CA_FILE, PVE_EXPORTER, PVE_EXPORTER_CONF, PVE_EXPORTER_UNIT, pveExporterConfig } from "../components/services/pveExporter";
+import { CLUSTER_CA_REQUEST } from "../components/access/vmTune";
+import { STAND_IN_CLUSTER_CA } from "../tools/lib/offline/mocks";
 import { evaluateStack } from "../tools/lib/evaluate";
 import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, stackFile, TYPES } from "./helpers";
 import { scratch } from "./provisionHarness";
@@ -24,9 +26,29 @@ import { scratch } from "./provisionHarness";
 /** a made-up token of the monitoring user's form */
 const TOKEN = "ai-dualstack-monitoring@pve!metrics=0b6a4d5e-1c2f-4a3b-9d8e-7f6a5b4c3d2e";
 const PVE_YML = pveExporterConfig(TOKEN, true);
-/** what the stubbed curl serves as the exporter's lock, and its sha256 */
+/** the exporter's lock in the stand-in upstream repository, and its sha256 */
 const LOCK = "proxmoxer==2.3.0 --hash=sha256:0123";
 const LOCK_SHA256 = createHash("sha256").update(LOCK).digest("hex");
+/** the cluster CA the offline plan stands in with (a real PEM CA certificate) */
+const CLUSTER_CA = clusterCaCertificate(fs.readFileSync(STAND_IN_CLUSTER_CA, "utf8"));
+
+/**
+ * A stand-in for upstream's repository: a real git repository with the lock and the
+ * package's source tree, served over file:// (git's protocol v2 fetches a commit by id, as
+ * from GitHub). Returns its URL and the commit id.
+ */
+function upstreamRepository(): { url: string; commit: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pve-exporter-upstream-"));
+    fs.mkdirSync(path.join(dir, "src", "pve_exporter"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "requirements.txt"), LOCK);
+    fs.writeFileSync(path.join(dir, "src", "pve_exporter", "__main__.py"), "from pve_exporter.cli import main\nmain()\n");
+    const git = (...args: string[]) => spawnSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.org", ...args], { encoding: "utf8" });
+    git("init", "-q");
+    git("add", ".");
+    git("commit", "-q", "-m", "release");
+    git("commit", "-q", "--allow-empty", "-m", "after the release");
+    return { url: `file://${dir}`, commit: git("rev-parse", "HEAD~1").stdout.trim() };
+}
 const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };
 /** every rule, the pve exporter's too (as if a `pve` job were scraped), so each has its promtool case */
 const rules = alertRules(SETTINGS, Object.keys(EXPORTER_METRICS));
@@ -70,7 +92,8 @@ describe("Prometheus", () => {
             relabel_configs: [
                 { source_labels: ["__address__"], target_label: "__param_target" },
                 { source_labels: ["__param_target"], target_label: "instance" },
-                { target_label: "__address__", replacement: "localhost:9221" },
+                // the README writes 127.0.0.1: the exporter listens there, not on ::1
+                { target_label: "__address__", replacement: "127.0.0.1:9221" },
             ],
         });
         // The public side's nodes are the same box: scraped once, from the private side.
@@ -122,7 +145,7 @@ describe("alert rules", () => {
         const jobs = [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
         const scraped = new Set(["prometheus", "alertmanager", ...jobs.map((j) => j.job)]);
         // The rule file exactly as the program sends it.
-        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32), pveExporterConfig: PVE_YML });
+        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32), pveExporterConfig: PVE_YML, clusterCa: CLUSTER_CA });
         const ruleFile = bundle.find((e) => e.kind === "file" && e.path === PROMETHEUS_RULES);
         const rendered = (parse(ruleFile?.kind === "file" ? ruleFile.content : "") as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
         expect(rendered.length).toBeGreaterThan(0);
@@ -207,15 +230,17 @@ describe("Alertmanager and Grafana", () => {
 });
 
 describe("monitoring.sh against a scratch root", () => {
-    const ARGS = ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT, PVE_EXPORTER.commit, LOCK_SHA256];
+    const upstream = upstreamRepository();
+    const ARGS = ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT, upstream.commit, LOCK_SHA256];
     const jobs = () => scrapeJobs(environmentTargets(privateEnv.config));
     /** the bundle the program sends (serviceProvisioning.ts), its prometheus.yml optionally replaced */
-    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd", pveExporterConfig: PVE_YML })
+    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd", pveExporterConfig: PVE_YML, clusterCa: CLUSTER_CA })
         .map((e) => (prometheusYml !== undefined && e.kind === "file" && e.path === PROMETHEUS_CONF ? file(PROMETHEUS_CONF, prometheusYml) : e));
     const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
         const s = scratch({ mounts: ["/var/lib/prometheus"] });
-        // curl: the lock for the exporter's requirements.txt URL, the Grafana key otherwise
-        s.stub("curl", `while [ "$1" != -o ]; do shift; done; case $3 in *requirements.txt) printf '%s' ${JSON.stringify(LOCK)} >"$2" ;; *) echo key >"$2" ;; esac`);
+        s.stub("curl", `while [ "$1" != -o ]; do shift; done; echo key >"$2"`);
+        // the real git, with upstream's URL pointing at the stand-in repository
+        s.stub("git", `exec /usr/bin/git -c "url.${upstream.url}.insteadOf=${PVE_EXPORTER.repository}" "$@"`);
         // python3 -m venv <dir>: a venv whose pip records its calls
         s.stub("python3", `[ "$1 $2" = "-m venv" ] || exit 1; mkdir -p "$3/bin"; printf '#!/usr/bin/env bash\\nprintf "%%s\\\\n" "pip $*" >>"${s.state}/calls"\\n' >"$3/bin/pip"; chmod +x "$3/bin/pip"`);
         s.stub("gpg", `echo "pub:-:4096:1:963FA27710458545:::::::scESC::::::23::0:"; echo "fpr:::::::::${fingerprint}:"`);
@@ -234,32 +259,62 @@ describe("monitoring.sh against a scratch root", () => {
         expect(s.calls().filter((c) => /^(apt-get|curl|systemctl (restart|start|reload))/.test(c))).toEqual([]);
     });
 
-    test("prometheus-pve-exporter: the lock checked, dependencies by hash, the exporter from the pinned commit, its config 0640; once", () => {
+    test("prometheus-pve-exporter: fetched by commit id with git, the lock checked, dependencies by hash and never built, run from source; once", () => {
         const s = setup();
         const r = s.run("monitoring.sh", ARGS, bundle());
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
-        const pip = s.calls().filter((c) => c.startsWith("pip "));
-        expect(pip).toEqual([
-            expect.stringMatching(/^pip install .*--require-hashes -r \S+\/requirements.txt$/),
-            `pip install --quiet --disable-pip-version-check --no-deps git+https://github.com/prometheus-pve/prometheus-pve-exporter@${PVE_EXPORTER.commit}`,
+        expect(s.calls().filter((c) => c.startsWith("git ") && c.includes(" fetch "))).toEqual([
+            expect.stringMatching(new RegExp(`^git -C \\S+ fetch -q --depth 1 ${PVE_EXPORTER.repository} ${upstream.commit}$`)),
         ]);
-        expect(s.calls().filter((c) => c.includes("requirements.txt") && c.startsWith("curl")).map((c) => c.split(" ").pop()))
-            .toEqual([`https://raw.githubusercontent.com/prometheus-pve/prometheus-pve-exporter/${PVE_EXPORTER.commit}/requirements.txt`]);
+        const pip = s.calls().filter((c) => c.startsWith("pip "));
+        expect(pip).toEqual([expect.stringMatching(/^pip install .*--require-hashes --only-binary :all: -r \S+\/requirements.txt$/)]);
+        // The source tree of the pinned commit, where the unit's PYTHONPATH points.
+        expect(s.read("opt/prometheus-pve-exporter/src/pve_exporter/__main__.py")).toContain("from pve_exporter.cli import main");
+        expect(s.read("opt/prometheus-pve-exporter/ai-dualstack-commit")).toBe(`${upstream.commit}\n`);
+        expect(s.exists("opt/prometheus-pve-exporter.new")).toBe(false);
+        const unit = s.read(PVE_EXPORTER_UNIT.slice(1));
+        expect(unit).toContain("Environment=PYTHONPATH=/opt/prometheus-pve-exporter/src\n");
+        expect(unit).toContain(`Environment=REQUESTS_CA_BUNDLE=${PVE_CA_FILE}\n`);
+        expect(unit).toContain(`ExecStart=/opt/prometheus-pve-exporter/venv/bin/python -m pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:9221\n`);
         expect(s.read(PVE_EXPORTER_CONF.slice(1))).toBe(PVE_YML);
         expect(fs.statSync(path.join(s.root, PVE_EXPORTER_CONF)).mode & 0o777).toBe(0o640);
-        expect(s.read("etc/systemd/system/prometheus-pve-exporter.service")).toContain(`ExecStart=/opt/prometheus-pve-exporter/bin/pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:9221`);
+        expect(s.read(PVE_CA_FILE.slice(1))).toBe(CLUSTER_CA);
         expect(s.calls()).toContain("systemctl restart prometheus-pve-exporter");
         s.resetCalls();
         expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
-        expect(s.calls().filter((c) => /^(pip|python3|curl)|prometheus-pve-exporter$/.test(c) && !c.startsWith("systemctl enable") && !c.startsWith("systemctl is-active"))).toEqual([]);
+        expect(s.calls().filter((c) => /^(pip|python3|git|curl)|restart prometheus-pve-exporter$/.test(c))).toEqual([]);
     });
 
-    test("prometheus-pve-exporter: a lock with another checksum is refused before pip runs", () => {
+    test("prometheus-pve-exporter: another commit is fetched into a new tree and swapped in; a new CA restarts it", () => {
+        const s = setup();
+        expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
+        const next = spawnSync("git", ["-C", upstream.url.slice("file://".length), "rev-parse", "HEAD"], { encoding: "utf8" }).stdout.trim();
+        s.resetCalls();
+        expect(s.run("monitoring.sh", [...ARGS.slice(0, 2), next, LOCK_SHA256], bundle()).status).toBe(0);
+        expect(s.read("opt/prometheus-pve-exporter/ai-dualstack-commit")).toBe(`${next}\n`);
+        expect(s.calls()).toContain("systemctl restart prometheus-pve-exporter");
+        s.resetCalls();
+        const otherCa = bundle().map((e) => (e.kind === "file" && e.path === PVE_CA_FILE ? file(PVE_CA_FILE, `${CLUSTER_CA}\n`) : e));
+        expect(s.run("monitoring.sh", [...ARGS.slice(0, 2), next, LOCK_SHA256], otherCa).status).toBe(0);
+        expect(s.calls().filter((c) => c.startsWith("git "))).toEqual([]);
+        expect(s.calls()).toContain("systemctl restart prometheus-pve-exporter");
+    });
+
+    test("prometheus-pve-exporter: a lock with another checksum, or a commit upstream does not have, is refused before pip runs; the running tree stays", () => {
         const s = setup();
         const r = s.run("monitoring.sh", [...ARGS.slice(0, 3), "0".repeat(64)], bundle());
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(`prometheus-pve-exporter's requirements.txt has sha256 ${LOCK_SHA256}, expected ${"0".repeat(64)}`);
+        expect(s.calls().filter((c) => /^(pip|python3)/.test(c))).toEqual([]);
+        expect(s.exists("opt/prometheus-pve-exporter")).toBe(false);
+
+        expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);
+        s.resetCalls();
+        const missing = s.run("monitoring.sh", [...ARGS.slice(0, 2), "f".repeat(40), LOCK_SHA256], bundle());
+        expect(missing.status).toBe(1);
+        expect(missing.stderr).toContain(`cannot fetch prometheus-pve-exporter ${"f".repeat(40)} from ${PVE_EXPORTER.repository}`);
+        expect(s.read("opt/prometheus-pve-exporter/ai-dualstack-commit")).toBe(`${upstream.commit}\n`);
         expect(s.calls().filter((c) => /^(pip|python3)/.test(c))).toEqual([]);
     });
 
@@ -313,6 +368,31 @@ describe("monitoring.sh against a scratch root", () => {
 });
 
 describe("in the graph", () => {
+    test("the cluster CA is read through the environment's tune key from the monitoring container's node, its host key pinned; only where monitoring runs", async () => {
+        let connection: unknown;
+        await evaluateStack({
+            stack: "private",
+            file: stackFile("private"),
+            onMockResource: (a) => {
+                if (a.type === TYPES.command && a.name === "private-cluster-ca") {
+                    // The engine receives the connection as a secret: { <signature>: ..., value: {...} }.
+                    const v: unknown = a.inputs.connection;
+                    connection = v !== null && typeof v === "object" && "value" in v ? v.value : v;
+                }
+                return undefined;
+            },
+        });
+        const node = privateEnv.config.hosts.find((h) => h.name === privateEnv.config.containers.find((ct) => ct.role === "monitoring")?.node);
+        expect(connection).toMatchObject({ host: node?.address, user: "root", hostKey: node?.sshHostKey });
+        const read = byName(privateEnv.graph.resources, "private-cluster-ca");
+        expect(input(read, "create")).toBe(CLUSTER_CA_REQUEST);
+        // and the plan never shows the connection: the tune key stays a secret
+        expect(input(read, "connection")).toBe("[secret]");
+        // The monitoring step runs only with the CA read.
+        expect(byName(privateEnv.graph.resources, "private-monitoring-provision-monitoring").dependencies).toContain(read.urn);
+        expect(publicEnv.graph.resources.some((r) => r.name.endsWith("-cluster-ca"))).toBe(false);
+    });
+
     test("the private monitoring container is provisioned with the rendered stack and a secret Grafana password", () => {
         const step = byName(privateEnv.graph.resources, "private-monitoring-provision-monitoring");
         expect(input(step, "stdin")).toBe("[secret]");
@@ -341,6 +421,8 @@ describe("in the graph", () => {
         expect(pveYml).toMatchObject({ mode: "0640", owner: "root:prometheus" });
         // The offline plan cannot decrypt the token: it renders a stand-in of the same form.
         expect(parse(pveYml?.content ?? "")).toEqual({ default: expect.objectContaining({ user: "ai-dualstack-monitoring@pve", token_name: "metrics" }) });
+        // The cluster CA the tune key read (offline: the stand-in), checked and installed for REQUESTS_CA_BUNDLE.
+        expect(records.find((r) => r.path === PVE_CA_FILE)).toMatchObject({ mode: "0644", content: CLUSTER_CA });
         const prom = parse(records.find((r) => r.path === PROMETHEUS_CONF)?.content ?? "") as { scrape_configs: { job_name: string }[] };
         expect(prom.scrape_configs.map((c) => c.job_name)).toContain("pve");
     });

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { keyctlRequest, tuneAuthorizedKey, tuneLimits, tuneLimitsPath, tuneRequest, TUNE_SCRIPT_PATH } from "../components/access/vmTune";
+import { CLUSTER_CA_REQUEST, keyctlRequest, tuneAuthorizedKey, tuneLimits, tuneLimitsPath, tuneRequest, TUNE_SCRIPT_PATH } from "../components/access/vmTune";
 import { validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { stackSection } from "./helpers";
@@ -149,6 +149,18 @@ describe("against a scratch root with a stub qm", () => {
     test("show prints the tuned values of its own VM only", () => {
         expect(tune("private", "show 101").status).toBe(0);
         expect(tune("private", "show 201").status).toBe(2);
+    });
+
+    test("ca prints the cluster CA, which pmxcfs serves on every node, and takes nothing else", () => {
+        const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        expect(tune("private", CLUSTER_CA_REQUEST)).toMatchObject({ status: 1, stderr: expect.stringContaining("/etc/pve/pve-root-ca.pem is missing") });
+        fs.mkdirSync(path.join(root, "etc", "pve"), { recursive: true });
+        fs.writeFileSync(path.join(root, "etc", "pve", "pve-root-ca.pem"), "not a certificate\n");
+        expect(tune("public", CLUSTER_CA_REQUEST)).toMatchObject({ status: 1, stderr: expect.stringContaining("holds no PEM certificate") });
+        fs.writeFileSync(path.join(root, "etc", "pve", "pve-root-ca.pem"), ca);
+        expect(tune("public", CLUSTER_CA_REQUEST)).toMatchObject({ status: 0, stdout: ca, stderr: "" });
+        expect(tune("private", "ca 101")).toMatchObject({ status: 2, stderr: expect.stringContaining("ca takes no arguments") });
+        expect(qmCalls()).toEqual([]);
     });
 
     test.each([

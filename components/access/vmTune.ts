@@ -85,20 +85,24 @@ export interface TuneKeyTarget {
     readonly tuneKey: pulumi.Input<string>;
 }
 
+function tuneKeyConnection(target: TuneKeyTarget): command.types.input.remote.ConnectionArgs {
+    return sshConnection({
+        host: target.node.address,
+        port: target.sshPort,
+        // the forced command sits in root's authorized_keys: qm and pct run as root
+        user: "root",
+        privateKey: target.tuneKey,
+        hostKey: target.node.sshHostKey,
+    });
+}
+
 /**
  * One request through the forced-command key, about one guest: it runs after the guest
  * exists, again when the request changes, and again when the guest is replaced.
  */
 function tuneKeyCommand(name: string, target: TuneKeyTarget, request: string, guest: pulumi.CustomResource, opts: pulumi.CustomResourceOptions): command.remote.Command {
     return new command.remote.Command(name, {
-        connection: sshConnection({
-            host: target.node.address,
-            port: target.sshPort,
-            // the forced command sits in root's authorized_keys: qm and pct run as root
-            user: "root",
-            privateKey: target.tuneKey,
-            hostKey: target.node.sshHostKey,
-        }),
+        connection: tuneKeyConnection(target),
         create: request,
     }, {
         ...opts,
@@ -138,6 +142,19 @@ export interface ContainerKeyctlArgs extends TuneKeyTarget {
  */
 export function containerKeyctlCommand(name: string, args: ContainerKeyctlArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     return tuneKeyCommand(name, args, keyctlRequest(args.vmid), args.containerResource, opts);
+}
+
+/** The request that prints the cluster's CA certificate (/etc/pve/pve-root-ca.pem): read-only, about no guest. */
+export const CLUSTER_CA_REQUEST = "ca";
+
+/**
+ * The cluster's CA, read from a node through the tune key (its host key pinned, so the
+ * certificate arrives over a verified channel), for prometheus-pve-exporter to verify the
+ * API with instead of turning the check off. pmxcfs serves the same file on every node.
+ * It is read once; after the CA is regenerated, replace this resource (README, "Monitoring").
+ */
+export function clusterCaCommand(name: string, target: TuneKeyTarget, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, { connection: tuneKeyConnection(target), create: CLUSTER_CA_REQUEST }, opts);
 }
 
 const SCRIPT_DIR = path.join(__dirname, "scripts");

@@ -15,7 +15,7 @@ import {
     grafanaEnvironment, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, prometheusDefaults, ScrapeJob, scrapeJobs,
 } from "../services/monitoring";
 import { environmentTargets } from "../services/monitoringTargets";
-import { PVE_EXPORTER, PVE_EXPORTER_CONF, PVE_EXPORTER_UNIT, pveExporterConfig, pveExporterUnit } from "../services/pveExporter";
+import { clusterCaCertificate, PVE_CA_FILE, PVE_EXPORTER, PVE_EXPORTER_CONF, PVE_EXPORTER_UNIT, pveExporterConfig, pveExporterUnit } from "../services/pveExporter";
 import { firstHost } from "../../config/services";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../services/wireguard";
 import { ContainerProvisioning, StepWithBundle } from "./containerProvisioning";
@@ -37,6 +37,8 @@ export interface ServiceProvisioningArgs {
     readonly runnerToken?: pulumi.Input<string>;
     /** the read-only Proxmox token prometheus-pve-exporter uses (a secret), with a monitoring container */
     readonly pveAuditToken?: pulumi.Input<string>;
+    /** the cluster's CA as read from a node (the tune key's `ca` request), with a monitoring container */
+    readonly clusterCa?: pulumi.Input<string>;
     /**
      * what the monitoring container scrapes in the other environment (the public side's
      * exporters, from the public stack); without it, only this environment is scraped
@@ -130,8 +132,8 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
 
         const roleSteps = (ct: ContainerConfig): StepWithBundle[] => {
             if (ct === monitoring && grafanaPassword) {
-                if (args.pveAuditToken === undefined) {
-                    throw new pulumi.ResourceError("the monitoring container needs the secret pveAuditToken", this);
+                if (args.pveAuditToken === undefined || args.clusterCa === undefined) {
+                    throw new pulumi.ResourceError("the monitoring container needs the secret pveAuditToken and the cluster CA", this);
                 }
                 const jobs = [...scrapeJobs(environmentTargets(config)), ...(args.otherEnvironmentTargets ?? []).flatMap(scrapeJobs)];
                 return [{
@@ -141,9 +143,10 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                         script: "monitoring.sh",
                         args: [ct.dataMountPath, GRAFANA_APT_KEY_FINGERPRINT, PVE_EXPORTER.commit, PVE_EXPORTER.requirementsSha256],
                     },
-                    bundle: pulumi.secret(pulumi.all([grafanaPassword, args.pveAuditToken]).apply(([p, token]) => monitoringBundle({
+                    bundle: pulumi.secret(pulumi.all([grafanaPassword, args.pveAuditToken, args.clusterCa]).apply(([p, token, ca]) => monitoringBundle({
                         jobs, settings: services.monitoring, dataMountPath: ct.dataMountPath, grafanaAdminPassword: p,
                         pveExporterConfig: pveExporterConfig(token, !config.proxmox.insecure),
+                        clusterCa: clusterCaCertificate(ca),
                     }))),
                 }];
             }
@@ -243,6 +246,8 @@ export interface MonitoringBundleInput {
     readonly grafanaAdminPassword: string;
     /** the rendered /etc/prometheus/pve.yml (it holds the read-only API token) */
     readonly pveExporterConfig: string;
+    /** the cluster's CA certificate (PEM), which the exporter verifies the API with */
+    readonly clusterCa: string;
 }
 
 export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
@@ -262,6 +267,7 @@ export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
         file(GRAFANA_DROPIN, grafanaDropIn()),
         // The exporter runs as prometheus and reads its token from here; nobody else may.
         file(PVE_EXPORTER_CONF, input.pveExporterConfig, "0640", "root:prometheus"),
+        file(PVE_CA_FILE, input.clusterCa),
         file(PVE_EXPORTER_UNIT, pveExporterUnit()),
     ];
 }

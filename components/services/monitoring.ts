@@ -104,7 +104,7 @@ export function prometheusConfig(input: PrometheusInput): string {
                     relabel_configs: [
                         { source_labels: ["__address__"], target_label: "__param_target" },
                         { source_labels: ["__param_target"], target_label: "instance" },
-                        { target_label: "__address__", replacement: `localhost:${PORTS.pveExporter}` },
+                        { target_label: "__address__", replacement: `127.0.0.1:${PORTS.pveExporter}` },
                     ],
                 };
             }

@@ -1,16 +1,30 @@
 /**
  * prometheus-pve-exporter in the monitoring container: how it is installed, its config
- * (/etc/prometheus/pve.yml, the host stack's read-only token) and its unit.
+ * (/etc/prometheus/pve.yml, the host stack's read-only token), the cluster CA it verifies
+ * the API with, and its unit.
  *
  * Debian has no package of it (not in bookworm, bookworm-backports or trixie main), so
- * monitoring.sh puts it in a venv: its dependencies from upstream's own pip-compile lock
- * (`requirements.txt`, every package pinned with its sha256 hashes, generated for Python
- * 3.11, bookworm's python3) installed with `pip --require-hashes`, the lock itself checked
- * against the sha256 below; the exporter from the release's git commit, without
- * dependencies. Format of pve.yml and the flags: the project's README.rst ("Authentication",
- * "Usage"); the exporter passes a module's keys to proxmoxer.ProxmoxAPI(target, **module)
- * (src/pve_exporter/collector/__init__.py).
+ * monitoring.sh fetches the release commit with git and runs it from source (`python -m
+ * pve_exporter`, src/pve_exporter/__main__.py; nothing is built, so no unpinned build
+ * tool is downloaded: with bookworm's venv, which has setuptools but no `wheel`, building
+ * the package without isolation fails, "invalid command 'bdist_wheel'", run here), with
+ * its dependencies in a venv from upstream's own pip-compile lock (`requirements.txt`,
+ * every package pinned with its sha256 hashes, generated for Python 3.11, bookworm's
+ * python3; pyproject.toml requires-python >= 3.11) installed with `pip --require-hashes`,
+ * the lock itself checked against the sha256 below. Format of pve.yml and the flags: the
+ * project's README.rst ("Authentication", "Usage"); the exporter passes a module's keys to
+ * proxmoxer.ProxmoxAPI(target, **module) (src/pve_exporter/collector/__init__.py).
+ *
+ * TLS: proxmoxer hands verify_ssl to requests as `verify` (proxmoxer/backends/https.py),
+ * and requests, when verify is True, uses the bundle named by REQUESTS_CA_BUNDLE
+ * (requests/sessions.py merge_environment_settings). The unit points it at the cluster's
+ * CA, which signs every node's API certificate with the node's IP address in its
+ * subjectAltName (pve-cluster src/PVE/Cluster/Setup.pm gen_pve_ssl_cert), so the exporter
+ * verifies `https://<hosts[].address>:8006` without turning the check off. A test runs
+ * this for real: our pve.yml through Debian's proxmoxer and requests against a server with
+ * a certificate made as Setup.pm makes it.
  */
+import { X509Certificate } from "crypto";
 import { stringify } from "yaml";
 import { PLACEHOLDER_PREFIX } from "../../config/load";
 import { PORTS } from "../catalog";
@@ -23,11 +37,14 @@ export const PVE_EXPORTER = {
     commit: "316e9d912f2ea023bfb2866f9ea107537b91e528",
     /** sha256 of requirements.txt at that commit (pip-compile --generate-hashes, Python 3.11) */
     requirementsSha256: "073e7a38ddbf7dfebf404437ecbbe197554d356ce3dc0a27fd2a692486b3b698",
-    venv: "/opt/prometheus-pve-exporter",
+    /** where monitoring.sh puts it: the venv and the source tree */
+    home: "/opt/prometheus-pve-exporter",
 } as const;
 
 export const PVE_EXPORTER_CONF = "/etc/prometheus/pve.yml";
 export const PVE_EXPORTER_UNIT = "/etc/systemd/system/prometheus-pve-exporter.service";
+/** the cluster's CA (/etc/pve/pve-root-ca.pem on the nodes), read through the tune key */
+export const PVE_CA_FILE = "/etc/prometheus/pve-root-ca.pem";
 
 /** what the offline plan renders for the token it cannot decrypt (a placeholder) */
 const PLAN_STAND_IN = "ai-dualstack-monitoring@pve!metrics=00000000-0000-0000-0000-000000000000";
@@ -56,6 +73,28 @@ export function pveExporterConfig(token: string, verifySsl: boolean): string {
     })}`;
 }
 
+/**
+ * The cluster CA as read from a node (the tune key's `ca` request), checked to be one PEM
+ * X.509 CA certificate (Node's own parser), so a wrong file fails the deployment here with
+ * its reason instead of as pve_up 0 in Prometheus.
+ */
+export function clusterCaCertificate(read: string): string {
+    const pems = read.match(/-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (pems.length !== 1) {
+        throw new Error(`the cluster CA read from /etc/pve/pve-root-ca.pem holds ${pems.length} PEM certificates, expected one`);
+    }
+    let cert: X509Certificate;
+    try {
+        cert = new X509Certificate(pems[0]);
+    } catch (err) {
+        throw new Error(`the cluster CA read from /etc/pve/pve-root-ca.pem does not parse: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (!cert.ca) {
+        throw new Error(`the certificate in /etc/pve/pve-root-ca.pem (${cert.subject.replace(/\n/g, ", ")}) is not a CA certificate`);
+    }
+    return `${pems[0]}\n`;
+}
+
 /** The exporter's unit: as user prometheus, on localhost only (Prometheus runs next to it). */
 export function pveExporterUnit(): string {
     return [
@@ -68,7 +107,11 @@ export function pveExporterUnit(): string {
         "[Service]",
         "User=prometheus",
         "Group=prometheus",
-        `ExecStart=${PVE_EXPORTER.venv}/bin/pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:${PORTS.pveExporter}`,
+        // run from the pinned source tree with the venv's dependencies (nothing was built or installed as a package)
+        `Environment=PYTHONPATH=${PVE_EXPORTER.home}/src`,
+        // requests verifies the API against the cluster CA (verify_ssl: true in pve.yml)
+        `Environment=REQUESTS_CA_BUNDLE=${PVE_CA_FILE}`,
+        `ExecStart=${PVE_EXPORTER.home}/venv/bin/python -m pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:${PORTS.pveExporter}`,
         "Restart=on-failure",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",

@@ -17,6 +17,10 @@
 #   show <vmid>
 #   keyctl <vmid>        the CI container's Docker: features nesting=1,keyctl=1, only for a
 #                        VMID listed in KEYCTL_VMIDS (the environment's cicd containers)
+#   ca                   prints the cluster's CA certificate, /etc/pve/pve-root-ca.pem (public:
+#                        it signs every node's API certificate, pve-cluster
+#                        src/PVE/Cluster/Setup.pm gen_pve_ssl_cert), so the monitoring
+#                        container's prometheus-pve-exporter can verify the API it reads
 #
 # pve-container lets only root@pam change an unprivileged container's feature flags other
 # than nesting (src/PVE/LXC.pm check_ct_modify_config_perm), and Docker in a container needs
@@ -59,9 +63,19 @@ done <"$conf"
 [[ -n $VMID_START && -n $VMID_END && -n $HUGEPAGES_MAX_MIB ]] || fail "$conf: needs VMID_START, VMID_END and HUGEPAGES_MAX_MIB"
 
 request=${SSH_ORIGINAL_COMMAND:-}
-[[ -n $request ]] || refuse "no request (expected: set <vmid> ..., show <vmid> or keyctl <vmid>)"
+[[ -n $request ]] || refuse "no request (expected: set <vmid> ..., show <vmid>, keyctl <vmid> or ca)"
 [[ $request =~ ^[A-Za-z0-9\ ,=-]+$ ]] || refuse "the request may only hold letters, digits, space and , = -"
 read -r -a words <<<"$request"
+
+# ca: read-only, about no guest. pmxcfs serves the same file on every node of the cluster.
+if [[ ${words[0]} == ca ]]; then
+    [[ ${#words[@]} -eq 1 ]] || refuse "ca takes no arguments"
+    ca=$ROOT/etc/pve/pve-root-ca.pem
+    [[ -f $ca ]] || fail "$ca is missing: is this a Proxmox VE node with pve-cluster running?"
+    grep -q -- '^-----BEGIN CERTIFICATE-----$' "$ca" || fail "$ca holds no PEM certificate"
+    cat "$ca"
+    exit 0
+fi
 
 readonly CPU_SET='^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$'
 
@@ -98,7 +112,7 @@ vm_memory_mib() {
     echo "${line#memory: }"
 }
 
-[[ ${#words[@]} -ge 2 ]] || refuse "expected: set <vmid> ..., show <vmid> or keyctl <vmid>"
+[[ ${#words[@]} -ge 2 ]] || refuse "expected: set <vmid> ..., show <vmid>, keyctl <vmid> or ca"
 action=${words[0]}
 vmid=${words[1]}
 check_vmid "$vmid"
@@ -131,7 +145,7 @@ case $action in
         exit 0
         ;;
     set) ;;
-    *) refuse "unknown action '$action' (set, show or keyctl)" ;;
+    *) refuse "unknown action '$action' (set, show, keyctl or ca)" ;;
 esac
 
 args=()

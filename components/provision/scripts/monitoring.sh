@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Monitoring (private monitoring container): Debian's Prometheus, Alertmanager and blackbox
 # exporter, Grafana from Grafana's apt repository (signing key pinned by fingerprint),
-# prometheus-pve-exporter in a venv (Debian has no package of it; see
-# components/services/pveExporter.ts), the rendered configs checked by promtool and amtool
+# prometheus-pve-exporter from its pinned commit with a hash-locked venv (Debian has no
+# package of it; see components/services/pveExporter.ts), the rendered configs checked by promtool and amtool
 # before any service is restarted.
 #
 #   monitoring.sh <data-mount-path> <grafana-key-fingerprint> <pve-exporter-commit> <pve-exporter-lock-sha256>
@@ -17,31 +17,43 @@ pve_lock_sha256=$4
 [[ $pve_lock_sha256 =~ ^[0-9a-f]{64}$ ]] || die "bad prometheus-pve-exporter lock checksum '$pve_lock_sha256'"
 readonly keyring=/etc/apt/keyrings/grafana.asc
 readonly sources=/etc/apt/sources.list.d/grafana.list
-readonly pve_repo=prometheus-pve/prometheus-pve-exporter
-readonly pve_venv=/opt/prometheus-pve-exporter
-readonly pve_stamp=$pve_venv/ai-dualstack-commit
+readonly pve_repo=https://github.com/prometheus-pve/prometheus-pve-exporter
+readonly pve_home=/opt/prometheus-pve-exporter
+readonly pve_stamp=$pve_home/ai-dualstack-commit
 
-# install_pve_exporter: the exporter at the pinned commit, once; a new commit rebuilds the
-# venv. Its dependencies come from upstream's lock at that commit (every package pinned with
-# its hashes; pip refuses anything else with --require-hashes), the lock checked first; the
-# exporter itself from the commit, content-addressed by git, without dependencies.
+# install_pve_exporter: the exporter at the pinned commit, once; a new commit builds a new
+# tree next to the old one and swaps it in. Its source comes from git by commit id (git
+# checks every object against it) and runs from that tree (python -m pve_exporter with
+# PYTHONPATH, see pveExporter.ts): nothing is built, so no unpinned build tool
+# (setuptools, setuptools-scm, wheel) is downloaded. Its dependencies come from upstream's
+# own lock at that commit, checked against its sha256 first: pip with --require-hashes
+# refuses any file whose hash the lock does not list, and --only-binary refuses to build.
 install_pve_exporter() {
-    local tmp got
+    local tmp got head new=$ROOT$pve_home.new
     if [[ -f $ROOT$pve_stamp && $(<"$ROOT$pve_stamp") == "$pve_commit" ]]; then
         log "prometheus-pve-exporter at $pve_commit present"
         return 0
     fi
-    log "installing prometheus-pve-exporter at $pve_commit into $pve_venv"
+    log "installing prometheus-pve-exporter at $pve_commit into $pve_home"
     tmp=$(mktemp -d)
-    curl -fsSL --retry 3 -o "$tmp/requirements.txt" "https://raw.githubusercontent.com/$pve_repo/$pve_commit/requirements.txt"
-    got=$(sha256sum "$tmp/requirements.txt" | cut -d' ' -f1)
+    git init -q "$tmp/src"
+    git -C "$tmp/src" fetch -q --depth 1 "$pve_repo" "$pve_commit" || { rm -rf "$tmp"; die "cannot fetch prometheus-pve-exporter $pve_commit from $pve_repo"; }
+    git -C "$tmp/src" checkout -q --detach FETCH_HEAD
+    head=$(git -C "$tmp/src" rev-parse HEAD)
+    [[ $head == "$pve_commit" ]] || { rm -rf "$tmp"; die "prometheus-pve-exporter: fetched $head, expected $pve_commit"; }
+    got=$(sha256sum "$tmp/src/requirements.txt" | cut -d' ' -f1)
     [[ $got == "$pve_lock_sha256" ]] || { rm -rf "$tmp"; die "prometheus-pve-exporter's requirements.txt has sha256 $got, expected $pve_lock_sha256"; }
-    rm -rf "$ROOT$pve_venv"
-    python3 -m venv "$ROOT$pve_venv"
-    "$ROOT$pve_venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$tmp/requirements.txt"
-    "$ROOT$pve_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "git+https://github.com/$pve_repo@$pve_commit"
+    rm -rf "$new"
+    mkdir -p "$new"
+    python3 -m venv "$new/venv"
+    "$new/venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir --require-hashes --only-binary :all: -r "$tmp/src/requirements.txt" \
+        || { rm -rf "$tmp" "$new"; die "prometheus-pve-exporter's dependencies did not install (pip output above); the running exporter is left as it was"; }
+    cp -a "$tmp/src/src" "$new/src"
     rm -rf "$tmp"
-    put_file "$pve_stamp" 0644 root:root <<<"$pve_commit"
+    echo "$pve_commit" >"$new/ai-dualstack-commit"
+    rm -rf "$ROOT$pve_home"
+    mv "$new" "$ROOT$pve_home"
+    CHANGED+=("$pve_home/")
 }
 
 read_bundle
@@ -86,6 +98,6 @@ else
 fi
 reload_if_changed prometheus-alertmanager /etc/prometheus/alertmanager.yml
 restart_if_changed prometheus-blackbox-exporter /etc/prometheus/blackbox.yml
-restart_if_changed prometheus-pve-exporter /etc/prometheus/pve.yml /etc/systemd/system/prometheus-pve-exporter.service "$pve_venv/"
+restart_if_changed prometheus-pve-exporter /etc/prometheus/pve.yml /etc/prometheus/pve-root-ca.pem /etc/systemd/system/prometheus-pve-exporter.service "$pve_home/"
 restart_if_changed grafana-server /etc/grafana/ /etc/systemd/system/grafana-server.service.d/ /var/lib/grafana/dashboards/
 log "ready"

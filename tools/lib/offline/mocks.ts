@@ -6,6 +6,9 @@
  * asks for them.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { CLUSTER_CA_REQUEST } from "../../../components/access/vmTune";
 import { text } from "../../../graph";
 import type { PciInventory } from "../inventory";
 
@@ -69,6 +72,9 @@ function hostObjectAnswer(token: string, inputs: Record<string, unknown>): Recor
     return { ...inputs, comment: "", members: [] };
 }
 
+/** What the offline plan answers for the cluster CA (tools/lib/offline/stand-in-cluster-ca.pem). */
+export const STAND_IN_CLUSTER_CA = path.join(__dirname, "stand-in-cluster-ca.pem");
+
 /** Stand-in prefix for a generated secret offline: tests check it never appears in the plan in plain text. */
 export const MOCK_GENERATED_SECRET = "offline-generated-secret";
 
@@ -89,6 +95,11 @@ function mockState(type: string, inputs: Record<string, unknown>, name = ""): Re
         // gets), the private half the generated secret the plan must never show.
         const stem = Buffer.from(text(inputs.algorithm ?? "")).toString("base64").replace(/=+$/, "");
         return { ...inputs, publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffline${stem}\n`, privateKeyOpenssh: `${MOCK_GENERATED_SECRET}-ssh-key` };
+    }
+    if (type === "command:remote:Command" && inputs.create === CLUSTER_CA_REQUEST) {
+        // The tune key's `ca` request prints /etc/pve/pve-root-ca.pem: a stand-in CA made as
+        // pve-cluster makes one (CA:TRUE, keyCertSign), so the plan runs the same checks.
+        return { ...inputs, stdout: fs.readFileSync(STAND_IN_CLUSTER_CA, "utf8"), stderr: "" };
     }
     if (type === "proxmoxve:user/token:Token") {
         return { ...inputs, value: `${String(inputs.userId)}!${String(inputs.tokenName)}=${MOCK_GENERATED_SECRET}` };
