@@ -368,20 +368,26 @@ describe("monitoring.sh against a scratch root", () => {
 });
 
 describe("in the graph", () => {
-    test("the cluster CA is read through the environment's tune key from the monitoring container's node, its host key pinned; only where monitoring runs", async () => {
-        let connection: unknown;
+    /** What the engine receives as one input of a private-stack command, a secret unwrapped. */
+    const engineInput = async (name: string, key: string): Promise<unknown> => {
+        let value: unknown;
         await evaluateStack({
             stack: "private",
             file: stackFile("private"),
             onMockResource: (a) => {
-                if (a.type === TYPES.command && a.name === "private-cluster-ca") {
-                    // The engine receives the connection as a secret: { <signature>: ..., value: {...} }.
-                    const v: unknown = a.inputs.connection;
-                    connection = v !== null && typeof v === "object" && "value" in v ? v.value : v;
+                if (a.type === TYPES.command && a.name === name) {
+                    // The engine receives a secret input wrapped: { <signature>: ..., value: ... }.
+                    const v: unknown = a.inputs[key];
+                    value = v !== null && typeof v === "object" && "value" in v ? v.value : v;
                 }
                 return undefined;
             },
         });
+        return value;
+    };
+
+    test("the cluster CA is read through the environment's tune key from the monitoring container's node, its host key pinned; only where monitoring runs", async () => {
+        const connection = await engineInput("private-cluster-ca", "connection");
         const node = privateEnv.config.hosts.find((h) => h.name === privateEnv.config.containers.find((ct) => ct.role === "monitoring")?.node);
         expect(connection).toMatchObject({ host: node?.address, user: "root", hostKey: node?.sshHostKey });
         const read = byName(privateEnv.graph.resources, "private-cluster-ca");
@@ -402,19 +408,7 @@ describe("in the graph", () => {
     });
 
     test("the monitoring step's secret bundle holds pve.yml (0640 root:prometheus, the pveAuditToken's user and id) and the prometheus.yml with the pve job", async () => {
-        let stdin: unknown;
-        await evaluateStack({
-            stack: "private",
-            file: stackFile("private"),
-            onMockResource: (a) => {
-                if (a.type === TYPES.command && a.name === "private-monitoring-provision-monitoring") {
-                    // The engine receives a secret input wrapped: { <signature>: ..., value: ... }.
-                    const v: unknown = a.inputs.stdin;
-                    stdin = v !== null && typeof v === "object" && "value" in v ? v.value : v;
-                }
-                return undefined;
-            },
-        });
+        const stdin = await engineInput("private-monitoring-provision-monitoring", "stdin");
         const records = String(stdin).split("\n").filter((l) => l.startsWith("file "))
             .map((l) => l.split(" ")).map(([, p, mode, owner, b64]) => ({ path: p, mode, owner, content: Buffer.from(b64, "base64").toString("utf8") }));
         const pveYml = records.find((r) => r.path === PVE_EXPORTER_CONF);
