@@ -64,6 +64,12 @@ export const hostSchema = z.strictObject({
     cores: int(1, 1024).default(24),
     /** physical NIC the env VLAN rides on */
     uplink: pattern(/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/, "a network interface name like eno1").default("eno1"),
+    /**
+     * the DNS name in the node's API certificate when it is one of your own (ACME, `pvenode
+     * cert set`): the pve exporter then reads the API by this name, trusting the public CAs.
+     * Without it the exporter uses `address`, which the cluster CA's node certificate names.
+     */
+    apiName: pattern(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, "a fully qualified DNS name like pve.example.org").optional(),
 });
 
 const networkSchema = z.strictObject({

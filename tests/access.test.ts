@@ -113,6 +113,14 @@ describe("the host stack's grants, as its graph creates them", () => {
             ]);
         // Nothing else is granted on "/": the environments' ACLs stay on their own paths.
         expect(host.graph.resources.filter((r) => r.type === "proxmoxve:index/acl:Acl" && r.inputs.path === "/")).toHaveLength(2);
+        // and /access (users, tokens, the ACL tree) is cut out for both with NoAccess, which
+        // replaces the propagated role there (pve-access-control AccessControl.pm `roles`).
+        const cut = host.graph.resources.filter((r) => r.type === "proxmoxve:index/acl:Acl" && r.inputs.roleId === "NoAccess");
+        expect(cut.map((a) => ({ path: a.inputs.path, propagate: a.inputs.propagate, who: (a.inputs.userId ?? a.inputs.tokenId) as string })).sort((a, b) => a.who.localeCompare(b.who)))
+            .toEqual([
+                { path: "/access", propagate: true, who: "ai-dualstack-monitoring@pve" },
+                { path: "/access", propagate: true, who: `${tokens[0].name}-id` },
+            ]);
         expect(host.graph.outputs.monitoringAuditToken).toBe("[secret]");
     });
 

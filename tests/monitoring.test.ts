@@ -16,7 +16,7 @@ import {
     grafanaDashboardProvider, grafanaDatasource, PROMETHEUS_CONF, PROMETHEUS_RULES, PROMETHEUS_RULES_REF, prometheusConfig, scrapeJobs,
 } from "../components/services/monitoring";
 import { environmentTargets, otherEnvironmentTargets } from "../components/services/monitoringTargets";
-import { clusterCaCertificate, PVE_CA_FILE, PVE_EXPORTER, PVE_EXPORTER_CONF, PVE_EXPORTER_UNIT, pveExporterConfig } from "../components/services/pveExporter";
+import { clusterCaCertificate, PVE_CA_BUNDLE, PVE_CA_FILE, PVE_EXPORTER, PVE_EXPORTER_CONF, PVE_EXPORTER_UNIT, pveExporterConfig } from "../components/services/pveExporter";
 import { CLUSTER_CA_REQUEST } from "../components/access/vmTune";
 import { STAND_IN_CLUSTER_CA } from "../tools/lib/offline/mocks";
 import { evaluateStack } from "../tools/lib/evaluate";
@@ -25,10 +25,12 @@ import { scratch } from "./provisionHarness";
 
 /** a made-up token of the monitoring user's form */
 const TOKEN = "ai-dualstack-monitoring@pve!metrics=0b6a4d5e-1c2f-4a3b-9d8e-7f6a5b4c3d2e";
-const PVE_YML = pveExporterConfig(TOKEN, true);
+const PVE_YML = pveExporterConfig(TOKEN);
 /** the exporter's lock in the stand-in upstream repository, and its sha256 */
 const LOCK = "proxmoxer==2.3.0 --hash=sha256:0123";
 const LOCK_SHA256 = createHash("sha256").update(LOCK).digest("hex");
+/** stands in for Debian's /etc/ssl/certs/ca-certificates.crt in the scratch root */
+const DEBIAN_CAS = "-----BEGIN CERTIFICATE-----\nMIIBpublic\n-----END CERTIFICATE-----\n";
 /** the cluster CA the offline plan stands in with (a real PEM CA certificate) */
 const CLUSTER_CA = clusterCaCertificate(fs.readFileSync(STAND_IN_CLUSTER_CA, "utf8"));
 
@@ -51,7 +53,7 @@ function upstreamRepository(): { url: string; commit: string } {
 }
 const SETTINGS = { backupMaxAgeHours: 26, certificateWarningDays: 14 };
 /** every rule, the pve exporter's too (as if a `pve` job were scraped), so each has its promtool case */
-const rules = alertRules(SETTINGS, Object.keys(EXPORTER_METRICS));
+const rules = alertRules(SETTINGS, Object.keys(EXPORTER_METRICS), 2);
 
 /** Writes files into a fresh directory and runs a tool there. */
 function inDir(files: Record<string, string>, tool: string, args: string[]) {
@@ -81,20 +83,24 @@ describe("Prometheus", () => {
         expect(r.status).toBe(0);
     });
 
-    test("Proxmox itself is scraped through prometheus-pve-exporter on localhost, one target per node, as its README's relabeling does", () => {
-        const conf = parse(prometheusConfig({ jobs: scrapeJobs(environmentTargets(privateEnv.config)), ruleFiles: [PROMETHEUS_RULES_REF] })) as { scrape_configs: Record<string, unknown>[] };
-        const pve = conf.scrape_configs.find((c) => c.job_name === "pve");
-        expect(pve).toEqual({
-            job_name: "pve",
-            metrics_path: "/pve",
-            params: { module: ["default"], cluster: ["1"], node: ["1"] },
-            static_configs: privateEnv.config.hosts.map((h) => ({ targets: [h.address], labels: { environment: "private", name: h.name } })),
-            relabel_configs: [
-                { source_labels: ["__address__"], target_label: "__param_target" },
-                { source_labels: ["__param_target"], target_label: "instance" },
-                // the README writes 127.0.0.1: the exporter listens there, not on ::1
-                { target_label: "__address__", replacement: "127.0.0.1:9221" },
-            ],
+    test("Proxmox itself is scraped through prometheus-pve-exporter on localhost as its README relabels: the cluster view once, each node's own view per node, no target labels", () => {
+        const twoNodes = { ...privateEnv.config, hosts: [...privateEnv.config.hosts, { ...privateEnv.config.hosts[0], name: "pve2", address: "192.168.1.11", apiName: "pve2.example.org" }] };
+        const conf = parse(prometheusConfig({ jobs: scrapeJobs(environmentTargets(twoNodes)), ruleFiles: [PROMETHEUS_RULES_REF] })) as { scrape_configs: Record<string, unknown>[] };
+        const relabel = [
+            { source_labels: ["__address__"], target_label: "__param_target" },
+            { source_labels: ["__param_target"], target_label: "instance" },
+            // the README writes 127.0.0.1: the exporter listens there, not on ::1
+            { target_label: "__address__", replacement: "127.0.0.1:9221" },
+        ];
+        // Upstream README "Note on scraping large clusters": cluster collectors from one node only.
+        expect(conf.scrape_configs.find((c) => c.job_name === "pve")).toEqual({
+            job_name: "pve", metrics_path: "/pve", params: { module: ["default"], cluster: ["1"], node: ["0"] },
+            static_configs: [{ targets: [twoNodes.hosts[0].address] }], relabel_configs: relabel,
+        });
+        // A node with its own certificate is read by the name in it (hosts[].apiName).
+        expect(conf.scrape_configs.find((c) => c.job_name === "pve-node")).toEqual({
+            job_name: "pve-node", metrics_path: "/pve", params: { module: ["default"], cluster: ["0"], node: ["1"] },
+            static_configs: [{ targets: [twoNodes.hosts[0].address] }, { targets: ["pve2.example.org"] }], relabel_configs: relabel,
         });
         // The public side's nodes are the same box: scraped once, from the private side.
         expect(scrapeJobs(otherEnvironmentTargets(publicEnv.config)).map((j) => j.job)).not.toContain("pve");
@@ -102,7 +108,7 @@ describe("Prometheus", () => {
 
     test("pve.yml: the token split as the exporter wants it (user, token_name = the token id, token_value = the uuid)", () => {
         expect(parse(PVE_YML)).toEqual({ default: { user: "ai-dualstack-monitoring@pve", token_name: "metrics", token_value: "0b6a4d5e-1c2f-4a3b-9d8e-7f6a5b4c3d2e", verify_ssl: true } });
-        expect(() => pveExporterConfig("root@pam:hunter2", true)).toThrow("ai-dualstack:pveAuditToken: expected the form user@realm!tokenid=<uuid> (value not shown)");
+        expect(() => pveExporterConfig("root@pam:hunter2")).toThrow("ai-dualstack:pveAuditToken: expected the form user@realm!tokenid=<uuid> (value not shown)");
     });
 
     test("it scrapes every exporter of both environments, labelled with the environment", () => {
@@ -133,9 +139,9 @@ describe("alert rules", () => {
         expect(rules.find((r) => r.alert === "RedisDown")?.expr).toBe("redis_up == 0");
     });
 
-    /** The metric names a PromQL expression reads (label matchers, ranges, `on (...)` lists and functions taken out). */
+    /** The metric names a PromQL expression reads (label matchers, strings, ranges, label lists and functions taken out). */
     const metricsOf = (expr: string): string[] => {
-        const bare = expr.replace(/\{[^}]*\}/g, "").replace(/\[[^\]]*\]/g, "").replace(/\b(on|by|ignoring|without)\s*\([^)]*\)/g, "");
+        const bare = expr.replace(/\{[^}]*\}/g, "").replace(/"[^"]*"/g, "").replace(/\[[^\]]*\]/g, "").replace(/\b(on|by|ignoring|without|group_left|group_right)\s*\([^)]*\)/g, "");
         const words = bare.replace(/[a-zA-Z_]+\s*\(/g, "(").match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
         return [...new Set(words.filter((w) => !["and", "or", "unless"].includes(w)))];
     };
@@ -159,12 +165,17 @@ describe("alert rules", () => {
             }
         }
         expect(problems).toEqual([]);
-        // The pve job is scraped, so Proxmox's own view of nodes and guests is alerted on.
+        // The pve jobs are scraped, so Proxmox's own view of the guests is alerted on; the
+        // seed box is one node, which reports itself online whenever it answers: no
+        // ProxmoxNodeDown (TargetDown covers it), which a cluster of two or more gets.
         expect(jobs.some((j) => j.job === "pve")).toBe(true);
-        expect(rendered.map((r) => r.alert)).toEqual(expect.arrayContaining(["ProxmoxNodeDown", "GuestDown"]));
+        expect(rendered.map((r) => r.alert)).toContain("GuestDown");
+        expect(rendered.map((r) => r.alert)).not.toContain("ProxmoxNodeDown");
+        expect(alertRules(SETTINGS, [...scraped], 2).map((r) => r.alert)).toContain("ProxmoxNodeDown");
         // Without a pve job its rules are not rendered (they could never fire).
-        expect(alertRules(SETTINGS, jobs.filter((j) => j.job !== "pve").map((j) => j.job)).map((r) => r.alert)).not.toContain("GuestDown");
-        expect(metricsOf(rules.find((r) => r.alert === "GuestDown")?.expr ?? "")).toEqual(["pve_up", "pve_onboot_status"]);
+        expect(alertRules(SETTINGS, jobs.filter((j) => j.job !== "pve").map((j) => j.job), 2).map((r) => r.alert)).not.toContain("GuestDown");
+        expect(alertRules(SETTINGS, jobs.filter((j) => j.job !== "pve-node").map((j) => j.job), 2).map((r) => r.alert)).not.toContain("GuestDown");
+        expect(metricsOf(rules.find((r) => r.alert === "GuestDown")?.expr ?? "")).toEqual(["pve_up", "pve_onboot_status", "pve_guest_info"]);
         expect(metricsOf(rules.find((r) => r.alert === "DiskFillsWithin24h")?.expr ?? "")).toEqual(["node_filesystem_avail_bytes", "node_filesystem_readonly"]);
     });
 
@@ -191,7 +202,7 @@ describe("alert rules", () => {
     });
 
     test("the backup and certificate limits come from config", () => {
-        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 }, Object.keys(EXPORTER_METRICS));
+        const custom = alertRules({ backupMaxAgeHours: 50, certificateWarningDays: 30 }, Object.keys(EXPORTER_METRICS), 2);
         expect(custom.find((r) => r.alert === "BackupMissed")?.expr).toContain("> 50 * 3600");
         expect(custom.find((r) => r.alert === "CertificateExpiresSoon")?.expr).toContain("< 30 * 86400");
         const r = inDir({ "rules.yml": alertRulesFile(custom), "tests.yml": alertRuleTests(custom, "rules.yml") }, "promtool", ["test", "rules", "tests.yml"]);
@@ -239,6 +250,9 @@ describe("monitoring.sh against a scratch root", () => {
     const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
         const s = scratch({ mounts: ["/var/lib/prometheus"] });
         s.stub("curl", `while [ "$1" != -o ]; do shift; done; echo key >"$2"`);
+        // Debian's ca-certificates bundle, as update-ca-certificates leaves it
+        fs.mkdirSync(path.join(s.root, "etc", "ssl", "certs"), { recursive: true });
+        fs.writeFileSync(path.join(s.root, "etc", "ssl", "certs", "ca-certificates.crt"), DEBIAN_CAS);
         // the real git, with upstream's URL pointing at the stand-in repository
         s.stub("git", `exec /usr/bin/git -c "url.${upstream.url}.insteadOf=${PVE_EXPORTER.repository}" "$@"`);
         // python3 -m venv <dir>: a venv whose pip records its calls
@@ -275,11 +289,13 @@ describe("monitoring.sh against a scratch root", () => {
         expect(s.exists("opt/prometheus-pve-exporter.new")).toBe(false);
         const unit = s.read(PVE_EXPORTER_UNIT.slice(1));
         expect(unit).toContain("Environment=PYTHONPATH=/opt/prometheus-pve-exporter/src\n");
-        expect(unit).toContain(`Environment=REQUESTS_CA_BUNDLE=${PVE_CA_FILE}\n`);
+        expect(unit).toContain(`Environment=REQUESTS_CA_BUNDLE=${PVE_CA_BUNDLE}\n`);
         expect(unit).toContain(`ExecStart=/opt/prometheus-pve-exporter/venv/bin/python -m pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:9221\n`);
         expect(s.read(PVE_EXPORTER_CONF.slice(1))).toBe(PVE_YML);
         expect(fs.statSync(path.join(s.root, PVE_EXPORTER_CONF)).mode & 0o777).toBe(0o640);
         expect(s.read(PVE_CA_FILE.slice(1))).toBe(CLUSTER_CA);
+        // what the exporter trusts: the cluster CA, then Debian's public CAs
+        expect(s.read(PVE_CA_BUNDLE.slice(1))).toBe(`${CLUSTER_CA}${DEBIAN_CAS}`);
         expect(s.calls()).toContain("systemctl restart prometheus-pve-exporter");
         s.resetCalls();
         expect(s.run("monitoring.sh", ARGS, bundle()).status).toBe(0);

@@ -17,18 +17,21 @@ import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { clusterCaCertificate, PVE_CA_FILE, pveExporterConfig, pveExporterUnit } from "../components/services/pveExporter";
+import { clusterCaCertificate, PVE_CA_BUNDLE, pveExporterConfig, pveExporterUnit } from "../components/services/pveExporter";
 
 const TOKEN = "ai-dualstack-monitoring@pve!metrics=0b6a4d5e-1c2f-4a3b-9d8e-7f6a5b4c3d2e";
 /** the node's address: in the certificate only as the `IP:<node ip>` entry (not 127.0.0.1) */
 const NODE_IP = "127.0.0.2";
 /** a loopback address the certificate does not name */
 const OTHER_IP = "127.0.0.3";
+/** a node with a certificate of its own (ACME) from a public CA, naming only its DNS name (which resolves to ACME_IP) */
+const ACME_IP = "127.0.0.1";
+const ACME_NAME = "localhost";
 
 /** A fake Proxmox API: /api2/json/version for the right token, 401 otherwise, on both addresses. */
 const SERVER = `
 import http.server, json, ssl, sys, threading
-cert, key, token = sys.argv[1], sys.argv[2], sys.argv[3]
+token = sys.argv[1]
 class Api(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ok = self.path == "/api2/json/version" and self.headers.get("Authorization") == "PVEAPIToken=" + token
@@ -40,10 +43,11 @@ class Api(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
 ports = []
-for address in sys.argv[4:]:
+for spec in sys.argv[2:]:
+    address, cert, key = spec.split(",")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
     server = http.server.ThreadingHTTPServer((address, 0), Api)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     ports.append(str(server.server_address[1]))
@@ -85,13 +89,19 @@ describe("prometheus-pve-exporter's TLS to the API, with Debian's proxmoxer and 
         fs.writeFileSync(path.join(dir, "pve-root-ca.srl"), "0000000000000000\n");
         openssl("x509", "-req", "-in", "req.csr", "-days", "728", "-out", "pve-ssl.pem",
             "-CAkey", "pve-root-ca.key", "-CA", "pve-root-ca.pem", "-CAserial", "pve-root-ca.srl", "-copy_extensions", "copyall");
-        fs.writeFileSync(path.join(dir, "pve.yml"), pveExporterConfig(TOKEN, true));
-        // The CA as the monitoring bundle carries it: what the tune key read, through our check.
+        // A public CA (standing in for Debian's ca-certificates) and a node certificate of its own from it.
+        openssl("req", "-batch", "-days", "3650", "-new", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout", "public-ca.key", "-out", "public-ca.pem", "-subj", "/CN=Public Test Root/");
+        openssl("req", "-batch", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "acme.key", "-out", "acme.csr", "-subj", `/CN=${ACME_NAME}`, "-addext", `subjectAltName=DNS:${ACME_NAME}`);
+        openssl("x509", "-req", "-in", "acme.csr", "-days", "90", "-out", "acme.pem", "-CAkey", "public-ca.key", "-CA", "public-ca.pem", "-CAcreateserial", "-copy_extensions", "copyall");
+        fs.writeFileSync(path.join(dir, "pve.yml"), pveExporterConfig(TOKEN));
+        // The bundle as monitoring.sh writes it: the CA the tune key read, through our check,
+        // then the system's public CAs.
         fs.mkdirSync(path.join(dir, "bundle"));
-        fs.writeFileSync(path.join(dir, "bundle", path.basename(PVE_CA_FILE)), clusterCaCertificate(fs.readFileSync(path.join(dir, "pve-root-ca.pem"), "utf8")));
+        const clusterCa = clusterCaCertificate(fs.readFileSync(path.join(dir, "pve-root-ca.pem"), "utf8"));
+        fs.writeFileSync(path.join(dir, "bundle", path.basename(PVE_CA_BUNDLE)), clusterCa + fs.readFileSync(path.join(dir, "public-ca.pem"), "utf8"));
         fs.writeFileSync(path.join(dir, "client.py"), CLIENT);
 
-        server = spawn("python3", ["-c", SERVER, "pve-ssl.pem", "pve-ssl.key", TOKEN, NODE_IP, OTHER_IP], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+        server = spawn("/usr/bin/python3", ["-c", SERVER, TOKEN, `${NODE_IP},pve-ssl.pem,pve-ssl.key`, `${OTHER_IP},pve-ssl.pem,pve-ssl.key`, `${ACME_IP},acme.pem,acme.key`], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
         ports = await new Promise<string[]>((resolve, reject) => {
             server.stdout?.once("data", (d: Buffer) => resolve(d.toString().trim().split(" ")));
             server.once("exit", (code) => reject(new Error(`the fake API exited with ${String(code)}`)));
@@ -105,8 +115,8 @@ describe("prometheus-pve-exporter's TLS to the API, with Debian's proxmoxer and 
     /** The REQUESTS_CA_BUNDLE our unit sets, pointed at this test's copy of the CA file. */
     const unitCaBundle = (): string => {
         const line = pveExporterUnit().split("\n").find((l) => l.startsWith("Environment=REQUESTS_CA_BUNDLE="));
-        expect(line).toBe(`Environment=REQUESTS_CA_BUNDLE=${PVE_CA_FILE}`);
-        return path.join(dir, "bundle", path.basename(PVE_CA_FILE));
+        expect(line).toBe(`Environment=REQUESTS_CA_BUNDLE=${PVE_CA_BUNDLE}`);
+        return path.join(dir, "bundle", path.basename(PVE_CA_BUNDLE));
     };
 
     const scrape = (target: string, env: Record<string, string>) => {
@@ -126,10 +136,20 @@ describe("prometheus-pve-exporter's TLS to the API, with Debian's proxmoxer and 
         expect(() => clusterCaCertificate("")).toThrow("holds 0 PEM certificates, expected one");
     });
 
-    test("without it, the node's self-signed chain is refused: verify_ssl: true alone would leave pve_up at 0", () => {
+    test("without it, the node's self-signed chain is refused: the exporter's whole scrape would fail (HTTP 500, TargetDown for job pve)", () => {
         const r = scrape(`${NODE_IP}:${ports[0]}`, {});
         expect(r.status).not.toBe(0);
         expect(r.stderr).toMatch(/CERTIFICATE_VERIFY_FAILED/);
+    });
+
+    test("a node with a certificate of its own is read by the DNS name in it (hosts[].apiName), trusted through the public CAs of the bundle", () => {
+        const byName = scrape(`${ACME_NAME}:${ports[2]}`, { REQUESTS_CA_BUNDLE: unitCaBundle() });
+        expect(byName.stderr).toBe("");
+        expect(byName.stdout.trim()).toBe("9.0.3");
+        // by its address the same node is refused: its certificate names no IP
+        const byAddress = scrape(`${ACME_IP}:${ports[2]}`, { REQUESTS_CA_BUNDLE: unitCaBundle() });
+        expect(byAddress.status).not.toBe(0);
+        expect(byAddress.stderr).toMatch(/doesn't match|does not match|IP address mismatch/);
     });
 
     test("an address the node's certificate does not name is refused even with the CA (hosts[].address must be the node's IP)", () => {

@@ -206,13 +206,16 @@ function bundleFile(bundle: string, file: string): string {
     return Buffer.from(line.split(" ").pop() ?? "", "base64").toString("utf8");
 }
 
-interface ScrapeConfig { job_name: string; static_configs: { targets: string[]; labels: { environment: string; name: string } }[] }
+interface ScrapeConfig { job_name: string; static_configs: { targets: string[]; labels?: { environment: string; name: string } }[] }
 
-/** target -> environment label, per job, from the private monitoring step's prometheus.yml. */
+/**
+ * target -> environment label, per job, from the private monitoring step's prometheus.yml
+ * ("none" for the pve jobs, whose series carry their own labels and cover every environment).
+ */
 function scraped(seen: Seen): Map<string, Map<string, string>> {
     const yml = bundleFile(seen.stdinOf.get("private-monitoring-provision-monitoring") ?? "", PROMETHEUS_CONF);
     const jobs = (parse(yml) as { scrape_configs: ScrapeConfig[] }).scrape_configs;
-    return new Map(jobs.map((j) => [j.job_name, new Map(j.static_configs.flatMap((s) => s.targets.map((t) => [t, s.labels.environment] as const)))]));
+    return new Map(jobs.map((j) => [j.job_name, new Map(j.static_configs.flatMap((s) => s.targets.map((t) => [t, s.labels?.environment ?? "none"] as const)))]));
 }
 
 /** Every rule of the stack's guest firewalls that names an address of `subnet` (10.10.10.0/24 -> "10.10.10."). */
@@ -236,6 +239,7 @@ describe("across the environments: the private monitoring container and the publ
         expectPublic("certificates", "https://chat.example.org");
         // The nodes are the box's: scraped once, as the monitoring container's own environment's.
         expect([...(jobs.get("proxmox-node")?.values() ?? [])]).toEqual(["private"]);
+        expect([...(jobs.get("pve-node")?.keys() ?? [])]).toEqual(privateSeen.evaluation.config.hosts.map((h) => h.address));
         // The public stack runs no monitoring of its own.
         expect([...publicSeen.stdinOf.keys()].some((k) => k.endsWith("-provision-monitoring"))).toBe(false);
     });

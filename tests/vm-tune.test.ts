@@ -180,6 +180,7 @@ describe("against a scratch root with a stub qm", () => {
         ["a glob", "private", "set 10* --hugepages 1024", /may only hold letters, digits/],
         ["a newline", "private", "set 101 --hugepages 1024\nreboot", /may only hold letters, digits/],
         ["no request at all (an interactive login)", "private", undefined, /no request/],
+        ["a request of spaces only", "private", "   ", /no request/],
         ["a missing value", "private", "set 101 --affinity", /--affinity needs a value/],
         ["nothing to set", "private", "set 101", /nothing to set/],
     ])("refuses %s without calling qm set", (_what, env, request, message) => {

@@ -11,6 +11,8 @@ export const MONITORING_TOKEN_NAME = "metrics";
  * asks for a PVEAuditor user on `/`.
  */
 export const AUDITOR_ROLE = "PVEAuditor";
+/** Proxmox's built-in role without privileges (pve-access-control AccessControl.pm `create_roles`) */
+export const NO_ACCESS_ROLE = "NoAccess";
 
 /**
  * The read-only identity Prometheus scrapes Proxmox with (prometheus-pve-exporter in the
@@ -43,6 +45,12 @@ export class MonitoringAccess extends pulumi.ComponentResource {
         this.apiToken = pulumi.secret(token.value);
         new proxmoxve.Acl(`${name}-acl-user`, { path: "/", roleId: AUDITOR_ROLE, userId: user.userId, propagate: true }, child);
         new proxmoxve.Acl(`${name}-acl-token`, { path: "/", roleId: AUDITOR_ROLE, tokenId: token.id, propagate: true }, child);
+        // Nothing under /access: PVEAuditor's Sys.Audit there would list every user, token
+        // and ACL of the box (pve-access-control src/PVE/API2/ACL.pm read_acl, API2/User.pm
+        // index), which the exporter never reads. An ACL on a deeper path replaces what
+        // propagates from above (AccessControl.pm `roles`: "overwrite previous settings").
+        new proxmoxve.Acl(`${name}-noaccess-user`, { path: "/access", roleId: NO_ACCESS_ROLE, userId: user.userId, propagate: true }, child);
+        new proxmoxve.Acl(`${name}-noaccess-token`, { path: "/access", roleId: NO_ACCESS_ROLE, tokenId: token.id, propagate: true }, child);
         this.registerOutputs({ userId: this.userId, apiToken: this.apiToken });
     }
 }

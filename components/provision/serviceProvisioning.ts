@@ -145,7 +145,7 @@ export class ServiceProvisioning extends pulumi.ComponentResource {
                     },
                     bundle: pulumi.secret(pulumi.all([grafanaPassword, args.pveAuditToken, args.clusterCa]).apply(([p, token, ca]) => monitoringBundle({
                         jobs, settings: services.monitoring, dataMountPath: ct.dataMountPath, grafanaAdminPassword: p,
-                        pveExporterConfig: pveExporterConfig(token, !config.proxmox.insecure),
+                        pveExporterConfig: pveExporterConfig(token),
                         clusterCa: clusterCaCertificate(ca),
                     }))),
                 }];
@@ -254,7 +254,7 @@ export function monitoringBundle(input: MonitoringBundleInput): BundleEntry[] {
     const { settings } = input;
     return [
         file(PROMETHEUS_CONF, prometheusConfig({ jobs: input.jobs, ruleFiles: [PROMETHEUS_RULES_REF] })),
-        file(PROMETHEUS_RULES, alertRulesFile(alertRules(settings, [...new Set(input.jobs.map((j) => j.job))]))),
+        file(PROMETHEUS_RULES, alertRulesFile(alertRules(settings, [...new Set(input.jobs.map((j) => j.job))], input.jobs.find((j) => j.job === "pve-node")?.targets.length ?? 0))),
         file("/etc/default/prometheus", prometheusDefaults(input.dataMountPath, settings.retention)),
         file(ALERTMANAGER_CONF, alertmanagerConfig({ webhookUrl: settings.webhookUrl })),
         file(GRAFANA_DATASOURCE, grafanaDatasource(), "0640", "root:grafana"),

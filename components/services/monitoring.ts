@@ -26,8 +26,11 @@ export interface ScrapeJob {
     readonly targets: readonly ScrapeTarget[];
     /** probe through the blackbox exporter with this module (targets are URLs) */
     readonly probeModule?: string;
-    /** scrape through prometheus-pve-exporter (targets are Proxmox nodes' addresses) */
-    readonly pve?: true;
+    /**
+     * scrape through prometheus-pve-exporter (targets are Proxmox nodes' API addresses):
+     * `cluster` the cluster-wide collectors from one node, `node` each node's own
+     */
+    readonly pve?: "cluster" | "node";
 }
 
 export interface EnvironmentTargets {
@@ -53,7 +56,12 @@ export function scrapeJobs(t: EnvironmentTargets): ScrapeJob[] {
         targets.length > 0 ? [{ job: name, environment: t.environment, targets, ...(probeModule ? { probeModule } : {}) }] : [];
     return [
         ...job("proxmox-node", t.nodes),
-        ...(t.pve.length > 0 ? [{ job: "pve", environment: t.environment, targets: t.pve, pve: true as const }] : []),
+        // Upstream's README ("Note on scraping large clusters"): the cluster collectors once
+        // (any node answers for the whole cluster), the node collectors on every node.
+        ...(t.pve.length > 0 ? [
+            { job: "pve", environment: t.environment, targets: t.pve.slice(0, 1), pve: "cluster" as const },
+            { job: "pve-node", environment: t.environment, targets: t.pve, pve: "node" as const },
+        ] : []),
         ...job("node", t.guests),
         ...job("cadvisor", t.containerMetrics),
         ...job("nvidia-gpu", t.gpus),
@@ -90,17 +98,21 @@ export function prometheusConfig(input: PrometheusInput): string {
         ...[...byJob].map(([jobName, jobs]) => {
             const probe = jobs[0].probeModule;
             const staticConfigs = jobs.flatMap((j) => j.targets.map((t) => ({ targets: [t.address], labels: { environment: j.environment, name: t.name } })));
-            if (jobs[0].pve === true) {
+            const pve = jobs[0].pve;
+            if (pve !== undefined) {
                 // prometheus-pve-exporter's README, "Example config for PVE exporter running on
                 // Prometheus host": the node's address becomes ?target= (the exporter calls
                 // ProxmoxAPI(target, **module), pve_exporter/collector/__init__.py); module
-                // `default` is pve.yml's one section; cluster=1 for node/guest status (pve_up),
-                // node=1 for the guests' onboot flag (pve_onboot_status).
+                // `default` is pve.yml's one section; cluster=1 for node/guest status (pve_up,
+                // pve_guest_info), node=1 for the guests' onboot flag (pve_onboot_status).
+                // No target labels: the exporter's series carry their own `name` and `node`
+                // (a target label would push them aside as exported_name), and they describe
+                // guests of every environment.
                 return {
                     job_name: jobName,
                     metrics_path: "/pve",
-                    params: { module: ["default"], cluster: ["1"], node: ["1"] },
-                    static_configs: staticConfigs,
+                    params: { module: ["default"], cluster: [pve === "cluster" ? "1" : "0"], node: [pve === "node" ? "1" : "0"] },
+                    static_configs: jobs.flatMap((j) => j.targets.map((t) => ({ targets: [t.address] }))),
                     relabel_configs: [
                         { source_labels: ["__address__"], target_label: "__param_target" },
                         { source_labels: ["__param_target"], target_label: "instance" },
@@ -207,16 +219,20 @@ export const EXPORTER_METRICS: Readonly<Record<string, { readonly exporter: stri
         },
     },
     pve: {
-        exporter: "prometheus-pve-exporter in the monitoring container (monitoring.sh) with the host stack's read-only PVEAuditor token",
+        exporter: "prometheus-pve-exporter in the monitoring container (monitoring.sh) with the host stack's read-only PVEAuditor token, cluster=1",
         metrics: {
-            pve_up: "prometheus-pve-exporter src/pve_exporter/collector/cluster.py (cluster=1)",
-            pve_onboot_status: "prometheus-pve-exporter src/pve_exporter/collector/node.py (node=1)",
+            pve_up: "prometheus-pve-exporter src/pve_exporter/collector/cluster.py StatusCollector (labels id)",
+            pve_guest_info: "prometheus-pve-exporter src/pve_exporter/collector/cluster.py ClusterResourcesCollector (labels id, node, name, type, template, tags)",
         },
+    },
+    "pve-node": {
+        exporter: "prometheus-pve-exporter, node=1, on every node",
+        metrics: { pve_onboot_status: "prometheus-pve-exporter src/pve_exporter/collector/node.py NodeConfigCollector (labels id, node, type; guests with onboot set)" },
     },
 };
 
-/** Alerts on the pve exporter's metrics: only rendered when a `pve` job is scraped. */
-const PVE_ALERTS: readonly string[] = ["ProxmoxNodeDown", "GuestDown"];
+/** Alerts on the pve exporter's metrics, with the jobs each one reads. */
+const PVE_ALERTS: Readonly<Record<string, readonly string[]>> = { ProxmoxNodeDown: ["pve"], GuestDown: ["pve", "pve-node"] };
 
 /**
  * The alerts the issue asks for, for the jobs the monitoring container scrapes. Metric
@@ -225,8 +241,18 @@ const PVE_ALERTS: readonly string[] = ["ProxmoxNodeDown", "GuestDown"];
  * left out until a `pve` job exists; meanwhile TargetDown covers a node (job
  * proxmox-node) and a guest (job node: every guest runs the node exporter).
  */
-export function alertRules(settings: AlertSettings, scrapedJobs: readonly string[]): AlertRule[] {
-    return allAlertRules(settings).filter((r) => !PVE_ALERTS.includes(r.alert) || scrapedJobs.includes("pve"));
+export function alertRules(settings: AlertSettings, scrapedJobs: readonly string[], proxmoxNodes = 1): AlertRule[] {
+    return allAlertRules(settings).filter((r) => {
+        const needs = PVE_ALERTS[r.alert] as readonly string[] | undefined;
+        if (needs === undefined) {
+            return true;
+        }
+        // A node reports itself online whenever its API answers, and a node outside a
+        // cluster always does (pve-manager PVE/API2/Cluster.pm `status`: the local node's
+        // entry is online => 1): ProxmoxNodeDown can only see a cluster's other nodes. A
+        // node that does not answer is TargetDown of jobs proxmox-node and pve-node.
+        return needs.every((j) => scrapedJobs.includes(j)) && (r.alert !== "ProxmoxNodeDown" || proxmoxNodes > 1);
+    });
 }
 
 function allAlertRules(settings: AlertSettings): AlertRule[] {
@@ -247,29 +273,36 @@ function allAlertRules(settings: AlertSettings): AlertRule[] {
         },
         {
             alert: "ProxmoxNodeDown",
+            // Another node of the cluster, as the cluster sees it (rendered with more than one node).
             expr: `pve_up{id=~"node/.+"} == 0`,
             for: "2m",
             severity: "critical",
-            summary: "Proxmox node {{ $labels.id }} is down",
-            test: { series: [{ series: `pve_up{job="pve",instance="pve",id="node/pve"}`, values: "0x10" }], evalTime: "5m", labels: { job: "pve", instance: "pve", id: "node/pve" } },
+            summary: "Proxmox node {{ $labels.id }} is offline in the cluster",
+            test: { series: [{ series: `pve_up{job="pve",instance="192.168.1.10",id="node/pve2"}`, values: "0x10" }], evalTime: "5m", labels: { job: "pve", instance: "192.168.1.10", id: "node/pve2" } },
         },
         {
             alert: "GuestDown",
-            // Only guests that start on boot: data holder VMs are never started on purpose.
-            expr: `pve_up{id=~"(qemu|lxc)/.+"} == 0 and on (id, instance) pve_onboot_status == 1`,
+            // Only guests that start on boot (data holder VMs are never started on purpose),
+            // named from pve_guest_info, their environment from their tags (every guest is
+            // tagged ai-dualstack;<env>;...: pve-guest-common GuestHelpers.pm get_unique_tags
+            // stores tags joined by ';'). onboot comes from the guest's own node (pve-node),
+            // status and names from the cluster view (pve): joined on id alone.
+            expr: `label_replace((pve_up{id=~"(qemu|lxc)/.+"} == 0 and on (id) pve_onboot_status == 1) * on (id) group_left (name, node, tags) pve_guest_info, "environment", "$1", "tags", "(?:.*;)?(private|public)(?:;.*)?")`,
             for: "5m",
             severity: "critical",
-            summary: "guest {{ $labels.id }} is not running",
+            summary: "guest {{ $labels.name }} ({{ $labels.id }}, {{ $labels.environment }}) on {{ $labels.node }} is not running",
             test: {
                 series: [
-                    { series: `pve_up{job="pve",instance="pve",id="lxc/110"}`, values: "0x20" },
-                    { series: `pve_onboot_status{job="pve",instance="pve",id="lxc/110"}`, values: "1x20" },
+                    { series: `pve_up{job="pve",instance="192.168.1.10",id="lxc/110"}`, values: "0x20" },
+                    { series: `pve_onboot_status{job="pve-node",instance="192.168.1.10",id="lxc/110",node="pve",type="lxc"}`, values: "1x20" },
+                    { series: `pve_guest_info{job="pve",instance="192.168.1.10",id="lxc/110",node="pve",name="private-db",type="lxc",template="0",tags="ai-dualstack;private;database"}`, values: "1x20" },
                     // a stopped holder VM without onboot does not fire
-                    { series: `pve_up{job="pve",instance="pve",id="qemu/150"}`, values: "0x20" },
-                    { series: `pve_onboot_status{job="pve",instance="pve",id="qemu/150"}`, values: "0x20" },
+                    { series: `pve_up{job="pve",instance="192.168.1.10",id="qemu/150"}`, values: "0x20" },
+                    { series: `pve_onboot_status{job="pve-node",instance="192.168.1.10",id="qemu/150",node="pve",type="qemu"}`, values: "0x20" },
+                    { series: `pve_guest_info{job="pve",instance="192.168.1.10",id="qemu/150",node="pve",name="private-ai-data",type="qemu",template="0",tags="ai-dualstack;data;private"}`, values: "1x20" },
                 ],
                 evalTime: "10m",
-                labels: { job: "pve", instance: "pve", id: "lxc/110" },
+                labels: { job: "pve", instance: "192.168.1.10", id: "lxc/110", name: "private-db", node: "pve", tags: "ai-dualstack;private;database", environment: "private" },
             },
         },
         {

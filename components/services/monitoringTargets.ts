@@ -54,8 +54,10 @@ export function environmentTargets(config: StackConfig): EnvironmentTargets {
     return {
         environment: config.environment,
         nodes: config.hosts.map((h) => at(h.address, PORTS.nodeExporter, h.name)),
-        // the API on each node (the exporter adds :8006), read with the read-only monitoring token
-        pve: config.hosts.map((h) => ({ address: h.address, name: h.name })),
+        // the API on each node (the exporter adds :8006), read with the read-only monitoring
+        // token: by the name in its own certificate if it has one, else by the address the
+        // cluster CA's node certificate names
+        pve: config.hosts.map((h) => ({ address: h.apiName ?? h.address, name: h.name })),
         guests: [...onVm("node"), ...config.containers.map((ct) => at(ct.ip, PORTS.nodeExporter, ct.name))],
         containerMetrics: onVm("containers"),
         gpus: onVm("gpu"),

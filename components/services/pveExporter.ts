@@ -17,8 +17,8 @@
  *
  * TLS: proxmoxer hands verify_ssl to requests as `verify` (proxmoxer/backends/https.py),
  * and requests, when verify is True, uses the bundle named by REQUESTS_CA_BUNDLE
- * (requests/sessions.py merge_environment_settings). The unit points it at the cluster's
- * CA, which signs every node's API certificate with the node's IP address in its
+ * (requests/sessions.py merge_environment_settings). The unit points it at a bundle of the
+ * cluster's CA and Debian's public CAs; the cluster CA signs every node's API certificate with the node's IP address in its
  * subjectAltName (pve-cluster src/PVE/Cluster/Setup.pm gen_pve_ssl_cert), so the exporter
  * verifies `https://<hosts[].address>:8006` without turning the check off. A test runs
  * this for real: our pve.yml through Debian's proxmoxer and requests against a server with
@@ -45,6 +45,12 @@ export const PVE_EXPORTER_CONF = "/etc/prometheus/pve.yml";
 export const PVE_EXPORTER_UNIT = "/etc/systemd/system/prometheus-pve-exporter.service";
 /** the cluster's CA (/etc/pve/pve-root-ca.pem on the nodes), read through the tune key */
 export const PVE_CA_FILE = "/etc/prometheus/pve-root-ca.pem";
+/**
+ * what the exporter trusts, written by monitoring.sh: the cluster CA, then Debian's public
+ * CAs (/etc/ssl/certs/ca-certificates.crt) for a node with a certificate of its own (ACME),
+ * read by its hosts[].apiName. A public CA cannot vouch for a node's private address.
+ */
+export const PVE_CA_BUNDLE = "/etc/prometheus/pve-ca-bundle.pem";
 
 /** what the offline plan renders for the token it cannot decrypt (a placeholder) */
 const PLAN_STAND_IN = "ai-dualstack-monitoring@pve!metrics=00000000-0000-0000-0000-000000000000";
@@ -64,19 +70,23 @@ export function splitApiToken(token: string): { user: string; tokenName: string;
 /**
  * pve.yml: one module, `default` (the scrape job's module=default). token_name is the
  * token id alone; the user goes in `user` (README.rst "Example pve.yml for token
- * authentication"). verify_ssl follows the stack's proxmox.insecure.
+ * authentication"). verify_ssl is always true, whatever proxmox.insecure says: the exporter
+ * sends its token to whatever `?target=` a local client names (src/pve_exporter/http.py),
+ * so an unverified connection could hand the token to any host; it verifies with the CA
+ * bundle the unit names, which holds the cluster CA read over the pinned SSH channel.
  */
-export function pveExporterConfig(token: string, verifySsl: boolean): string {
+export function pveExporterConfig(token: string): string {
     const t = splitApiToken(token);
     return `# ai-dualstack: written by the provisioning step; edits are overwritten.\n${stringify({
-        default: { user: t.user, token_name: t.tokenName, token_value: t.tokenValue, verify_ssl: verifySsl },
+        default: { user: t.user, token_name: t.tokenName, token_value: t.tokenValue, verify_ssl: true },
     })}`;
 }
 
 /**
  * The cluster CA as read from a node (the tune key's `ca` request), checked to be one PEM
  * X.509 CA certificate (Node's own parser), so a wrong file fails the deployment here with
- * its reason instead of as pve_up 0 in Prometheus.
+ * its reason instead of as a failing scrape in Prometheus (the exporter answers any
+ * error during collection with HTTP 500 for the whole scrape, src/pve_exporter/http.py).
  */
 export function clusterCaCertificate(read: string): string {
     const pems = read.match(/-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
@@ -109,8 +119,8 @@ export function pveExporterUnit(): string {
         "Group=prometheus",
         // run from the pinned source tree with the venv's dependencies (nothing was built or installed as a package)
         `Environment=PYTHONPATH=${PVE_EXPORTER.home}/src`,
-        // requests verifies the API against the cluster CA (verify_ssl: true in pve.yml)
-        `Environment=REQUESTS_CA_BUNDLE=${PVE_CA_FILE}`,
+        // requests verifies the API against this bundle (verify_ssl: true in pve.yml)
+        `Environment=REQUESTS_CA_BUNDLE=${PVE_CA_BUNDLE}`,
         `ExecStart=${PVE_EXPORTER.home}/venv/bin/python -m pve_exporter --config.file ${PVE_EXPORTER_CONF} --web.listen-address 127.0.0.1:${PORTS.pveExporter}`,
         "Restart=on-failure",
         "NoNewPrivileges=yes",

@@ -66,6 +66,7 @@ request=${SSH_ORIGINAL_COMMAND:-}
 [[ -n $request ]] || refuse "no request (expected: set <vmid> ..., show <vmid>, keyctl <vmid> or ca)"
 [[ $request =~ ^[A-Za-z0-9\ ,=-]+$ ]] || refuse "the request may only hold letters, digits, space and , = -"
 read -r -a words <<<"$request"
+((${#words[@]} > 0)) || refuse "no request (expected: set <vmid> ..., show <vmid>, keyctl <vmid> or ca)"
 
 # ca: read-only, about no guest. pmxcfs serves the same file on every node of the cluster.
 if [[ ${words[0]} == ca ]]; then

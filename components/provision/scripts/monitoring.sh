@@ -49,6 +49,8 @@ install_pve_exporter() {
     "$new/venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir --require-hashes --only-binary :all: -r "$tmp/src/requirements.txt" \
         || { rm -rf "$tmp" "$new"; die "prometheus-pve-exporter's dependencies did not install (pip output above); the running exporter is left as it was"; }
     cp -a "$tmp/src/src" "$new/src"
+    # The unit runs as prometheus: the tree must be readable whatever root's umask is.
+    chmod -R a+rX "$new"
     rm -rf "$tmp"
     echo "$pve_commit" >"$new/ai-dualstack-commit"
     rm -rf "$ROOT$pve_home"
@@ -76,6 +78,9 @@ ensure_packages grafana
 mkdir -p "$ROOT$data/metrics2"
 chown prometheus:prometheus "$ROOT$data" "$ROOT$data/metrics2"
 install_bundle_files
+# What prometheus-pve-exporter trusts (REQUESTS_CA_BUNDLE in its unit): the cluster CA read
+# from the nodes, then Debian's public CAs for a node with a certificate of its own (ACME).
+put_file /etc/prometheus/pve-ca-bundle.pem 0644 root:root < <(cat "$ROOT/etc/prometheus/pve-root-ca.pem" "$ROOT/etc/ssl/certs/ca-certificates.crt")
 install_pve_exporter
 promtool check config "$ROOT/etc/prometheus/prometheus.yml" >/dev/null \
     || die "prometheus.yml does not pass promtool check config; Prometheus keeps its running config"
@@ -98,6 +103,6 @@ else
 fi
 reload_if_changed prometheus-alertmanager /etc/prometheus/alertmanager.yml
 restart_if_changed prometheus-blackbox-exporter /etc/prometheus/blackbox.yml
-restart_if_changed prometheus-pve-exporter /etc/prometheus/pve.yml /etc/prometheus/pve-root-ca.pem /etc/systemd/system/prometheus-pve-exporter.service "$pve_home/"
+restart_if_changed prometheus-pve-exporter /etc/prometheus/pve.yml /etc/prometheus/pve-ca-bundle.pem /etc/systemd/system/prometheus-pve-exporter.service "$pve_home/"
 restart_if_changed grafana-server /etc/grafana/ /etc/systemd/system/grafana-server.service.d/ /var/lib/grafana/dashboards/
 log "ready"
