@@ -62,6 +62,24 @@ export async function evaluate(stack: string, change?: (config: ConfigSection) =
     return { graph, config: validated.stack };
 }
 
+/**
+ * The two committed environment stacks, evaluated once before the tests of the calling
+ * `describe` (or file), one after the other (an evaluation sets the mock runtime).
+ */
+export function seedEnvironments(): { readonly private: EnvEvaluation; readonly public: EnvEvaluation } {
+    const seen: Partial<Record<"private" | "public", EnvEvaluation>> = {};
+    beforeAll(async () => {
+        seen.private = await evaluate("private");
+        seen.public = await evaluate("public");
+    });
+    const get = (stack: "private" | "public"): EnvEvaluation => {
+        const e = seen[stack];
+        if (e === undefined) throw new Error(`the ${stack} stack is evaluated in beforeAll; read it inside a test`);
+        return e;
+    };
+    return { get private() { return get("private"); }, get public() { return get("public"); } };
+}
+
 export interface HostEvaluation {
     readonly graph: PlanGraph;
     readonly host: HostStackConfig;
@@ -153,6 +171,20 @@ export function transitiveDependencies(resources: readonly PlanResource[], urn: 
 }
 
 /** Whether a tool is on PATH; in CI the tools the tests need must be there. */
+/**
+ * A HOME without dot files for the shell scripts under test. bash with a socket on stdin
+ * (node's stdio pipes are socketpairs) and SHLVL < 2 takes itself for an sshd session and
+ * sources ~/.bashrc (bash shell.c run_startup_files: run_by_ssh / isnetconn), whose PATH
+ * edits would put the real tools in front of a test's stubs: the monitoring.sh tests found
+ * a real python3 in every full jest run (its workers run with SHLVL unset).
+ */
+export const NO_RC_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "ai-dualstack-home-"));
+
+/** The environment a script under test runs in: this process's, with HOME at NO_RC_HOME, and `extra`. */
+export function scriptEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, HOME: NO_RC_HOME, ...extra };
+}
+
 export function haveTool(tool: string): boolean {
     const found = (process.env.PATH ?? "").split(":").some((dir) => fs.existsSync(`${dir}/${tool}`));
     if (!found && process.env.CI) {

@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { hostPreparation, hugepageReservation, pciSlot, scriptCommand } from "../components/host/hostPrep";
-import { evaluateHost, key } from "./helpers";
+import { evaluateHost, key, scriptEnv } from "./helpers";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "host", "scripts");
 const ZFS_CMDLINE = "root=ZFS=rpool/ROOT/pve-1 boot=zfs quiet";
@@ -71,7 +71,7 @@ function scratch(layout: Layout): Scratch {
     for (const tool of ["update-initramfs", "update-grub"]) {
         fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${callLog}"\n${fails(tool)}`, { mode: 0o755 });
     }
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root };
+    const env = scriptEnv({ PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root });
     const read = (rel: string) => (fs.existsSync(path.join(root, rel)) ? fs.readFileSync(path.join(root, rel), "utf8") : undefined);
     const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
     return {
@@ -284,7 +284,7 @@ test.each<Layout>(["systemd-boot", "grub"])("40 concurrent apply/revert runs on 
 test("bad arguments are refused before anything is written", () => {
     const s = scratch("grub");
     const refuse = (args: string[]) => {
-        const r = spawnSync("bash", ["-c", scriptCommand("host-prep.sh", args, false)], { encoding: "utf8", env: { ...process.env, AI_DUALSTACK_ROOT: s.root } });
+        const r = spawnSync("bash", ["-c", scriptCommand("host-prep.sh", args, false)], { encoding: "utf8", env: scriptEnv({ AI_DUALSTACK_ROOT: s.root }) });
         return { status: r.status, stderr: r.stderr };
     };
     expect(refuse(["apply", "vfio=0000:01:00.0; rm -rf /"])).toEqual({ status: 1, stderr: "host-prep: bad PCI slot '0000:01:00.0; rm -rf /' (expected 0000:01:00)\n" });

@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { nodeMonitoring, scriptCommand, scriptText, VZDUMP_HOOK_PATH } from "../components/host/hostPrep";
 import { BACKUP_METRICS } from "../components/services/monitoring";
-import { byName, evaluateHost, input, ofType, TYPES } from "./helpers";
+import { byName, evaluateHost, input, ofType, scriptEnv, TYPES } from "./helpers";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "host", "scripts");
 
@@ -43,7 +43,7 @@ function scratch(rules: object[] = []) {
         if ($verb eq "delete") { my ($pos) = $path =~ m{/(\\d+)$}; splice @$rules, $pos, 1 }
         open my $fh, ">", $file or die; print $fh encode_json($rules);
     ' "${state}/rules.json" "$@"`);
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root };
+    const env = scriptEnv({ PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root });
     return {
         root,
         calls: () => fs.readFileSync(path.join(state, "calls"), "utf8").split("\n").filter(Boolean),

@@ -12,7 +12,7 @@ import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { APT_KEYS, aptKeyBundle, aptKeyText, bundleText, provisionCommand } from "../components/provision/steps";
-import { haveTool } from "./helpers";
+import { haveTool, scriptEnv } from "./helpers";
 
 // shellcheck of every provisioning script, alone and behind lib.sh as a step runs it: tests/provision.test.ts.
 
@@ -44,7 +44,7 @@ function scratch(stubs: Record<string, string>) {
     const run = (commandLine: string, env: Record<string, string> = {}, input = bundleText([])) => spawnSync("bash", ["-c", commandLine], {
         input,
         encoding: "utf8",
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root, ...env },
+        env: scriptEnv({ PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root, ...env }),
     });
     return { dir, root, calls: () => fs.readFileSync(calls, "utf8"), run };
 }
@@ -277,7 +277,7 @@ describe("pull-model.sh against a fake Ollama", () => {
 
     /** Runs the step's command asynchronously (the fake server lives in this process). */
     const pull = (size: string) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn("bash", ["-c", provisionCommand("pull-model.sh", ["qwen2.5:32b", size, url, os.tmpdir()])], { env: { ...process.env, PULL_RETRY_DELAY: "0" } });
+        const child = spawn("bash", ["-c", provisionCommand("pull-model.sh", ["qwen2.5:32b", size, url, os.tmpdir()])], { env: scriptEnv({ PULL_RETRY_DELAY: "0" }) });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => { stdout += String(d); });

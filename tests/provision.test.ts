@@ -7,7 +7,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { bundleText, file, provisionCommand, value } from "../components/provision/steps";
-import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, ofType, TYPES } from "./helpers";
+import { byName, haveTool, input, ofType, scriptEnv, seedEnvironments, TYPES } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "provision", "scripts");
@@ -64,7 +64,7 @@ describe("base.sh against a scratch root", () => {
     test("refuses a truncated bundle and a path that climbs out", () => {
         const s = scratch({ mounts: ["/srv"] });
         const cmd = provisionCommand("base.sh", ["/srv"]);
-        const env = { ...process.env, PATH: `${s.bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: s.root };
+        const env = scriptEnv({ PATH: `${s.bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: s.root });
         const truncated = () => execFileSync("bash", ["-c", cmd], { input: "file /etc/x 0644 root:root eA==\n", env, stdio: "pipe" });
         expect(truncated).toThrow(/bundle: truncated/);
         const climbing = () => execFileSync("bash", ["-c", cmd], { input: "file /etc/../x 0644 root:root eA==\nend\n", env, stdio: "pipe" });
@@ -74,14 +74,9 @@ describe("base.sh against a scratch root", () => {
 });
 
 describe("provisioning in the graph", () => {
-    let privateEnv: Evaluation;
-    let publicEnv: Evaluation;
-    beforeAll(async () => {
-        privateEnv = await evaluate("private");
-        publicEnv = await evaluate("public");
-    });
+    const seed = seedEnvironments();
 
-    test.each([["private", () => privateEnv], ["public", () => publicEnv]])("every %s container is provisioned over SSH, after it exists", (_env, get) => {
+    test.each([["private", () => seed.private], ["public", () => seed.public]])("every %s container is provisioned over SSH, after it exists", (_env, get) => {
         const { graph, config } = get();
         for (const ct of config.containers) {
             // First contact reads the container's host key (pve-container generates it at create)...

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BundleEntry, bundleText, provisionCommand, ProvisionScript } from "../components/provision/steps";
+import { scriptEnv } from "./helpers";
 
 export interface Scratch {
     readonly root: string;
@@ -67,11 +68,7 @@ export function scratch(options: { mounts?: readonly string[]; installed?: reado
             const r = spawnSync("bash", ["-c", provisionCommand(script, args)], {
                 input: bundleText(bundle),
                 encoding: "utf8",
-                // HOME is the scratch dir: bash run with a socket on stdin (node's stdio pipes
-                // are socketpairs) takes itself for an sshd session and sources ~/.bashrc
-                // (bash shell.c run_by_ssh / isnetconn), whose PATH edits would put the real
-                // tools in front of the stubs.
-                env: { ...process.env, HOME: dir, PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root },
+                env: scriptEnv({ PATH: `${bin}:${process.env.PATH}`, AI_DUALSTACK_ROOT: root }),
             });
             return { status: r.status, stdout: r.stdout, stderr: r.stderr };
         },

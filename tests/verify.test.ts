@@ -19,7 +19,7 @@ import { OpenTunnel, TunnelTarget, tunnelArgs } from "../tools/lib/verify/tunnel
 import { parseVerifyTargets, TargetsError, VERIFY_OUTPUT_KEYS } from "../tools/lib/verifyTargets";
 import { adminSourcesOf, environmentOnly, validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
-import { ConfigSection, key, stackFile } from "./helpers";
+import { ConfigSection, key, scriptEnv, stackFile } from "./helpers";
 import { deadUrl, fakeChroma, FakeModel, fakeOllama, fakeQdrant, FakeServer, serve } from "./verify-fakes";
 
 const GiB = 1024 ** 3;
@@ -378,7 +378,7 @@ describe("verify's parts", () => {
         const open = (server.address() as AddressInfo).port;
         const closed = new URL(await deadUrl()).port;
         try {
-            const out = execFileSync("bash", ["-s", "--", `127.0.0.1:${open}`, `127.0.0.1:${closed}`], { input: fs.readFileSync(PROBE_SCRIPT, "utf8"), encoding: "utf8", env: { ...process.env, PROBE_TIMEOUT: "2" } });
+            const out = execFileSync("bash", ["-s", "--", `127.0.0.1:${open}`, `127.0.0.1:${closed}`], { input: fs.readFileSync(PROBE_SCRIPT, "utf8"), encoding: "utf8", env: scriptEnv({ PROBE_TIMEOUT: "2" }) });
             expect(parseProbeOutput(out)).toEqual(new Map([[`127.0.0.1:${open}`, "open"], [`127.0.0.1:${closed}`, "closed"]]));
         } finally {
             server.close();

@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { keyctlRequest, TUNE_INSTALLER_FILE, TUNE_SCRIPT_FILE, TUNE_SCRIPT_PATH, tuneKeysInstall, tuneLimits, tuneNodeInstall, tuneRequest } from "../components/access/vmTune";
 import type { StackConfig } from "../config/schema";
-import { byName, evaluate, evaluateHost, HostEvaluation, input, TYPES } from "./helpers";
+import { byName, evaluate, evaluateHost, HostEvaluation, input, NO_RC_HOME, scriptEnv, TYPES } from "./helpers";
 
 const OTHER_KEYS = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdminLaptopKey admin@laptop\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQClusterNodeKey root@pve\n";
 const PUB = { private: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPrivateTuneKeyOne", public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicTuneKeyOne" };
@@ -45,7 +45,7 @@ function scratch(): Root {
     return {
         root,
         run: (command) => {
-            const r = spawnSync("bash", ["-c", command], { encoding: "utf8", env: { ...process.env, AI_DUALSTACK_ROOT: root } });
+            const r = spawnSync("bash", ["-c", command], { encoding: "utf8", env: scriptEnv({ AI_DUALSTACK_ROOT: root }) });
             return { status: r.status, stdout: r.stdout, stderr: r.stderr };
         },
         read: (rel) => (fs.existsSync(path.join(root, rel)) ? fs.readFileSync(path.join(root, rel), "utf8") : undefined),
@@ -146,7 +146,7 @@ test("end to end: the installed key line's forced command takes the environment'
     const [script, env] = forced.split(" ");
     const r = spawnSync("bash", [path.join(s.root, script), env], {
         encoding: "utf8",
-        env: { PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: s.root, SSH_ORIGINAL_COMMAND: tuneRequest(envs.private.aiVm) },
+        env: { HOME: NO_RC_HOME, PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: s.root, SSH_ORIGINAL_COMMAND: tuneRequest(envs.private.aiVm) },
     });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
     expect(fs.readFileSync(calls, "utf8")).toContain(`qm set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30`);
@@ -163,7 +163,7 @@ test("end to end: the script and limits the host graph installs let only the CI 
     fs.writeFileSync(path.join(bin, "pct"), `#!/bin/sh\necho "pct $*" >> "${calls}"\ncase "$1" in config) printf "features: nesting=1\\nunprivileged: 1\\n";; status) echo "status: stopped";; esac\n`, { mode: 0o755 });
     const tune = (env: string, request: string) => spawnSync("bash", [path.join(s.root, TUNE_SCRIPT_PATH), env], {
         encoding: "utf8",
-        env: { PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: s.root, SSH_ORIGINAL_COMMAND: request },
+        env: { HOME: NO_RC_HOME, PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: s.root, SSH_ORIGINAL_COMMAND: request },
     });
     const ci = envs.private.containers.find((ct) => ct.role === "cicd");
     expect(tune("private", keyctlRequest(ci?.vmid ?? 0))).toMatchObject({ status: 0, stderr: "" });

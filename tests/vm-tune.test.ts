@@ -11,7 +11,7 @@ import * as path from "path";
 import { CLUSTER_CA_REQUEST, keyctlRequest, tuneAuthorizedKey, tuneLimits, tuneLimitsPath, tuneRequest, TUNE_SCRIPT_PATH } from "../components/access/vmTune";
 import { validateRawConfig } from "../config/load";
 import type { StackConfig } from "../config/schema";
-import { stackSection } from "./helpers";
+import { NO_RC_HOME, stackSection } from "./helpers";
 
 const SCRIPT = path.join(__dirname, "..", "components", "access", "scripts", "ai-dualstack-vm-tune.sh");
 
@@ -70,7 +70,7 @@ describe("against a scratch root with a stub qm", () => {
 
     const tune = (env: string, request: string | undefined, stopped = "") => spawnSync("bash", [SCRIPT, env], {
         encoding: "utf8",
-        env: { PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: root, STOPPED: stopped, ...(request !== undefined ? { SSH_ORIGINAL_COMMAND: request } : {}) },
+        env: { HOME: NO_RC_HOME, PATH: `${bin}:/usr/bin:/bin`, AI_DUALSTACK_ROOT: root, STOPPED: stopped, ...(request !== undefined ? { SSH_ORIGINAL_COMMAND: request } : {}) },
     });
     const qmCalls = () => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "").split("\n").filter((l) => l.startsWith("qm set") || l.startsWith("qm start"));
     const qmSets = () => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "").split("\n").filter((l) => l.startsWith("qm set"));
