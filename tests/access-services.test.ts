@@ -11,7 +11,7 @@ import * as path from "path";
 import { file } from "../components/provision/steps";
 import { CADDY_READ_ONLY_DIRS, CADDYFILE, caddyCanWrite, caddyfile } from "../components/services/caddy";
 import { WIREGUARD_CONF, wireguardClientConf, wireguardPublicKey, wireguardServerConf } from "../components/services/wireguard";
-import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, ofType } from "./helpers";
+import { byName, evaluate, seedEnvironments, haveTool, input, ofType } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "access-"));
@@ -192,15 +192,10 @@ describe("Caddy", () => {
 });
 
 describe("in the graph", () => {
-    let privateEnv: Evaluation;
-    let publicEnv: Evaluation;
-    beforeAll(async () => {
-        privateEnv = await evaluate("private");
-        publicEnv = await evaluate("public");
-    });
+    const seed = seedEnvironments();
 
     test("private: WireGuard on the VPN container with keys from @pulumi/random, secret; no proxy", () => {
-        const { graph } = privateEnv;
+        const { graph } = seed.private;
         const step = byName(graph.resources, "private-vpn-provision-wireguard");
         expect(input(step, "stdin")).toBe("[secret]");
         expect(ofType(graph.resources, "random:index/randomBytes:RandomBytes").map((r) => r.name).sort()).toEqual([
@@ -216,7 +211,7 @@ describe("in the graph", () => {
     });
 
     test("public: Caddy on the proxy container (its routes: tests/service-wiring.test.ts); no VPN", () => {
-        const { graph, config } = publicEnv;
+        const { graph, config } = seed.public;
         const step = byName(graph.resources, "public-proxy-provision-caddy");
         const mount = config.containers.find((c) => c.role === "security")?.dataMountPath;
         expect(String(input(step, "create"))).toContain(`)" caddy ${mount} ${mount}/certificates`);

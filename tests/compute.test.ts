@@ -3,15 +3,9 @@
  * and how they wait on the host layer but never on each other.
  */
 import type { PlanResource } from "../graph";
-import { byName, EnvEvaluation as Evaluation, evaluate, input, ofType, transitiveDependencies, TYPES } from "./helpers";
+import { byName, EnvEvaluation as Evaluation, evaluate, input, ofType, seedEnvironments, transitiveDependencies, TYPES } from "./helpers";
 
-let privateEnv: Evaluation;
-let publicEnv: Evaluation;
-
-beforeAll(async () => {
-    privateEnv = await evaluate("private");
-    publicEnv = await evaluate("public");
-});
+const seed = seedEnvironments();
 
 const guests = (e: Evaluation): PlanResource[] =>
     e.graph.resources.filter((r) => r.type === TYPES.vm || r.type === TYPES.container);
@@ -19,7 +13,7 @@ const guests = (e: Evaluation): PlanResource[] =>
 describe("the private AI VM", () => {
     let vm: PlanResource;
     beforeAll(() => {
-        vm = byName(privateEnv.graph.resources, "private-ai-vm");
+        vm = byName(seed.private.graph.resources, "private-ai-vm");
     });
 
     test("maps the private GPU mapping, never a raw PCI id", () => {
@@ -36,7 +30,7 @@ describe("the private AI VM", () => {
     test("gets hugepages, pinning and its boot order through the tune key, pinned to the node's host key, after the VM exists", () => {
         // The env token is refused these options (qemu-server: root@pam only; startup needs Sys.Modify on /).
         expect(input(vm, "startup")).toBeUndefined();
-        const tune = byName(privateEnv.graph.resources, "private-ai-tune");
+        const tune = byName(seed.private.graph.resources, "private-ai-tune");
         expect(tune.type).toBe(TYPES.command);
         expect(tune.inputs.create).toBe("set 101 --hugepages 1024 --keephugepages 1 --affinity 0-7 --startup order=2,up=30 --start 1");
         // its connection (host key pinned) is checked in tests/access.test.ts: the plan shows it as [secret]
@@ -66,7 +60,7 @@ describe("the private AI VM", () => {
     });
 
     test("keeps its data on a protected holder VM that is never started", () => {
-        const holder = byName(privateEnv.graph.resources, "private-ai-data");
+        const holder = byName(seed.private.graph.resources, "private-ai-data");
         expect(holder.inputs).toMatchObject({ vmId: 150, started: false, onBoot: false, protection: true });
         // Never backed up from the stopped holder (a paused QEMU on a disk the AI VM writes).
         expect(input(holder, "disks")).toEqual([expect.objectContaining({ interface: "scsi0", datastoreId: "tank-private", size: 400, backup: false })]);
@@ -77,11 +71,11 @@ describe("the private AI VM", () => {
 
 describe("the public AI VM", () => {
     test("maps the 3060's mapping with the public tuning", () => {
-        const vm = byName(publicEnv.graph.resources, "public-ai-vm");
+        const vm = byName(seed.public.graph.resources, "public-ai-vm");
         expect(input(vm, "hostpcis")).toEqual([{ device: "hostpci0", mapping: "public-gpu", pcie: true, rombar: true }]);
         expect(vm.inputs).toMatchObject({ machine: "q35", bios: "ovmf", vmId: 201 });
         expect(input(vm, "memory")).toEqual({ dedicated: 24 * 1024, floating: 0 });
-        expect(byName(publicEnv.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30 --start 1");
+        expect(byName(seed.public.graph.resources, "public-ai-tune").inputs.create).toBe("set 201 --hugepages 1024 --keephugepages 1 --affinity 8-15 --startup order=2,up=30 --start 1");
     });
 
     test("without hugepages or pinning it sets neither", async () => {
@@ -97,7 +91,7 @@ describe("the public AI VM", () => {
     });
 });
 
-describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]])("%s service containers", (env, get, count) => {
+describe.each([["private", () => seed.private, 6], ["public", () => seed.public, 3]])("%s service containers", (env, get, count) => {
     test(`are the ${count} configured LXCs, all unprivileged with an explicit disk and a data mount point`, () => {
         const cts = ofType(get().graph.resources, TYPES.container);
         expect(cts).toHaveLength(count);
@@ -140,7 +134,7 @@ describe.each([["private", () => privateEnv, 6], ["public", () => publicEnv, 3]]
 });
 
 describe("parallelism and identity", () => {
-    test.each([["private", () => privateEnv], ["public", () => publicEnv]])("no %s guest waits on another guest (the AI VM only on its own data holder)", (env, get) => {
+    test.each([["private", () => seed.private], ["public", () => seed.public]])("no %s guest waits on another guest (the AI VM only on its own data holder)", (env, get) => {
         const all = guests(get());
         const guestUrns = new Set(all.map((g) => g.urn));
         const holder = byName(all, `${env}-ai-data`).urn;
@@ -151,14 +145,14 @@ describe("parallelism and identity", () => {
     });
 
     test("guests wait on nothing of the host stack in this graph: they name its objects and the preflight checks them", () => {
-        const r = privateEnv.graph.resources;
+        const r = seed.private.graph.resources;
         const vmDeps = [...transitiveDependencies(r, byName(r, "private-ai-vm").urn)].map((u) => u.split("::").pop()).sort();
         expect(vmDeps).toEqual(["private-ai-data"]);
         const dbDeps = [...transitiveDependencies(r, byName(r, "private-db-ct").urn)].map((u) => u.split("::").pop()).sort();
         expect(dbDeps).toEqual([]);
     });
 
-    test.each([["private", () => privateEnv, 100, 199, "10.10.10."], ["public", () => publicEnv, 200, 299, "10.20.20."]])("%s VMIDs and IPs are unique and inside the environment", (_env, get, lo, hi, net) => {
+    test.each([["private", () => seed.private, 100, 199, "10.10.10."], ["public", () => seed.public, 200, 299, "10.20.20."]])("%s VMIDs and IPs are unique and inside the environment", (_env, get, lo, hi, net) => {
         const all = guests(get());
         const vmids = all.map((g) => Number(input(g, "vmId")));
         expect(new Set(vmids).size).toBe(vmids.length);
@@ -180,6 +174,6 @@ describe("the graph scales out, not up", () => {
         const large = await shape(30);
         expect(large.criticalPath).toBe(small.criticalPath);
         expect(large.widestLevel).toBeGreaterThanOrEqual(small.widestLevel + 24);
-        expect(graphShape(privateEnv.graph).criticalPath).toBe(small.criticalPath);
+        expect(graphShape(seed.private.graph).criticalPath).toBe(small.criticalPath);
     });
 });

@@ -14,7 +14,7 @@ import { file, value } from "../components/provision/steps";
 import { pgHba, postgresConf, postgresUrl } from "../components/services/postgres";
 import { REDIS_DROPIN, REDIS_INCLUDE, redisConf, redisDropIn } from "../components/services/redis";
 import { MOCK_GENERATED_SECRET } from "../tools/lib/evaluate";
-import { byName, evaluate, type EnvEvaluation as Evaluation, input, ofType } from "./helpers";
+import { byName, seedEnvironments, type EnvEvaluation as Evaluation, input, ofType } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 const PG = { major: 15, listenAddress: "10.10.10.20", subnet: "10.10.10.0/24", databases: [{ app: "open_webui" }, { app: "assistant" }] };
@@ -181,13 +181,8 @@ describe("redis.sh against a scratch root", () => {
 });
 
 describe("in the graph", () => {
-    let privateEnv: Evaluation;
-    let publicEnv: Evaluation;
-    beforeAll(async () => {
-        privateEnv = await evaluate("private");
-        publicEnv = await evaluate("public");
-    });
-    const envs: [string, () => Evaluation][] = [["private", () => privateEnv], ["public", () => publicEnv]];
+    const seed = seedEnvironments();
+    const envs: [string, () => Evaluation][] = [["private", () => seed.private], ["public", () => seed.public]];
 
     const users = (config: Evaluation["config"]) => serviceUsers(workloadDeclarations(config));
 

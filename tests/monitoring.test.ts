@@ -20,7 +20,7 @@ import { clusterCaCertificate, PVE_CA_BUNDLE, PVE_CA_FILE, PVE_EXPORTER, PVE_EXP
 import { CLUSTER_CA_REQUEST } from "../components/access/vmTune";
 import { STAND_IN_CLUSTER_CA } from "../tools/lib/offline/mocks";
 import { evaluateStack } from "../tools/lib/evaluate";
-import { byName, evaluate, type EnvEvaluation as Evaluation, haveTool, input, stackFile, TYPES } from "./helpers";
+import { byName, seedEnvironments, haveTool, input, stackFile, TYPES } from "./helpers";
 import { scratch } from "./provisionHarness";
 
 /** a made-up token of the monitoring user's form */
@@ -66,15 +66,10 @@ function inDir(files: Record<string, string>, tool: string, args: string[]) {
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-let privateEnv: Evaluation;
-let publicEnv: Evaluation;
-beforeAll(async () => {
-    privateEnv = await evaluate("private");
-    publicEnv = await evaluate("public");
-});
+const seed = seedEnvironments();
 
 describe("Prometheus", () => {
-    const both = () => [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
+    const both = () => [...scrapeJobs(environmentTargets(seed.private.config)), ...scrapeJobs(environmentTargets(seed.public.config))];
 
     test("the config with both environments' targets passes the real promtool check config", () => {
         expect(haveTool("promtool")).toBe(true);
@@ -84,7 +79,7 @@ describe("Prometheus", () => {
     });
 
     test("Proxmox itself is scraped through prometheus-pve-exporter on localhost as its README relabels: the cluster view once, each node's own view per node, no target labels", () => {
-        const twoNodes = { ...privateEnv.config, hosts: [...privateEnv.config.hosts, { ...privateEnv.config.hosts[0], name: "pve2", address: "192.168.1.11", apiName: "pve2.example.org" }] };
+        const twoNodes = { ...seed.private.config, hosts: [...seed.private.config.hosts, { ...seed.private.config.hosts[0], name: "pve2", address: "192.168.1.11", apiName: "pve2.example.org" }] };
         const conf = parse(prometheusConfig({ jobs: scrapeJobs(environmentTargets(twoNodes)), ruleFiles: [PROMETHEUS_RULES_REF] })) as { scrape_configs: Record<string, unknown>[] };
         const relabel = [
             { source_labels: ["__address__"], target_label: "__param_target" },
@@ -103,7 +98,7 @@ describe("Prometheus", () => {
             static_configs: [{ targets: [twoNodes.hosts[0].address] }, { targets: ["pve2.example.org"] }], relabel_configs: relabel,
         });
         // The public side's nodes are the same box: scraped once, from the private side.
-        expect(scrapeJobs(otherEnvironmentTargets(publicEnv.config)).map((j) => j.job)).not.toContain("pve");
+        expect(scrapeJobs(otherEnvironmentTargets(seed.public.config)).map((j) => j.job)).not.toContain("pve");
     });
 
     test("pve.yml: the token split as the exporter wants it (user, token_name = the token id, token_value = the uuid)", () => {
@@ -114,7 +109,7 @@ describe("Prometheus", () => {
     test("it scrapes every exporter of both environments, labelled with the environment", () => {
         const conf = parse(prometheusConfig({ jobs: both(), ruleFiles: [PROMETHEUS_RULES_REF] })) as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: { environment: string; name: string } }[] }[] };
         const targets = (job: string, env: string) => conf.scrape_configs.find((c) => c.job_name === job)?.static_configs.filter((s) => s.labels.environment === env).flatMap((s) => s.targets) ?? [];
-        for (const [env, e] of [["private", privateEnv], ["public", publicEnv]] as const) {
+        for (const [env, e] of [["private", seed.private], ["public", seed.public]] as const) {
             const { aiVm, containers } = e.config;
             expect(targets("node", env).sort()).toEqual([aiVm.ip, ...containers.map((c) => c.ip)].map((ip) => `${ip}:9100`).sort());
             expect(targets("nvidia-gpu", env)).toEqual([`${aiVm.ip}:9835`]);
@@ -148,10 +143,10 @@ describe("alert rules", () => {
     const jobOf = (expr: string) => /job="([^"]+)"/.exec(expr)?.[1];
 
     test("every metric the rendered rules read is produced by the exporter of a job the monitoring container scrapes", () => {
-        const jobs = [...scrapeJobs(environmentTargets(privateEnv.config)), ...scrapeJobs(environmentTargets(publicEnv.config))];
+        const jobs = [...scrapeJobs(environmentTargets(seed.private.config)), ...scrapeJobs(environmentTargets(seed.public.config))];
         const scraped = new Set(["prometheus", "alertmanager", ...jobs.map((j) => j.job)]);
         // The rule file exactly as the program sends it.
-        const bundle = monitoringBundle({ jobs, settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32), pveExporterConfig: PVE_YML, clusterCa: CLUSTER_CA });
+        const bundle = monitoringBundle({ jobs, settings: seed.private.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "x".repeat(32), pveExporterConfig: PVE_YML, clusterCa: CLUSTER_CA });
         const ruleFile = bundle.find((e) => e.kind === "file" && e.path === PROMETHEUS_RULES);
         const rendered = (parse(ruleFile?.kind === "file" ? ruleFile.content : "") as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
         expect(rendered.length).toBeGreaterThan(0);
@@ -243,9 +238,9 @@ describe("Alertmanager and Grafana", () => {
 describe("monitoring.sh against a scratch root", () => {
     const upstream = upstreamRepository();
     const ARGS = ["/var/lib/prometheus", GRAFANA_APT_KEY_FINGERPRINT, upstream.commit, LOCK_SHA256];
-    const jobs = () => scrapeJobs(environmentTargets(privateEnv.config));
+    const jobs = () => scrapeJobs(environmentTargets(seed.private.config));
     /** the bundle the program sends (serviceProvisioning.ts), its prometheus.yml optionally replaced */
-    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: privateEnv.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd", pveExporterConfig: PVE_YML, clusterCa: CLUSTER_CA })
+    const bundle = (prometheusYml?: string) => monitoringBundle({ jobs: jobs(), settings: seed.private.config.services.monitoring, dataMountPath: "/var/lib/prometheus", grafanaAdminPassword: "s3cretGrafanaPassw0rd", pveExporterConfig: PVE_YML, clusterCa: CLUSTER_CA })
         .map((e) => (prometheusYml !== undefined && e.kind === "file" && e.path === PROMETHEUS_CONF ? file(PROMETHEUS_CONF, prometheusYml) : e));
     const setup = (fingerprint = GRAFANA_APT_KEY_FINGERPRINT) => {
         const s = scratch({ mounts: ["/var/lib/prometheus"] });
@@ -404,23 +399,23 @@ describe("in the graph", () => {
 
     test("the cluster CA is read through the environment's tune key from the monitoring container's node, its host key pinned; only where monitoring runs", async () => {
         const connection = await engineInput("private-cluster-ca", "connection");
-        const node = privateEnv.config.hosts.find((h) => h.name === privateEnv.config.containers.find((ct) => ct.role === "monitoring")?.node);
+        const node = seed.private.config.hosts.find((h) => h.name === seed.private.config.containers.find((ct) => ct.role === "monitoring")?.node);
         expect(connection).toMatchObject({ host: node?.address, user: "root", hostKey: node?.sshHostKey });
-        const read = byName(privateEnv.graph.resources, "private-cluster-ca");
+        const read = byName(seed.private.graph.resources, "private-cluster-ca");
         expect(input(read, "create")).toBe(CLUSTER_CA_REQUEST);
         // and the plan never shows the connection: the tune key stays a secret
         expect(input(read, "connection")).toBe("[secret]");
         // The monitoring step runs only with the CA read.
-        expect(byName(privateEnv.graph.resources, "private-monitoring-provision-monitoring").dependencies).toContain(read.urn);
-        expect(publicEnv.graph.resources.some((r) => r.name.endsWith("-cluster-ca"))).toBe(false);
+        expect(byName(seed.private.graph.resources, "private-monitoring-provision-monitoring").dependencies).toContain(read.urn);
+        expect(seed.public.graph.resources.some((r) => r.name.endsWith("-cluster-ca"))).toBe(false);
     });
 
     test("the private monitoring container is provisioned with the rendered stack and a secret Grafana password", () => {
-        const step = byName(privateEnv.graph.resources, "private-monitoring-provision-monitoring");
+        const step = byName(seed.private.graph.resources, "private-monitoring-provision-monitoring");
         expect(input(step, "stdin")).toBe("[secret]");
         expect(String(input(step, "create"))).toContain(`monitoring /var/lib/prometheus ${GRAFANA_APT_KEY_FINGERPRINT}`);
-        expect(privateEnv.graph.outputs.grafanaAdminPassword).toBe("[secret]");
-        expect(publicEnv.graph.resources.some((r) => r.name.endsWith("-provision-monitoring"))).toBe(false);
+        expect(seed.private.graph.outputs.grafanaAdminPassword).toBe("[secret]");
+        expect(seed.public.graph.resources.some((r) => r.name.endsWith("-provision-monitoring"))).toBe(false);
     });
 
     test("the monitoring step's secret bundle holds pve.yml (0640 root:prometheus, the pveAuditToken's user and id) and the prometheus.yml with the pve job", async () => {
