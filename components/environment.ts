@@ -57,7 +57,7 @@ export class Environment extends pulumi.ComponentResource {
         const others = args.otherEnvironments ?? [];
         // The one monitoring container (private): exporters everywhere answer only its address.
         const monitoring = monitoringHost(config, others);
-        const hasMonitoring = config.containers.some((ct) => ct.role === "monitoring");
+        const monitoringCt = config.containers.find((ct) => ct.role === "monitoring");
         const env = config.environment;
 
         const provider = proxmoxProvider(`${name}-proxmox`, config, secrets, { parent: this });
@@ -130,7 +130,6 @@ export class Environment extends pulumi.ComponentResource {
 
         // The cluster CA for the monitoring container's pve exporter: read through the tune
         // key from the node the monitoring container runs on (its host key pinned).
-        const monitoringCt = config.containers.find((ct) => ct.role === "monitoring");
         const clusterCa = monitoringCt !== undefined
             ? clusterCaCommand(`${name}-cluster-ca`, { node: nodeOf(config, monitoringCt.node), sshPort: config.proxmox.sshPort, tuneKey: secrets.vmTuneKey }, { parent: this })
             : undefined;
@@ -147,7 +146,7 @@ export class Environment extends pulumi.ComponentResource {
             pveAuditToken: secrets.pveAuditToken,
             ...(clusterCa !== undefined ? { clusterCa: clusterCa.stdout } : {}),
             // The monitoring container here also scrapes the other environments' exporters.
-            ...(hasMonitoring && others.length > 0 ? { otherEnvironmentTargets: others.map(otherEnvironmentTargets) } : {}),
+            ...(monitoringCt !== undefined && others.length > 0 ? { otherEnvironmentTargets: others.map(otherEnvironmentTargets) } : {}),
         }, { parent: this });
 
         this.ai = new AiServices(`${name}-ai-services`, {

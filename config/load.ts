@@ -59,28 +59,21 @@ type SecretKey = (typeof SECRET_KEYS)[keyof typeof SECRET_KEYS];
  * the runner token when it has a cicd container, the read-only pve token when it has a
  * monitoring container.
  */
-export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment", hasRunner = false, hasMonitoring = false): SecretKey[] {
+export function requiredSecretKeys(auth: StackConfig["proxmox"]["auth"], kind: ValidatedConfig["kind"] = "environment", rawContainers: unknown = []): SecretKey[] {
     const keys: SecretKey[] = [auth === "token" ? SECRET_KEYS.proxmoxApiToken : SECRET_KEYS.proxmoxPassword, SECRET_KEYS.sshPrivateKey];
-    return kind === "host" ? keys : [
-        ...keys, SECRET_KEYS.vmTuneKey,
-        ...(hasRunner ? [SECRET_KEYS.githubRunnerToken] : []),
-        ...(hasMonitoring ? [SECRET_KEYS.pveAuditToken] : []),
-    ];
+    return kind === "host" ? keys : [...keys, SECRET_KEYS.vmTuneKey, ...roleSecrets(rawContainers).map((r) => r.key)];
 }
 
-/** Whether a raw (possibly invalid) `containers` value has a container of this role. */
-function hasContainerRole(rawContainers: unknown, role: string): boolean {
-    return Array.isArray(rawContainers) && rawContainers.some((ct: unknown) => ct !== null && typeof ct === "object" && "role" in ct && ct.role === role);
-}
+/** The secrets a container role brings to its environment, and where the user gets each. */
+const ROLE_SECRETS = [
+    { role: "cicd", key: SECRET_KEYS.githubRunnerToken, where: "a registration token from the repository's Settings, Actions, Runners" },
+    { role: "monitoring", key: SECRET_KEYS.pveAuditToken, where: "the host stack's output monitoringAuditToken" },
+] as const;
 
-/** Whether a raw (possibly invalid) `containers` value has a cicd container. */
-export function hasRunnerContainer(rawContainers: unknown): boolean {
-    return hasContainerRole(rawContainers, "cicd");
-}
-
-/** Whether a raw (possibly invalid) `containers` value has a monitoring container. */
-export function hasMonitoringContainer(rawContainers: unknown): boolean {
-    return hasContainerRole(rawContainers, "monitoring");
+/** The role secrets of a raw (possibly invalid) `containers` value. */
+function roleSecrets(rawContainers: unknown): (typeof ROLE_SECRETS)[number][] {
+    const roles = new Set(Array.isArray(rawContainers) ? rawContainers.map((ct: unknown) => (ct !== null && typeof ct === "object" && "role" in ct ? ct.role : undefined)) : []);
+    return ROLE_SECRETS.filter((r) => roles.has(r.role));
 }
 
 /** The auth mode a raw (possibly invalid) `proxmox` value asks for; token unless it says password. */
@@ -169,7 +162,8 @@ export class ConfigError extends pulumi.RunError {
     }
 }
 
-const API_TOKEN = /^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-f-]{36}$/;
+/** A Proxmox API token as `pulumi config` holds it: user@realm (1), token id (2), secret uuid (3). */
+export const API_TOKEN = /^([^\s@!]+@[^\s@!]+)!([A-Za-z][A-Za-z0-9._-]*)=([0-9a-f-]{36})$/;
 
 /** Where the config comes from: where validation finds the sibling stack files, how it names this one, which stack runs it. */
 export interface ConfigContext {
@@ -197,7 +191,7 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
     const isHost = raw.environment === "host";
     const shape = isHost ? hostStackSchema.shape : stackConfigSchema.shape;
     // The host stack generates the tune keys and the monitoring token and runs no runner; it reads none of them.
-    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || (k !== SECRET_KEYS.vmTuneKey && k !== SECRET_KEYS.githubRunnerToken && k !== SECRET_KEYS.pveAuditToken));
+    const secretNames: string[] = Object.values(SECRET_KEYS).filter((k) => !isHost || (k !== SECRET_KEYS.vmTuneKey && !ROLE_SECRETS.some((r) => r.key === k)));
     const known = new Set<string>([...Object.keys(shape), ...secretNames]);
 
     for (const [key, text] of Object.entries(raw)) {
@@ -213,17 +207,15 @@ export function validateRawConfig(raw: Readonly<Record<string, string>>, secretK
 
     // Even when other fields are wrong, the secrets asked for follow the auth the user chose.
     const auth = authOf(values.proxmox);
-    const hasRunner = !isHost && hasRunnerContainer(values.containers);
-    const hasMonitoring = !isHost && hasMonitoringContainer(values.containers);
     for (const key of secretNames) {
         const where = `${NAMESPACE}:${key}`;
         if (raw[key] === undefined) {
-            if ((requiredSecretKeys(auth, isHost ? "host" : "environment", hasRunner, hasMonitoring) as string[]).includes(key)) {
+            if ((requiredSecretKeys(auth, isHost ? "host" : "environment", values.containers) as string[]).includes(key)) {
                 const env = values.environment === "private" || values.environment === "public" ? values.environment : "<environment>";
+                const role = ROLE_SECRETS.find((r) => r.key === key);
                 const why = key === SECRET_KEYS.vmTuneKey ? ` (the host stack's output ${env}VmTuneKey)`
                     : key === SECRET_KEYS.sshPrivateKey ? ""
-                    : key === SECRET_KEYS.githubRunnerToken ? " with a cicd container (a registration token from the repository's Settings, Actions, Runners)"
-                    : key === SECRET_KEYS.pveAuditToken ? " with a monitoring container (the host stack's output monitoringAuditToken)"
+                    : role !== undefined ? ` with a ${role.role} container (${role.where})`
                     : ` with proxmox.auth ${auth}`;
                 problems.push(`${where}: is required${why}; set it with: pulumi config set --secret ${key} <value>`);
             }
@@ -468,8 +460,7 @@ export function loadConfig(): LoadedConfig {
             secrets: {
                 ...secrets,
                 vmTuneKey: config.requireSecret(SECRET_KEYS.vmTuneKey),
-                ...(validated.stack.containers.some((ct) => ct.role === "cicd") ? { githubRunnerToken: config.requireSecret(SECRET_KEYS.githubRunnerToken) } : {}),
-                ...(validated.stack.containers.some((ct) => ct.role === "monitoring") ? { pveAuditToken: config.requireSecret(SECRET_KEYS.pveAuditToken) } : {}),
+                ...Object.fromEntries(roleSecrets(validated.stack.containers).map((r) => [r.key, config.requireSecret(r.key)])),
             },
         };
 }

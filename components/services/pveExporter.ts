@@ -26,7 +26,7 @@
  */
 import { X509Certificate } from "crypto";
 import { stringify } from "yaml";
-import { PLACEHOLDER_PREFIX } from "../../config/load";
+import { API_TOKEN, PLACEHOLDER_PREFIX } from "../../config/load";
 import { PORTS } from "../catalog";
 
 export const PVE_EXPORTER = {
@@ -60,7 +60,7 @@ export function splitApiToken(token: string): { user: string; tokenName: string;
     if (token.startsWith(PLACEHOLDER_PREFIX)) {
         return splitApiToken(PLAN_STAND_IN);
     }
-    const m = /^([^\s@!]+@[^\s@!]+)!([A-Za-z][A-Za-z0-9._-]*)=([0-9a-f-]{36})$/.exec(token);
+    const m = API_TOKEN.exec(token);
     if (m === null) {
         throw new Error("ai-dualstack:pveAuditToken: expected the form user@realm!tokenid=<uuid> (value not shown)");
     }

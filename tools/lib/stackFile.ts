@@ -3,7 +3,7 @@
  * to a program: every value a string (objects as JSON), `secure:` values encrypted. Offline
  * we cannot decrypt, so secrets become placeholders the program treats as secrets.
  */
-import { authOf, ConfigError, hasMonitoringContainer, hasRunnerContainer, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
+import { authOf, ConfigError, NAMESPACE, PLACEHOLDER_PREFIX, requiredSecretKeys } from "../../config/load";
 import { configSectionOf as sectionOf, readConfigSection as readSection, StackFileError } from "../../config/stackFiles";
 import { isRecord } from "../../graph";
 
@@ -65,9 +65,7 @@ export function fromConfigSection(section: Record<string, unknown>, file = "<inl
     const placeholders: string[] = [];
     const kind = (section[`${NAMESPACE}:environment`] ?? section.environment) === "host" ? "host" : "environment";
     const containers = section[`${NAMESPACE}:containers`] ?? section.containers;
-    const hasRunner = kind === "environment" && hasRunnerContainer(containers);
-    const hasMonitoring = kind === "environment" && hasMonitoringContainer(containers);
-    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), kind, hasRunner, hasMonitoring)) {
+    for (const secret of requiredSecretKeys(authOf(section[`${NAMESPACE}:proxmox`] ?? section.proxmox), kind, containers)) {
         const key = `${NAMESPACE}:${secret}`;
         if (config[key] === undefined) {
             config[key] = `${PLACEHOLDER_PREFIX}${key}`;
