@@ -231,27 +231,30 @@ export const EXPORTER_METRICS: Readonly<Record<string, { readonly exporter: stri
     },
 };
 
-/** Alerts on the pve exporter's metrics, with the jobs each one reads. */
-const PVE_ALERTS: Readonly<Record<string, readonly string[]>> = { ProxmoxNodeDown: ["pve"], GuestDown: ["pve", "pve-node"] };
+/**
+ * Alerts on the pve exporter's metrics: the jobs each one reads and the nodes it needs. A
+ * node reports itself online whenever its API answers, and a node outside a cluster always
+ * does (pve-manager PVE/API2/Cluster.pm `status`: the local node's entry is online => 1):
+ * ProxmoxNodeDown can only see a cluster's other nodes. A node that does not answer is
+ * TargetDown of jobs proxmox-node and pve-node.
+ */
+const PVE_ALERTS: Partial<Record<string, { readonly jobs: readonly string[]; readonly minNodes: number }>> = {
+    ProxmoxNodeDown: { jobs: ["pve"], minNodes: 2 },
+    GuestDown: { jobs: ["pve", "pve-node"], minNodes: 1 },
+};
 
 /**
  * The alerts the issue asks for, for the jobs the monitoring container scrapes. Metric
  * names and their sources: EXPORTER_METRICS. A rule on an exporter that is not scraped
  * could never fire, so the pve exporter's (node and guest down as Proxmox sees them) are
- * left out until a `pve` job exists; meanwhile TargetDown covers a node (job
- * proxmox-node) and a guest (job node: every guest runs the node exporter).
+ * left out until their jobs are scraped, and ProxmoxNodeDown until the box has the nodes
+ * it needs (PVE_ALERTS); TargetDown covers a node (job proxmox-node) and a guest (job node:
+ * every guest runs the node exporter) in any case.
  */
 export function alertRules(settings: AlertSettings, scrapedJobs: readonly string[], proxmoxNodes = 1): AlertRule[] {
     return allAlertRules(settings).filter((r) => {
-        const needs = PVE_ALERTS[r.alert] as readonly string[] | undefined;
-        if (needs === undefined) {
-            return true;
-        }
-        // A node reports itself online whenever its API answers, and a node outside a
-        // cluster always does (pve-manager PVE/API2/Cluster.pm `status`: the local node's
-        // entry is online => 1): ProxmoxNodeDown can only see a cluster's other nodes. A
-        // node that does not answer is TargetDown of jobs proxmox-node and pve-node.
-        return needs.every((j) => scrapedJobs.includes(j)) && (r.alert !== "ProxmoxNodeDown" || proxmoxNodes > 1);
+        const needs = PVE_ALERTS[r.alert];
+        return needs === undefined || (needs.jobs.every((j) => scrapedJobs.includes(j)) && proxmoxNodes >= needs.minNodes);
     });
 }
 

@@ -2,8 +2,8 @@
 # Monitoring (private monitoring container): Debian's Prometheus, Alertmanager and blackbox
 # exporter, Grafana from Grafana's apt repository (signing key pinned by fingerprint),
 # prometheus-pve-exporter from its pinned commit with a hash-locked venv (Debian has no
-# package of it; see components/services/pveExporter.ts), the rendered configs checked by promtool and amtool
-# before any service is restarted.
+# package of it; see components/services/pveExporter.ts), the rendered configs checked by
+# promtool and amtool before any service is restarted.
 #
 #   monitoring.sh <data-mount-path> <grafana-key-fingerprint> <pve-exporter-commit> <pve-exporter-lock-sha256>
 [[ $# -eq 4 ]] || die "usage: monitoring.sh <data-mount-path> <grafana-key-fingerprint> <pve-exporter-commit> <pve-exporter-lock-sha256>"
@@ -19,7 +19,8 @@ readonly keyring=/etc/apt/keyrings/grafana.asc
 readonly sources=/etc/apt/sources.list.d/grafana.list
 readonly pve_repo=https://github.com/prometheus-pve/prometheus-pve-exporter
 readonly pve_home=/opt/prometheus-pve-exporter
-readonly pve_stamp=$pve_home/ai-dualstack-commit
+readonly pve_stamp_name=ai-dualstack-commit
+readonly pve_stamp=$pve_home/$pve_stamp_name
 
 # install_pve_exporter: the exporter at the pinned commit, once; a new commit builds a new
 # tree next to the old one and swaps it in. Its source comes from git by commit id (git
@@ -52,7 +53,7 @@ install_pve_exporter() {
     # The unit runs as prometheus: the tree must be readable whatever root's umask is.
     chmod -R a+rX "$new"
     rm -rf "$tmp"
-    echo "$pve_commit" >"$new/ai-dualstack-commit"
+    echo "$pve_commit" >"$new/$pve_stamp_name"
     rm -rf "$ROOT$pve_home"
     mv "$new" "$ROOT$pve_home"
     CHANGED+=("$pve_home/")
